@@ -1,0 +1,98 @@
+"""Read and write CSV / Parquet tables with messages that name the file and the fix."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from synthloop.errors import DataError
+from synthloop.io.atomic import atomic_write
+
+FORMATS = (".csv", ".csv.gz", ".parquet", ".pq", ".tsv")
+
+
+def _format(path: Path) -> str:
+    name = path.name.lower()
+    for ext in FORMATS:
+        if name.endswith(ext):
+            return ext
+    raise DataError(f"Cannot tell the format of '{path}': use a name ending in .csv, .csv.gz, .tsv or .parquet.")
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV/TSV/Parquet file into a DataFrame; raise DataError with the file name on failure."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"File not found: '{path}'. Check the path.")
+    if path.is_dir():
+        raise DataError(f"'{path}' is a directory; give a CSV or Parquet file.")
+    fmt = _format(path)
+    if path.stat().st_size == 0:
+        raise DataError(f"'{path}' is empty (0 bytes); it needs a header row and at least one data row.")
+    try:
+        if fmt in (".parquet", ".pq"):
+            data = pd.read_parquet(path)
+        else:
+            data = pd.read_csv(path, sep="\t" if fmt == ".tsv" else ",", low_memory=False)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"'{path}' has no columns; it needs a header row and at least one data row.") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(f"Cannot read '{path}' as {fmt.lstrip('.')}: {first}") from None
+    if len(data) == 0:
+        raise DataError(f"'{path}' has a header but no data rows.")
+    _check_duplicate_headers(data, path)
+    return data
+
+
+def _check_duplicate_headers(data: pd.DataFrame, path: Path) -> None:
+    # pandas renames a repeated header 'a' to 'a.1'; catch that so duplicate names are not silently kept.
+    names = [str(c) for c in data.columns]
+    mangled = [n for n in names if "." in n and n.rsplit(".", 1)[0] in names and n.rsplit(".", 1)[1].isdigit()]
+    if mangled:
+        originals = sorted({n.rsplit(".", 1)[0] for n in mangled})
+        raise DataError(f"'{path}' has duplicate column names {originals}; rename them so each is unique.")
+
+
+def write_table(data: pd.DataFrame, path: str | Path, *, metadata: Mapping[str, object] | None = None) -> Path:
+    """Write a table atomically; ``metadata`` goes into Parquet file metadata or a ``.meta.json`` sidecar."""
+    path = Path(path)
+    fmt = _format(path)
+    with atomic_write(path, suffix=fmt) as tmp:
+        if fmt in (".parquet", ".pq"):
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pandas(data, preserve_index=False)
+            if metadata:
+                merged = dict(table.schema.metadata or {})
+                merged[b"synthloop"] = json.dumps(dict(metadata), default=str).encode()
+                table = table.replace_schema_metadata(merged)
+            pq.write_table(table, tmp)
+        else:
+            data.to_csv(tmp, index=False, sep="\t" if fmt == ".tsv" else ",",
+                        compression="gzip" if fmt == ".csv.gz" else None)
+    if metadata and fmt not in (".parquet", ".pq"):
+        with atomic_write(sidecar_path(path)) as tmp:
+            tmp.write_text(json.dumps(dict(metadata), indent=2, default=str))
+    return path
+
+
+def sidecar_path(path: str | Path) -> Path:
+    path = Path(path)
+    return path.with_name(path.name + ".meta.json")
+
+
+def read_metadata(path: str | Path) -> dict[str, object] | None:
+    """The synthloop metadata written with a table (Parquet metadata or CSV sidecar), if any."""
+    path = Path(path)
+    if _format(path) in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        raw = (pq.read_schema(path).metadata or {}).get(b"synthloop")
+        return json.loads(raw) if raw else None
+    sidecar = sidecar_path(path)
+    return json.loads(sidecar.read_text()) if sidecar.exists() else None
