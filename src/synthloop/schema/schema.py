@@ -352,7 +352,9 @@ def _guess_kind(name: str, values: pd.Series, non_null: pd.Series, problems: lis
 def _mostly_numeric(strings: pd.Series, name: str) -> bool:
     if not len(strings):
         return False
-    parsed = pd.to_numeric(strings, errors="coerce")
+    codes, uniques = pd.factorize(strings)
+    parsed = pd.Series(pd.to_numeric(pd.Series(uniques), errors="coerce").to_numpy()[codes],
+                       index=strings.index)
     share = float(parsed.notna().mean())
     if share == 1.0:
         return True
@@ -392,9 +394,23 @@ def _check_column(column: Column, values: pd.Series) -> list[str]:
 
 
 def _to_labels(values: pd.Series) -> pd.Series:
-    """Labels as Python strings with NaN for missing (so '1' and 1 are the same category)."""
+    """Labels as Python strings with None for missing (so '1' and 1 are the same category).
+
+    Each distinct value is labelled once and the labels are spread back by code (fast on long
+    columns); object columns holding non-strings, where equal values such as ``True`` and ``1``
+    have different labels, are labelled value by value.
+    """
     out = values.astype(object).where(values.notna(), None)
-    return out.map(lambda v: v if v is None else _label(v)).astype(object)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    uniques = np.asarray(uniques, dtype=object)
+    if values.dtype == object and not all(isinstance(v, str) for v in uniques):
+        return out.map(lambda v: v if v is None else _label(v)).astype(object)
+    labels = np.array([_label(v) for v in uniques], dtype=object)
+    result = out.to_numpy(dtype=object, copy=True)
+    present = codes >= 0
+    result[present] = labels[codes[present]]
+    # Built without a dtype and then cast, as Series.map does, so missing values come out the same.
+    return pd.Series(result, index=values.index, name=values.name).astype(object)
 
 
 def _label(value: object) -> str:
