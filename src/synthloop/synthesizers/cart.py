@@ -31,7 +31,8 @@ from synthloop.synthesizers.base import Synthesizer
 # Candidate rows drawn per requested row when a condition sits after the first visited column.
 _CANDIDATES_PER_ROW = 4
 _MAX_CANDIDATES = 400_000
-_COPY_ROUNDS = 8
+_LAST_COLUMN_ROUNDS = 4   # redraws of the last column for rows that copy a training row
+_WHOLE_ROW_ROUNDS = 16   # then redraws of whole rows
 
 
 class SequentialCART(Synthesizer):
@@ -64,7 +65,7 @@ class SequentialCART(Synthesizer):
     name = "cart"
     native_conditions = True
 
-    def __init__(self, *, min_leaf: int = 5, max_depth: int | None = None, order: str | Sequence[str] = "auto",
+    def __init__(self, *, min_leaf: int = 40, max_depth: int | None = None, order: str | Sequence[str] = "auto",
                  smoothing: float = 0.0, atom_share: float = 0.01, avoid_copies: bool = True,
                  seed: int | None = None):
         self.min_leaf = min_leaf
@@ -199,11 +200,11 @@ class SequentialCART(Synthesizer):
                         rng: np.random.Generator) -> np.ndarray:
         """Redraw rows equal to a training row: the last free column first, then whole rows."""
         free = [p for p in range(len(self.order_)) if p not in fixed]
-        for round_ in range(_COPY_ROUNDS):
+        for round_ in range(_LAST_COLUMN_ROUNDS + _WHOLE_ROW_ROUNDS):
             copies = np.flatnonzero(np.isin(_trees.row_hashes(matrix), self.row_hashes_))
             if len(copies) == 0 or not free:
                 break
-            if round_ < _COPY_ROUNDS // 2:
+            if round_ < _LAST_COLUMN_ROUNDS:
                 last = free[-1]
                 matrix[copies, last] = self._draw_values(self.trees_[last], leaves[copies, last], rng)
             else:
