@@ -75,7 +75,7 @@ class GaussianCopula(Synthesizer):
         observed = values[present] if present.any() else np.zeros(1)
         levels = np.linspace(0.0, 1.0, _N_KNOTS)
         self.margins_[name] = {"knots": np.quantile(observed, levels), "missing_rate": np.array([1 - present.mean()])}
-        unique, inverse, counts = np.unique(observed, return_inverse=True, return_counts=True)
+        _, inverse, counts = np.unique(observed, return_inverse=True, return_counts=True)
         upper = np.cumsum(counts) / len(observed)
         scores = np.zeros(len(values))                          # missing rows: E[Z] = 0
         scores[present] = _interval_mean(upper - counts / len(observed), upper)[inverse]
