@@ -113,11 +113,12 @@ def check_save_load(synthesizer: Synthesizer, data: pd.DataFrame) -> None:
 
 
 def check_special_columns(synthesizer: Synthesizer, data: pd.DataFrame) -> None:
-    """All-NaN, constant and single-category columns; unicode and spaces in column names."""
+    """All-NaN, partly missing, constant and single-category columns; unicode and spaces in column names."""
     n_rows = min(len(data), 120)
     frame = data.iloc[:n_rows].reset_index(drop=True).copy()
     frame = frame.rename(columns={frame.columns[0]: "âge en années", frame.columns[-1]: "Größe / 身長"})
     frame["all missing"] = np.nan
+    frame["some missing"] = np.where(np.arange(n_rows) % 4 == 0, np.nan, np.linspace(0.5, 9.5, n_rows))
     frame["constant"] = 3
     frame["one label"] = "only"
     frame.loc[frame.index[::3], "one label"] = None
@@ -128,6 +129,8 @@ def check_special_columns(synthesizer: Synthesizer, data: pd.DataFrame) -> None:
         _fail("check_special_columns", "the all-NaN or constant column was not restored")
     if not set(synthetic["one label"].dropna()) <= {"only"}:
         _fail("check_special_columns", "the single-category column produced another label")
+    if synthetic["some missing"].dropna().between(0.5, 9.5).mean() < 1 or synthetic["some missing"].notna().sum() == 0:
+        _fail("check_special_columns", "the partly missing numeric column came back out of range or all missing")
 
 
 def check_bad_input(synthesizer: Synthesizer, data: pd.DataFrame) -> None:
