@@ -151,7 +151,7 @@ def main(runs: list[str]) -> None:
     for run in runs:
         name, params = parse_run(run)
         started = time.perf_counter()
-        model = sl.synthesizers.get(name, seed=0, **params).fit(train, schema)
+        model = sl.synthesizers.get(name, **{"seed": 0, **params}).fit(train, schema)
         fit_seconds = time.perf_counter() - started
         started = time.perf_counter()
         synthetic = model.sample(len(train), seed=1, **RAW)
