@@ -70,3 +70,9 @@ def test_invalid_schema_json_is_explained():
         sl.Schema.from_json('{"target": null}')
     with pytest.raises(SchemaError, match="not valid JSON"):
         sl.Schema.from_json("{")
+
+
+def test_all_missing_column_declared_numeric_is_accepted():
+    frame = pd.DataFrame({"x": [np.nan] * 5, "y": [1, 2, 3, 4, 5]})
+    column = sl.Schema.infer(frame, kinds={"x": "numeric"})["x"]
+    assert column.kind == "numeric" and column.nullable and column.low is None

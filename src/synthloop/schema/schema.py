@@ -302,7 +302,9 @@ def _infer_column(name: str, values: pd.Series, kind: Kind | None, problems: lis
             problems.append(f"column '{name}' has {int((~np.isfinite(finite)).sum())} infinite values; "
                             "replace them with NaN or a bound")
             return None
-        integer = bool(len(finite)) and bool(np.all(np.mod(finite, 1) == 0))
+        if not len(finite):  # all missing, declared numeric: nothing to bound
+            return Column(name, "numeric", nullable=True, dtype=dtype)
+        integer = bool(np.all(np.mod(finite, 1) == 0))
         return Column(name, "numeric", nullable=nullable, low=float(finite.min()), high=float(finite.max()),
                       integer=integer, dtype=dtype)
     if kind == "datetime":
