@@ -31,7 +31,7 @@ from synthloop.schema import Schema
 
 MAX_QUERY_ROWS = 3_000
 MAX_TRAINING_ROWS = 50_000
-MAX_ATTACK_ROWS = 2_000
+MAX_ATTACK_ROWS = 1_000
 _EPS = 1e-8
 
 
@@ -42,6 +42,8 @@ class Distances:
     synthetic_to_train: np.ndarray            # (n_synthetic, 2): closest and second-closest training row
     holdout_to_train: np.ndarray | None       # (n_holdout, 2)
     notes: tuple[str, ...]
+    synthetic_authentic: np.ndarray           # (n_synthetic,) bool, see ``authenticity``
+    holdout_authentic: np.ndarray | None
 
 
 def distances(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | None = None, *,
@@ -62,12 +64,23 @@ def _distances(real, synthetic, schema: Schema, holdout, rng: np.random.Generato
     rows = encoding.dense(subsample(model_view(synthetic, schema), MAX_QUERY_ROWS, rng))
     notes = (*subsample_note({"training": len(real)}, MAX_TRAINING_ROWS),
              *subsample_note({"synthetic": len(synthetic)}, MAX_QUERY_ROWS))
-    holdout_to_train = None
+    holdout_to_train = holdout_authentic = None
     if holdout is not None:
         held = encoding.dense(subsample(model_view(holdout, schema), MAX_QUERY_ROWS, rng))
         holdout_to_train = nearest(held, train, k=2)[0]
+        holdout_authentic = _authentic(held, train)
         notes = (*notes, *subsample_note({"holdout": len(holdout)}, MAX_QUERY_ROWS))
-    return Distances(nearest(rows, train, k=2)[0], holdout_to_train, notes)
+    return Distances(nearest(rows, train, k=2)[0], holdout_to_train, notes, _authentic(rows, train), holdout_authentic)
+
+
+def _authentic(rows: np.ndarray, train: np.ndarray) -> np.ndarray:
+    """Alaa et al. 2022: a row is authentic unless it is closer to its nearest training row than
+    that training row is to its own nearest training neighbour."""
+    to_train, closest = nearest(rows, train, k=2)
+    partners = np.unique(closest[:, 0])
+    partner_gap = np.zeros(len(train))
+    partner_gap[partners] = nearest(train[partners], train, k=1, exclude_self=True)[0][:, 0]
+    return to_train[:, 0] >= partner_gap[closest[:, 0]]
 
 
 def _histogram(values: np.ndarray, label: str, upper: float) -> pd.DataFrame:
@@ -136,3 +149,83 @@ def exact_copy_rate(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema 
     real_hashes = memo(("row_hashes", *frame_key(real, schema)), lambda: _row_hashes(model_view(real, schema)))
     copies = np.isin(_row_hashes(model_view(synthetic, schema)), real_hashes)
     return Score(float(copies.mean()), details=pd.DataFrame({"copies": [int(copies.sum())], "rows": [len(copies)]}))
+
+
+@metric("authenticity", family="privacy", goal="max", bounds=(0.0, 1.0))
+def authenticity(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | None = None, *,
+                 holdout: pd.DataFrame | None = None, rng: np.random.Generator | None = None) -> Score:
+    """Share of synthetic rows that are not closer to a training row than its own nearest neighbour is (Alaa 2022)."""
+    found = distances(real, synthetic, schema, holdout=holdout, rng=rng)
+    baseline = None if found.holdout_authentic is None else float(found.holdout_authentic.mean())
+    return Score(float(found.synthetic_authentic.mean()), baseline=baseline, notes=found.notes)
+
+
+@metric("membership_inference_auc", family="privacy", goal="min", bounds=(0.0, 1.0), uses_holdout=True)
+def membership_inference_auc(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | None = None, *,
+                             holdout: pd.DataFrame | None = None, rng: np.random.Generator | None = None) -> Score:
+    """AUC of a DOMIAS-style density-ratio attack telling training rows from unseen rows (0.5 = no leak)."""
+    from sklearn.metrics import roc_auc_score
+
+    if holdout is None or len(holdout) < 20:
+        raise NotApplicable("needs a holdout of at least 20 real rows the synthesizer never saw")
+    schema = resolve_schema(real, schema)
+    rng = rng if rng is not None else np.random.default_rng(0)
+    encoding = MixedEncoding.for_schema(real, schema)
+    held = model_view(holdout, schema)
+    order = rng.permutation(len(held))
+    half = min(len(held) // 2, MAX_ATTACK_ROWS)
+    reference = encoding.dense(held.iloc[order[:half]])
+    non_members = encoding.dense(held.iloc[order[half: 2 * half]])
+    members = encoding.dense(subsample(model_view(real, schema), half, rng))
+    synthetic_rows = encoding.dense(subsample(model_view(synthetic, schema), MAX_TRAINING_ROWS, rng))
+    candidates = np.vstack([members, non_members])
+    is_member = np.r_[np.ones(len(members)), np.zeros(len(non_members))]
+    # log p_synthetic(x) - log p_reference(x) with 1-NN density estimates, up to the dimension factor.
+    attack_score = (np.log(nearest(candidates, reference, k=1)[0][:, 0] + _EPS)
+                    - np.log(nearest(candidates, synthetic_rows, k=1)[0][:, 0] + _EPS))
+    auc = float(roc_auc_score(is_member, attack_score))
+    notes = (f"attack on {len(members):,} training and {len(non_members):,} holdout rows; reference density from "
+             f"{len(reference):,} other holdout rows",)
+    return Score(auc, baseline=None, notes=notes)
+
+
+@metric("attribute_inference_risk", family="privacy", goal="min", bounds=(0.0, 1.0), uses_holdout=True)
+def attribute_inference_risk(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | None = None, *,
+                             holdout: pd.DataFrame | None = None, rng: np.random.Generator | None = None) -> Score:
+    """Worst excess success, over sensitive columns, of guessing the column from the nearest synthetic row."""
+    schema = resolve_schema(real, schema)
+    sensitive = [c.name for c in schema.sensitive() if c.name in schema.model_kinds()]
+    if not sensitive:
+        raise NotApplicable("no column is marked sensitive in the schema")
+    if holdout is None:
+        raise NotApplicable("needs a holdout of real rows the synthesizer never saw (the attack's control group)")
+    rng = rng if rng is not None else np.random.default_rng(0)
+    n_targets = min(len(real), len(holdout), MAX_ATTACK_ROWS)
+    targets = {"training": subsample(model_view(real, schema), n_targets, rng),
+               "holdout": subsample(model_view(holdout, schema), n_targets, rng)}
+    synthetic_view = subsample(model_view(synthetic, schema), MAX_TRAINING_ROWS, rng)
+    rows = [_attack_column(name, real, schema, targets, synthetic_view) for name in sensitive]
+    details = pd.DataFrame(rows)
+    return Score(float(details["risk"].max()), details=details)
+
+
+def _attack_column(name: str, real: pd.DataFrame, schema: Schema, targets: dict[str, pd.DataFrame],
+                   synthetic_view: pd.DataFrame) -> dict[str, object]:
+    full = MixedEncoding.for_schema(real, schema)
+    known = MixedEncoding(kinds={k: v for k, v in full.kinds.items() if k != name}, means=full.means, stds=full.stds,
+                          categories=full.categories, nullable=full.nullable)
+    synthetic_known = known.dense(synthetic_view)
+    guesses_right = {}
+    for group, frame in targets.items():
+        _, closest = nearest(known.dense(frame), synthetic_known, k=1)
+        guess, truth = synthetic_view[name].to_numpy()[closest[:, 0]], frame[name].to_numpy()
+        if full.kinds[name] == "numeric":
+            tolerance = 0.05 * full.stds[name]
+            right = np.abs(guess.astype("float64") - truth.astype("float64")) <= tolerance
+        else:
+            right = pd.Series(guess).astype(str).to_numpy() == pd.Series(truth).astype(str).to_numpy()
+        guesses_right[group] = float(np.mean(right))
+    control = guesses_right["holdout"]
+    risk = (guesses_right["training"] - control) / max(1.0 - control, 1e-9)
+    return {"column": name, "success_training": guesses_right["training"], "success_holdout": control,
+            "risk": float(np.clip(risk, 0.0, 1.0))}
