@@ -52,6 +52,8 @@ def utility_run(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | No
     schema = resolve_schema(real, schema)
     if schema.target is None:
         raise NotApplicable("no target column in the schema (set one with Schema.infer(..., target=...))")
+    if schema.target not in schema.model_kinds():
+        raise NotApplicable(f"the target '{schema.target}' is a {schema[schema.target].kind} column, not learned")
     key = ("utility", *frame_key(real, synthetic, holdout, schema), rng_key(rng))
     rng = rng if rng is not None else np.random.default_rng(0)
     return memo(key, lambda: _fit_all(real, synthetic, schema, holdout, rng))
