@@ -145,8 +145,12 @@ class MixedEncoding:
 
 def label_codes(values: pd.Series, categories) -> np.ndarray:
     """Position of each label in ``categories`` (compared as strings); -1 when absent or missing."""
-    labels = values.astype(object).where(values.notna(), None).map(lambda v: v if v is None else str(v))
-    return pd.Index(list(categories), dtype=object).get_indexer(labels.to_numpy(dtype=object)).astype("int64")
+    labels = values.to_numpy(dtype=object)
+    if not all(isinstance(v, str) for v in labels[:100]):    # the model view already holds str labels
+        labels = np.array([v if v is None or isinstance(v, str) else str(v) for v in labels], dtype=object)
+    codes = pd.Index(list(categories), dtype=object).get_indexer(labels).astype("int64")
+    codes[pd.isna(labels)] = -1
+    return codes
 
 
 def dense_pair(real: pd.DataFrame, others: tuple[pd.DataFrame, ...], schema: Schema) -> tuple[np.ndarray, ...]:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from synthloop.errors import ConfigError, DataError
 from synthloop.metrics.cache import shared_cache
@@ -64,7 +65,7 @@ def evaluate(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | None 
     chosen = _by_family(select_metrics(metrics))
     started = time.perf_counter()
     rows, details, notes, skipped, timings = [], {}, {}, {}, {}
-    with shared_cache():
+    with threadpool_limits(1), shared_cache():
         for info in chosen:
             tic = time.perf_counter()
             try:
