@@ -83,8 +83,8 @@ def evaluate(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | None 
     meta = {"seed": seed, "rows": {"real": len(real), "synthetic": len(synthetic),
                                    "holdout": None if holdout is None else len(holdout)},
             "target": schema.target, "sensitive": [c.name for c in schema.sensitive()],
-            "notes": [f"{', '.join(names)}: {note}" for note, names in notes.items()], "skipped": skipped, "seconds": round(time.perf_counter() - started, 2),
-            "metric_seconds": timings}
+            "notes": [f"{', '.join(names)}: {note}" for note, names in notes.items()], "skipped": skipped,
+            "seconds": round(time.perf_counter() - started, 2), "metric_seconds": timings}
     return Report(scores=pd.DataFrame(rows, columns=Report.SCORE_COLUMNS), details=details, meta=meta)
 
 
