@@ -24,6 +24,11 @@ def models() -> None:
         params = ", ".join(f"{k}={v!r}" for k, v in cls().get_params().items())
         console.print(f"[bold]{name}[/bold]  {params}")
 
+from synthloop.cli import lab as lab_cli, lineage as lineage_cli  # noqa: E402, I001
+
+app.add_typer(lab_cli.app, name="lab")
+app.add_typer(lineage_cli.app, name="lineage")
+
 
 def main() -> None:
     """Console-script entry point: run the app and map synthloop errors to exit code 2."""

@@ -21,7 +21,7 @@ import pandas as pd
 
 from synthloop.io.atomic import atomic_dir
 from synthloop.io.tables import write_table
-from synthloop.lab.measures import measure
+from synthloop.lab.measures import MEASURES, measure
 from synthloop.lab.policies import Policy
 from synthloop.lineage.fingerprint import fingerprint, row_hashes
 from synthloop.lineage.store import LineageStore
@@ -49,6 +49,7 @@ class ChainSpec:
     chain_dir: Path | None = None
     store: LineageStore | None = None
     real_id: str | None = None
+    measures: tuple[str, ...] = MEASURES
 
 
 def run_chain(spec: ChainSpec) -> list[dict[str, Any]]:
@@ -57,26 +58,27 @@ def run_chain(spec: ChainSpec) -> list[dict[str, Any]]:
 
     with threadpool_limits(1):
         rows, history, ids = _resume(spec)
+        real_hashes = row_hashes(spec.real)
         for generation in range(len(rows) + 1, spec.generations + 1):
-            row, synthetic, synthetic_id = _generation(spec, generation, history, ids)
+            row, synthetic, synthetic_id = _generation(spec, generation, history, ids, real_hashes)
             rows.append(row)
             history.append(synthetic)
             ids.append(synthetic_id)
     return rows
 
 
-def _generation(spec: ChainSpec, generation: int, history: list[pd.DataFrame],
-                ids: list[str | None]) -> tuple[dict[str, Any], pd.DataFrame, str | None]:
+def _generation(spec: ChainSpec, generation: int, history: list[pd.DataFrame], ids: list[str | None],
+                real_hashes: np.ndarray) -> tuple[dict[str, Any], pd.DataFrame, str | None]:
     rng = np.random.default_rng([spec.seed, generation])
     train = spec.policy.training_set(spec.real, history, rng).reset_index(drop=True)
-    share = _synthetic_share(train, spec.real, history)
+    share = _synthetic_share(train, spec.real, history, real_hashes)
     model = spec.synthesizer.clone()
     if "seed" in model.get_params():
         model.set_params(seed=int(rng.integers(2**31)))
     model.fit(train, spec.schema)
     factor = float(getattr(spec.policy, "sample_factor", 1.0))
     synthetic = model.sample(math.ceil(spec.n_rows * factor), seed=int(rng.integers(2**31)))
-    scores = measure(synthetic.iloc[:spec.n_rows], spec.holdout, spec.schema, spec.rare, rng)
+    scores = measure(synthetic.iloc[:spec.n_rows], spec.holdout, spec.schema, spec.rare, rng, spec.measures)
     synthetic_id, metadata = _record(spec, train, synthetic, history, ids, model)
     row = {"policy": spec.label, "seed": spec.seed, "generation": generation, "n_train": len(train),
            "train_synthetic_share": share, "synthetic_id": synthetic_id, **scores}
@@ -102,11 +104,12 @@ def _resume(spec: ChainSpec) -> tuple[list[dict[str, Any]], list[pd.DataFrame], 
     return rows, history, [row.get("synthetic_id") for row in rows]
 
 
-def _synthetic_share(train: pd.DataFrame, real: pd.DataFrame, history: list[pd.DataFrame]) -> float:
+def _synthetic_share(train: pd.DataFrame, real: pd.DataFrame, history: list[pd.DataFrame],
+                     real_hashes: np.ndarray) -> float:
     """Fraction of training rows that are not real rows (matched by content)."""
     if not history:
         return 0.0
-    is_real = np.isin(row_hashes(train[list(real.columns)]), row_hashes(real))
+    is_real = np.isin(row_hashes(train[list(real.columns)]), real_hashes)
     return float(1.0 - is_real.mean())
 
 

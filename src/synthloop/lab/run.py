@@ -21,7 +21,7 @@ import pandas as pd
 from synthloop.errors import ConfigError, DataError
 from synthloop.io.atomic import atomic_write
 from synthloop.lab.chain import ChainSpec
-from synthloop.lab.measures import GOALS, MEASURES, measure, rare_categories
+from synthloop.lab.measures import GOALS, MEASURES, check_measures, measure, rare_categories
 from synthloop.lab.parallel import run_chains
 from synthloop.lab.policies import Policy, policy_label
 from synthloop.lineage.fingerprint import fingerprint, row_hashes
@@ -72,8 +72,9 @@ class LabResult:
 
 
 def run_lab(real: pd.DataFrame, synthesizer: Synthesizer, policy: Policy | Sequence[Policy], *,
-            generations: int = 5, n_rows: int | None = None, holdout: pd.DataFrame | None = None,
-            schema: Schema | None = None, store: LineageStore | None = None, out_dir: str | Path | None = None,
+            generations: int = 5, n_rows: int | None = None, metrics: Sequence[str] | str = "default",
+            holdout: pd.DataFrame | None = None,
+            schema: Schema | None = None, store: LineageStore | str | Path | None = None, out_dir: str | Path | None = None,
             seed: int | Sequence[int] = 0, backend: Backend = "local", n_jobs: int | None = None) -> LabResult:
     """Run every (policy, seed) chain for ``generations`` generations and measure each against ``holdout``.
 
@@ -89,13 +90,17 @@ def run_lab(real: pd.DataFrame, synthesizer: Synthesizer, policy: Policy | Seque
         Generations per chain; generation 1 is fitted on real data.
     n_rows
         Rows generated per generation (default: as many as ``real``).
+    metrics
+        ``"default"`` (every lab measure) or a list of names from
+        :data:`synthloop.lab.measures.MEASURES`.
     holdout
         Frozen real rows never trained on; default: a stratified 20% split off ``real``. It must not
         overlap ``real``.
     schema
         Schema of the data (default: inferred from ``real``; give one with a ``target`` for TSTR).
     store
-        Lineage store that records every training set and every sample.
+        Lineage store (or its path) that records every training set and every sample; it is opened
+        only after the inputs were checked, so bad input leaves it untouched.
     out_dir
         Checkpoint folder; an existing run there is resumed.
     seed
@@ -104,25 +109,28 @@ def run_lab(real: pd.DataFrame, synthesizer: Synthesizer, policy: Policy | Seque
         ``"local"`` (process pool; ``n_jobs=1`` runs in this process) or ``"ray"``.
     """
     policies = _as_policies(policy)
+    measures = check_measures(metrics)
     seeds = [int(seed)] if isinstance(seed, (int, np.integer)) else [int(s) for s in seed]
     if generations < 1 or not seeds:
         raise ConfigError(f"run_lab needs generations ≥ 1 and at least one seed (got {generations}, {seeds}).")
-    real, holdout = _split(real, holdout, schema)
+    real, holdout = split_holdout(real, holdout, schema)
     schema = schema if schema is not None else Schema.infer(real)
     n_rows = int(n_rows or len(real))
     out = Path(out_dir) if out_dir is not None else None
-    config = _manifest(real, holdout, synthesizer, policies, seeds, generations, n_rows)
+    config = _manifest(real, holdout, synthesizer, policies, seeds, generations, n_rows, measures)
     if out is not None:
         _check_manifest(out, config)
+    if isinstance(store, (str, Path)):
+        store = LineageStore(store)
     real_id = store.add(real, kind="real", name="lab real data").id if store is not None else None
     rare = rare_categories(real, schema)
     specs = [ChainSpec(label=label, policy=p, seed=s, real=real, holdout=holdout, schema=schema,
                        synthesizer=synthesizer, generations=generations, n_rows=n_rows, rare=rare,
                        chain_dir=None if out is None else out / "chains" / label / f"seed-{s}",
-                       store=store, real_id=real_id)
+                       store=store, real_id=real_id, measures=measures)
              for label, p in policies.items() for s in seeds]
     rows = [row for chain in run_chains(specs, backend=backend, n_jobs=n_jobs) for row in chain]
-    reference = _reference(real, holdout, schema, rare, n_rows, seeds[0])
+    reference = _reference(real, holdout, schema, rare, n_rows, seeds[0], measures)
     result = LabResult(pd.DataFrame(rows), reference, out, config)
     if out is not None:
         result.to_csv(out / "results.csv")
@@ -142,7 +150,8 @@ def _as_policies(policy: Policy | Sequence[Policy]) -> dict[str, Policy]:
     return dict(zip(labels, policies))
 
 
-def _split(real: pd.DataFrame, holdout: pd.DataFrame | None, schema: Schema | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split_holdout(real: pd.DataFrame, holdout: pd.DataFrame | None,
+                  schema: Schema | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A frozen holdout, never trained on: given (and checked for overlap) or split off the real data."""
     if not isinstance(real, pd.DataFrame) or len(real) < 10:
         raise DataError("run_lab needs a real DataFrame with at least 10 rows.")
@@ -164,11 +173,11 @@ def _split(real: pd.DataFrame, holdout: pd.DataFrame | None, schema: Schema | No
 
 
 def _manifest(real: pd.DataFrame, holdout: pd.DataFrame, synthesizer: Synthesizer, policies: Mapping[str, Policy],
-              seeds: list[int], generations: int, n_rows: int) -> dict[str, Any]:
+              seeds: list[int], generations: int, n_rows: int, measures: tuple[str, ...]) -> dict[str, Any]:
     return {"real_id": fingerprint(real), "holdout_id": fingerprint(holdout), "synthesizer": synthesizer.name,
             "params": {k: v for k, v in synthesizer.get_params().items() if k != "seed"},
             "policies": {label: repr(p) for label, p in policies.items()}, "seeds": seeds,
-            "generations": generations, "n_rows": n_rows}
+            "generations": generations, "n_rows": n_rows, "measures": list(measures)}
 
 
 def _check_manifest(out: Path, config: dict[str, Any]) -> None:
@@ -176,7 +185,7 @@ def _check_manifest(out: Path, config: dict[str, Any]) -> None:
     path = out / MANIFEST
     if path.is_file():
         previous = json.loads(path.read_text())
-        fixed = ("real_id", "holdout_id", "synthesizer", "params", "n_rows")
+        fixed = ("real_id", "holdout_id", "synthesizer", "params", "n_rows", "measures")
         changed = [k for k in fixed if json.dumps(previous.get(k), default=str) != json.dumps(config[k], default=str)]
         changed += [f"policy '{p}'" for p, text in config["policies"].items()
                     if p in previous.get("policies", {}) and previous["policies"][p] != text]
@@ -188,8 +197,8 @@ def _check_manifest(out: Path, config: dict[str, Any]) -> None:
 
 
 def _reference(real: pd.DataFrame, holdout: pd.DataFrame, schema: Schema, rare: dict[str, set[str]],
-               n_rows: int, seed: int) -> dict[str, float]:
+               n_rows: int, seed: int, measures: tuple[str, ...]) -> dict[str, float]:
     """The measures of real data itself (a real sample vs the holdout): what 'no loss' looks like."""
     rng = np.random.default_rng([seed, 0])
     sample = real.iloc[rng.choice(len(real), size=min(n_rows, len(real)), replace=False)]
-    return measure(sample, holdout, schema, rare, rng)
+    return measure(sample, holdout, schema, rare, rng, measures)
