@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from synthloop.errors import ConfigError
 from synthloop.io.atomic import atomic_write
+from synthloop.lab.measures import check_measures
 
 CONFIG_FILE = "lab_config.json"
 
@@ -88,6 +89,7 @@ class RunConfig(_Strict):
     backend: Literal["local", "ray"] = "local"
     n_jobs: int | None = Field(default=None, ge=1)
     lineage: str | None = None
+    measures: list[str] | Literal["default"] = "default"
 
 
 class LabConfig(_Strict):
@@ -114,7 +116,8 @@ class LabConfig(_Strict):
             config = cls.model_validate(raw)
         except ValidationError as exc:
             raise ConfigError(_describe(path, exc)) from None
-        config.synthesizer_object()  # unknown synthesizer or parameter: fail before any work
+        config.synthesizer_object()  # unknown synthesizer, parameter or measure: fail before any work
+        check_measures(config.run.measures)
         return config
 
     def synthesizer_object(self):
@@ -187,9 +190,10 @@ def run_config(config: LabConfig, *, backend: str | None = None, out_dir: str | 
 
         LineageStore(config.run.lineage, create=False)  # refuses a file that is not a lineage store
     config.save(out)
-    return run_lab(real, synthesizer, policies, generations=config.run.generations, n_rows=config.run.n_rows,
-                   holdout=holdout, schema=schema, store=config.run.lineage, out_dir=out, seed=config.run.seeds,
-                   backend=backend or config.run.backend, n_jobs=config.run.n_jobs)
+    run = config.run
+    return run_lab(real, synthesizer, policies, generations=run.generations, n_rows=run.n_rows, metrics=run.measures,
+                   holdout=holdout, schema=schema, store=run.lineage, out_dir=out, seed=run.seeds,
+                   backend=backend or run.backend, n_jobs=run.n_jobs)
 
 
 def resume(out_dir: str | Path, *, backend: str | None = None):

@@ -17,6 +17,7 @@ from typing import Protocol, Self, runtime_checkable
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 _MAX_CATEGORIES = 250
 _MAX_REAL_ROWS = 20_000
@@ -104,8 +105,9 @@ class DensityRatioVerifier:
             model = self._classifier(int(rng.integers(2**31)))
             x = np.vstack([real_x, synthetic_x[train]])
             y = np.r_[np.ones(len(real_x)), np.zeros(int(train.sum()))]
-            model.fit(x, y)
-            p_real = np.clip(model.predict_proba(synthetic_x[~train])[:, 1], 1e-6, 1 - 1e-6)
+            with threadpool_limits(1):  # OpenMP threads oversubscribe a shared machine badly
+                model.fit(x, y)
+                p_real = np.clip(model.predict_proba(synthetic_x[~train])[:, 1], 1e-6, 1 - 1e-6)
             prior = train.sum() / len(real_x)  # undo class imbalance: odds * n_synthetic / n_real
             self.ratio_[~train] = np.minimum(p_real / (1 - p_real) * prior, self.clip)
         self.synthetic_ = synthetic

@@ -184,7 +184,7 @@ def _check_is_store(path: Path) -> None:
     if path.is_dir():
         raise LineageError(f"'{path}' is a directory; give the path of a lineage store file (e.g. lineage.db).")
     for _ in range(50):  # another process may be creating this very store right now
-        if time.time() - path.stat().st_mtime > 2 or _has_meta(path):
+        if time.time() - path.stat().st_mtime > 2 or not _maybe_being_created(path):
             break
         time.sleep(0.05)
     hint = "Give the path of a lineage store, or a new file name to create one."
@@ -206,11 +206,18 @@ def _check_is_store(path: Path) -> None:
                            f"synthloop reads up to {FORMAT_VERSION}. Upgrade synthloop.")
 
 
-def _has_meta(path: Path) -> bool:
+def _maybe_being_created(path: Path) -> bool:
+    """An empty file, or an SQLite file with no tables yet: what a store looks like mid-creation."""
+    with path.open("rb") as handle:
+        header = handle.read(16)
+    if not header:
+        return True
+    if header != b"SQLite format 3\x00":
+        return False
     try:
         db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:
-            return db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone() is not None
+            return db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
         finally:
             db.close()
     except sqlite3.DatabaseError:
