@@ -143,7 +143,7 @@ def test_lab_records_lineage_of_every_generation(adult_pair, tmp_path):
 
 
 def test_bad_lab_input_is_refused(adult_pair, tmp_path):
-    real, holdout, schema = adult_pair
+    real, holdout, _schema = adult_pair
     store_path = tmp_path / "lineage.db"
     with pytest.raises(DataError, match="also appear in the training data"):
         run_lab(real, get("independent"), Replace(), holdout=real.head(100), store=store_path, n_jobs=1)

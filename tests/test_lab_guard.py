@@ -19,7 +19,7 @@ def chain(tmp_path, adult_small):
 
 
 def test_real_and_half_real_data_pass_silently(chain):
-    store, real, _, _, half = chain
+    _store, real, _, _, half = chain
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert check_training_data(real) is None
@@ -52,7 +52,7 @@ def test_thresholds_are_configurable_and_validated(chain):
 
 
 def test_guard_fit_strict_leaves_the_store_untouched_for_a_synthetic_file(chain, adult_small, tmp_path):
-    store, _, _, gen2, _ = chain
+    _store, _, _, gen2, _ = chain
     path = write_table(adult_small.head(100), tmp_path / "gen2.parquet", metadata=gen2.provenance())
     fresh = LineageStore(tmp_path / "fresh.db")
     with pytest.raises(LineageError):

@@ -85,7 +85,7 @@ def test_ids_resolve_from_unique_prefixes(store, small):
 def test_unknown_id_is_a_clear_error_and_changes_nothing(store, small):
     store.add(small, kind="real")
     before = (store.records(), store.events())
-    with pytest.raises(LineageError, match="No dataset 'ffffffff'.*lineage audit"):
+    with pytest.raises(LineageError, match=r"No dataset 'ffffffff'.*lineage audit"):
         store.get("ffffffff")
     with pytest.raises(LineageError, match="not in"):
         store.add(small.head(10), kind="synthetic", parents=["ffffffffffffffff"])
@@ -107,7 +107,7 @@ def test_a_file_that_is_not_a_store_is_refused_and_left_untouched(tmp_path):
         db.execute("CREATE TABLE things (x INTEGER)")
     before = {path: path.read_bytes() for path in (text, other)}
     for path in (text, other):
-        with pytest.raises(LineageError, match="not a synthloop lineage store.*untouched"):
+        with pytest.raises(LineageError, match=r"not a synthloop lineage store.*untouched"):
             LineageStore(path)
         assert path.read_bytes() == before[path]
     with pytest.raises(LineageError, match="No lineage store"):

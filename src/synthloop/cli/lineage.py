@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -25,6 +26,8 @@ def show(dataset_id: Annotated[str, typer.Argument(help="Dataset id (or a unique
     lineage = LineageStore(store, create=False)
     record = lineage.get(dataset_id)
     for key, value in record.to_dict().items():
+        if key == "created_at":
+            value = datetime.fromtimestamp(value, tz=UTC).isoformat(timespec="seconds")
         console.print(f"[bold]{key:>16}[/bold]  {value}", highlight=False)
     for event in lineage.events(record.id):
         console.print(f"{'event':>16}  {event['action']} {event['detail']}", highlight=False)
@@ -63,10 +66,9 @@ def audit(store: StoreArgument = DEFAULT_STORE,
     table = Table("id", "kind", "depth", "synthetic share", "rows", "synthesizer", "fitted on", "risk",
                   title=f"{store}: {len(rows)} datasets")
     for row in rows.itertuples():
-        risky = row.at_risk and row.fitted_on
+        risk = ("[red]fit beyond thresholds[/red]" if row.fitted_on else "beyond thresholds") if row.at_risk else ""
         table.add_row(row.id, row.kind, str(row.depth), f"{row.synthetic_share:.0%}", f"{row.n_rows:,}",
-                      row.synthesizer or "", "yes" if row.fitted_on else "", "[red]fit beyond thresholds[/red]"
-                      if risky else ("beyond thresholds" if row.at_risk else ""))
+                      row.synthesizer if isinstance(row.synthesizer, str) else "", "yes" if row.fitted_on else "", risk)
     console.print(table)
     if (rows["at_risk"] & rows["fitted_on"]).any():
         raise typer.Exit(EXIT_CHECK_FAILED)
