@@ -78,7 +78,8 @@ def _generation(spec: ChainSpec, generation: int, history: list[pd.DataFrame], i
     model.fit(train, spec.schema)
     factor = float(getattr(spec.policy, "sample_factor", 1.0))
     synthetic = model.sample(math.ceil(spec.n_rows * factor), seed=int(rng.integers(2**31)))
-    scores = measure(synthetic.iloc[:spec.n_rows], spec.holdout, spec.schema, spec.rare, rng, spec.measures)
+    scores = measure(synthetic.iloc[:spec.n_rows], spec.holdout, spec.schema, spec.rare, rng, spec.measures,
+                     real=spec.real)
     synthetic_id, metadata = _record(spec, train, synthetic, history, ids, model)
     row = {"policy": spec.label, "seed": spec.seed, "generation": generation, "n_train": len(train),
            "train_synthetic_share": share, "synthetic_id": synthetic_id, **scores}

@@ -6,11 +6,16 @@ besides whole-distribution scores the lab tracks them directly:
 - ``tail_mass``: share of generated values beyond the holdout's 1st / 99th percentiles, both sides,
   averaged over numeric columns (real data: about 0.02; collapse drives it to 0);
 - ``variance_ratio``: generated / holdout variance, averaged over numeric columns (collapse → 0);
-- ``category_coverage``: share of the holdout's categories that still appear (collapse → lower);
-- ``rare_category_survival``: share of the real data's rare categories (< 1% frequency) that still
-  appear — the first thing a collapsing loop forgets;
-- ``detection_auc``: classifier two-sample test, holdout vs generated (0.5 = indistinguishable);
-- ``tstr``: train on generated, test on real holdout (ROC AUC for a binary target, else accuracy).
+- ``rare_category_survival``: share of the real training data's rare categories (< 1% frequency)
+  that still appear — the first thing a collapsing loop forgets;
+- ``detection_auc``: classifier two-sample test, holdout vs generated (0.5 = indistinguishable),
+  with the encoding and boosted model of :mod:`synthloop.metrics` on one split;
+- from :mod:`synthloop.metrics` (the functions the evaluation report uses): ``category_coverage``
+  (share of the holdout's categories that still appear) and ``tstr`` (``tstr_auc``: models trained
+  on generated rows, tested on the holdout; NaN without a categorical target).
+
+The registry's own ``tail_mass`` metric is a different number (a 5%/95% tail *ratio* score for
+reports); the lab keeps the raw 1%/99% mass, whose drift towards 0 is the collapse signature.
 """
 
 from __future__ import annotations
@@ -19,10 +24,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
 from synthloop.errors import ConfigError
-from synthloop.lab.verifiers import _as_text, encode_features
+from synthloop.lab.verifiers import _as_text
 from synthloop.schema import Schema
 
 MEASURES = ("tail_mass", "variance_ratio", "category_coverage", "rare_category_survival", "detection_auc", "tstr")
@@ -30,7 +34,6 @@ MEASURES = ("tail_mass", "variance_ratio", "category_coverage", "rare_category_s
 GOALS = {"tail_mass": "real", "variance_ratio": "real", "category_coverage": "max",
          "rare_category_survival": "max", "detection_auc": "min", "tstr": "max"}
 RARE_FREQUENCY = 0.01
-_MAX_ROWS = 5_000
 
 
 def tail_mass(synthetic: pd.DataFrame, holdout: pd.DataFrame, schema: Schema) -> float:
@@ -55,16 +58,6 @@ def variance_ratio(synthetic: pd.DataFrame, holdout: pd.DataFrame, schema: Schem
     return float(np.nanmean(ratios)) if ratios else float("nan")
 
 
-def category_coverage(synthetic: pd.DataFrame, holdout: pd.DataFrame, schema: Schema) -> float:
-    """Share of the holdout's categories present in the generated data, averaged over categorical columns."""
-    shares = []
-    for column in schema.categorical():
-        wanted = set(_labels(holdout[column.name]))
-        if wanted:
-            shares.append(len(wanted & set(_labels(synthetic[column.name]))) / len(wanted))
-    return float(np.mean(shares)) if shares else float("nan")
-
-
 def rare_categories(real: pd.DataFrame, schema: Schema, threshold: float = RARE_FREQUENCY) -> dict[str, set[str]]:
     """Per categorical column, the labels seen in ``real`` with frequency below ``threshold``."""
     out = {}
@@ -85,52 +78,51 @@ def rare_category_survival(synthetic: pd.DataFrame, rare: dict[str, set[str]]) -
     return present / total
 
 
-def detection_auc(synthetic: pd.DataFrame, holdout: pd.DataFrame, schema: Schema, rng: np.random.Generator) -> float:
-    """Cross-validated ROC AUC of a classifier telling holdout rows from generated rows (0.5 = same)."""
+def detection_auc(synthetic: pd.DataFrame, holdout: pd.DataFrame, schema: Schema, rng: np.random.Generator,
+                  max_rows: int = 3_000) -> float:
+    """Classifier two-sample AUC, holdout vs generated, on one 50/50 split (0.5 = indistinguishable).
+
+    The same encoding and boosted model as the registry's ``detection_auc`` metric, without its
+    three folds and permutation attributions: the lab needs only the AUC, at every generation.
+    """
     from sklearn.metrics import roc_auc_score
 
-    columns = list(schema.names)
-    real, fake = _cap(holdout, rng)[columns], _cap(synthetic, rng)[columns]
-    (real_x, fake_x), categorical = encode_features([real, fake])
-    x, y = np.vstack([real_x, fake_x]), np.r_[np.ones(len(real_x)), np.zeros(len(fake_x))]
-    # One 50/50 split: half the cost of two-fold cross-fitting, and plenty of rows for an AUC.
-    test = rng.random(len(y)) < 0.5
-    with threadpool_limits(1):  # OpenMP threads on a shared, busy machine slow boosting down many times over
-        model = _boosting(categorical, int(rng.integers(2**31))).fit(x[~test], y[~test])
-        return float(roc_auc_score(y[test], model.predict_proba(x[test])[:, 1]))
+    from synthloop.metrics.encoding import MixedEncoding, model_view, subsample
+    from synthloop.metrics.models import fit_model, predict, seed_from
+
+    encoding = MixedEncoding.for_schema(holdout, schema)
+    per_side = min(len(holdout), len(synthetic), max_rows)
+    rows = pd.concat([subsample(model_view(holdout, schema), per_side, rng),
+                      subsample(model_view(synthetic, schema), per_side, rng)], ignore_index=True)
+    features, is_synthetic = encoding.codes(rows), np.r_[np.zeros(per_side), np.ones(per_side)]
+    test = rng.permutation(len(rows)) % 2 == 1
+    model = fit_model("boosting", "classification", features[~test], is_synthetic[~test],
+                      encoding.categorical_mask(), seed_from(rng))
+    auc = roc_auc_score(is_synthetic[test], predict(model, "classification", features[test])[:, 1])
+    return max(float(auc), 0.5)
 
 
-def tstr(synthetic: pd.DataFrame, holdout: pd.DataFrame, schema: Schema, rng: np.random.Generator) -> float:
-    """Train on generated, test on real: ROC AUC (binary target) or accuracy (multi-class)."""
-    from sklearn.metrics import accuracy_score, roc_auc_score
+def _registered(name: str, real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema,
+                holdout: pd.DataFrame | None, rng: np.random.Generator) -> float:
+    """A metric from :mod:`synthloop.metrics` (NaN when it does not apply to this table)."""
+    from synthloop.metrics import NotApplicable, get_metric
 
-    target = schema.target
-    if target is None or schema[target].kind not in ("categorical", "boolean"):
+    try:
+        return float(get_metric(name)(real, synthetic, schema, holdout=holdout, rng=rng).value)
+    except NotApplicable:
         return float("nan")
-    features = [n for n in schema.names if n != target]
-    train, test = _cap(synthetic, rng), holdout
-    y_train, y_test = _labels(train[target], keep_na=True), _labels(test[target], keep_na=True)
-    if y_train.nunique() < 2:
-        return 0.5 if y_test.nunique() == 2 else 0.0
-    (x_train, x_test), categorical = encode_features([train[features], test[features]])
-    with threadpool_limits(1):
-        model = _boosting(categorical, int(rng.integers(2**31))).fit(x_train, y_train.to_numpy())
-        if y_test.nunique() == 2 and set(y_test) <= set(model.classes_):
-            positive = sorted(set(y_test))[1]
-            proba = model.predict_proba(x_test)[:, list(model.classes_).index(positive)]
-            return float(roc_auc_score(y_test == positive, proba))
-        return float(accuracy_score(y_test, model.predict(x_test)))
 
 
 def measure(synthetic: pd.DataFrame, holdout: pd.DataFrame, schema: Schema, rare: dict[str, set[str]],
-            rng: np.random.Generator, names: Sequence[str] = MEASURES) -> dict[str, float]:
+            rng: np.random.Generator, names: Sequence[str] = MEASURES, *,
+            real: pd.DataFrame | None = None) -> dict[str, float]:
     """The named lab measures (default: all) for one generated table."""
     compute = {"tail_mass": lambda: tail_mass(synthetic, holdout, schema),
                "variance_ratio": lambda: variance_ratio(synthetic, holdout, schema),
-               "category_coverage": lambda: category_coverage(synthetic, holdout, schema),
+               "category_coverage": lambda: _registered("category_coverage", holdout, synthetic, schema, None, rng),
                "rare_category_survival": lambda: rare_category_survival(synthetic, rare),
                "detection_auc": lambda: detection_auc(synthetic, holdout, schema, rng),
-               "tstr": lambda: tstr(synthetic, holdout, schema, rng)}
+               "tstr": lambda: _registered("tstr_auc", holdout if real is None else real, synthetic, schema, holdout, rng)}
     return {name: compute[name]() for name in names}
 
 
@@ -144,19 +136,5 @@ def check_measures(names: Sequence[str] | str) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _labels(values: pd.Series, *, keep_na: bool = False) -> pd.Series:
-    labels = _as_text(values)
-    return labels.fillna("\0missing") if keep_na else labels.dropna()
-
-
-def _cap(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
-    if len(frame) <= _MAX_ROWS:
-        return frame
-    return frame.iloc[rng.choice(len(frame), size=_MAX_ROWS, replace=False)]
-
-
-def _boosting(categorical: np.ndarray, seed: int):
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
-    return HistGradientBoostingClassifier(max_iter=40, learning_rate=0.2, min_samples_leaf=20,
-                                          categorical_features=categorical, random_state=seed)
+def _labels(values: pd.Series) -> pd.Series:
+    return _as_text(values).dropna()

@@ -201,4 +201,4 @@ def _reference(real: pd.DataFrame, holdout: pd.DataFrame, schema: Schema, rare: 
     """The measures of real data itself (a real sample vs the holdout): what 'no loss' looks like."""
     rng = np.random.default_rng([seed, 0])
     sample = real.iloc[rng.choice(len(real), size=min(n_rows, len(real)), replace=False)]
-    return measure(sample, holdout, schema, rare, rng, measures)
+    return measure(sample, holdout, schema, rare, rng, measures, real=real)
