@@ -70,3 +70,13 @@ def test_audit_flags_risky_datasets_and_recorded_fits(chain, adult_small):
     table = audit(store).set_index("id")
     assert bool(table.loc[gen2.id, "at_risk"]) and bool(table.loc[gen2.id, "fitted_on"])
     assert not table.loc[real.id, "at_risk"]
+
+
+def test_guard_without_a_store_reads_the_file_provenance(chain, adult_small, tmp_path):
+    _, _, _, gen2, _ = chain
+    path = write_table(adult_small.head(100), tmp_path / "gen2.csv", metadata=gen2.provenance())
+    with pytest.raises(CollapseRiskError, match="max_depth=1"):
+        guard_fit(None, adult_small.head(100), synthesizer="cart", source=path, strict=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert guard_fit(None, adult_small.head(100), synthesizer="cart").kind == "real"

@@ -16,6 +16,7 @@ from synthloop.lineage import (
     record_fit,
     record_sample,
     register_file,
+    sample_provenance,
 )
 
 
@@ -159,10 +160,22 @@ def test_a_synthetic_file_is_recognised_when_registered_again(store, small, tmp_
 
 def test_record_fit_and_sample_link_a_model_to_its_training_data(store, small, tmp_path):
     training = record_fit(store, small, synthesizer="independent", params={"seed": 0})
-    link_model(tmp_path / "model", store, training)
+    link_model(tmp_path / "model", training, store)
     link = model_link(tmp_path / "model")
-    assert link.training_id == training.id
+    assert (link.training_id, link.depth) == (training.id, 0)
     synthetic = record_sample(store, small.head(60), training_id=link.training_id, synthesizer="independent")
     assert synthetic.parents == (training.id,) and synthetic.depth == 1
     assert [e["action"] for e in store.events(training.id)] == ["fit", "fit"]
     assert store.events(synthetic.id)[0]["action"] == "sample"
+
+
+def test_sample_provenance_carries_depth_with_or_without_a_store(store, small, tmp_path):
+    gen1 = store.add(small, kind="synthetic", synthesizer="independent")  # depth 1, unknown parent
+    link_model(tmp_path / "model", gen1, store)
+    alone = sample_provenance(small.head(40), tmp_path / "model", synthesizer="independent")["lineage"]
+    assert (alone["kind"], alone["depth"], alone["parents"]) == ("synthetic", 2, [gen1.id])
+    recorded = sample_provenance(small.head(40), tmp_path / "model", synthesizer="independent", store=store)
+    assert store.get(recorded["lineage"]["id"]).depth == 2
+    elsewhere = LineageStore(tmp_path / "elsewhere.db")
+    moved = sample_provenance(small.head(30), tmp_path / "model", synthesizer="independent", store=elsewhere)
+    assert elsewhere.get(moved["lineage"]["id"]).depth == 2

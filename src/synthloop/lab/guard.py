@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from synthloop.errors import ConfigError, LineageError, SynthloopWarning
-from synthloop.lineage.record import record_fit
+from synthloop.lineage.record import record_fit, training_record
 from synthloop.lineage.store import DatasetRecord, LineageStore
 
 MAX_SYNTHETIC_SHARE = 0.5
@@ -83,27 +83,23 @@ def check_training_data(record: DatasetRecord, *, strict: bool = False,
     return reason
 
 
-def guard_fit(store: LineageStore, data: pd.DataFrame, *, synthesizer: str, params: Mapping[str, Any] | None = None,
-              source: str | Path | None = None, strict: bool = False,
+def guard_fit(store: LineageStore | None, data: pd.DataFrame, *, synthesizer: str,
+              params: Mapping[str, Any] | None = None, source: str | Path | None = None, strict: bool = False,
               thresholds: GuardThresholds = GuardThresholds()) -> DatasetRecord:
-    """Check the training data's lineage, then record the fit; call it before ``Synthesizer.fit``.
+    """Check the training data's lineage before ``Synthesizer.fit``; with a store, also record the fit.
 
-    In strict mode a risky dataset raises before anything is written to the store.
+    Without a store the check uses the file's provenance (``source``), so fitting on a synthetic
+    file is caught either way. In strict mode a risky dataset raises before anything is written.
     """
-    from synthloop.lineage.fingerprint import fingerprint
-    from synthloop.lineage.record import provenance_of
-
-    known = store.find(data)
-    provenance = provenance_of(source) if source is not None else None
-    if strict and known is None and provenance is not None:
-        probe = DatasetRecord(id=fingerprint(data), kind=provenance["kind"], n_rows=len(data),
-                              n_columns=data.shape[1], depth=int(provenance.get("depth", 1)),
-                              synthetic_share=float(provenance.get("synthetic_share", 1.0)))
-        check_training_data(probe, strict=True, thresholds=thresholds)
-    elif strict and known is not None:
-        check_training_data(known, strict=True, thresholds=thresholds)
+    known = store.find(data) if store is not None else None
+    before = known or training_record(data, source=source)
+    if strict:
+        check_training_data(before, strict=True, thresholds=thresholds)
+    if store is None:
+        check_training_data(before, thresholds=thresholds)
+        return before
     record = record_fit(store, data, synthesizer=synthesizer, params=params, source=source)
-    check_training_data(record, strict=strict, thresholds=thresholds)
+    check_training_data(record, thresholds=thresholds)
     return record
 
 

@@ -9,8 +9,10 @@ from synthloop.lineage.record import (
     record_sample,
     register_file,
     register_table,
+    sample_provenance,
+    training_record,
 )
 from synthloop.lineage.store import DatasetRecord, LineageStore
 
 __all__ = ["DatasetRecord", "LineageStore", "fingerprint", "link_model", "model_link", "provenance_of",
-           "record_fit", "record_sample", "register_file", "register_table"]
+           "record_fit", "record_sample", "register_file", "register_table", "sample_provenance", "training_record"]

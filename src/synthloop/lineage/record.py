@@ -81,27 +81,64 @@ def record_sample(store: LineageStore, synthetic: pd.DataFrame, *, training_id: 
 
 @dataclass(frozen=True)
 class ModelLink:
-    """Which store and training dataset a saved model came from (``lineage.json`` in the model folder)."""
+    """The training data a saved model came from (``lineage.json`` in the model folder)."""
 
-    store: str
     training_id: str
+    depth: int
+    synthetic_share: float
+    store: str | None = None
 
 
-def link_model(model_dir: str | Path, store: LineageStore, training: DatasetRecord) -> Path:
-    """Write ``lineage.json`` into a saved model folder so later samples know their parent."""
+def link_model(model_dir: str | Path, training: DatasetRecord, store: LineageStore | None = None) -> Path:
+    """Write ``lineage.json`` into a saved model folder so its samples know their parent and depth."""
     path = Path(model_dir) / MODEL_LINK
+    link = {"training_id": training.id, "depth": training.depth, "synthetic_share": training.synthetic_share,
+            "store": None if store is None else str(Path(store.path).resolve())}
     with atomic_write(path) as tmp:
-        tmp.write_text(json.dumps({"store": str(Path(store.path).resolve()), "training_id": training.id}, indent=2))
+        tmp.write_text(json.dumps(link, indent=2))
     return path
 
 
 def model_link(model_dir: str | Path) -> ModelLink | None:
-    """The lineage link of a saved model, if it was fitted with a lineage store."""
+    """The lineage link of a saved model, if it was fitted with lineage tracking."""
     path = Path(model_dir) / MODEL_LINK
     if not path.is_file():
         return None
     try:
         found = json.loads(path.read_text())
-        return ModelLink(store=str(found["store"]), training_id=str(found["training_id"]))
-    except (json.JSONDecodeError, KeyError, TypeError):
+        return ModelLink(training_id=str(found["training_id"]), depth=int(found["depth"]),
+                         synthetic_share=float(found["synthetic_share"]), store=found.get("store"))
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError):
         raise LineageError(f"'{path}' is not a valid lineage link; delete it or re-fit the model.") from None
+
+
+def training_record(data: pd.DataFrame, *, source: str | Path | None = None) -> DatasetRecord:
+    """What lineage says about training data without a store: its file provenance, else real."""
+    provenance = provenance_of(source) if source is not None else None
+    dataset_id = fingerprint(data)
+    if provenance is None:
+        return DatasetRecord(id=dataset_id, kind="real", n_rows=len(data), n_columns=data.shape[1])
+    return DatasetRecord(id=dataset_id, kind=provenance["kind"], n_rows=len(data), n_columns=data.shape[1],
+                         parents=tuple(provenance.get("parents", ())), synthesizer=provenance.get("synthesizer"),
+                         depth=int(provenance.get("depth", 1)),
+                         synthetic_share=float(provenance.get("synthetic_share", 1.0)))
+
+
+def sample_provenance(synthetic: pd.DataFrame, model_dir: str | Path, *, synthesizer: str,
+                      params: Mapping[str, Any] | None = None, store: LineageStore | None = None) -> dict[str, Any]:
+    """Provenance for generated rows (registered in ``store`` when given), to write with the table."""
+    link = model_link(model_dir)
+    parents = [link.training_id] if link is not None else []
+    inherited = {"depth": (link.depth if link is not None else 0) + 1, "synthetic_share": 1.0}
+    if store is None:
+        record = DatasetRecord(id=fingerprint(synthetic), kind="synthetic", n_rows=len(synthetic),
+                               n_columns=synthetic.shape[1], parents=tuple(parents), synthesizer=synthesizer,
+                               params=dict(params or {}), depth=inherited["depth"], synthetic_share=1.0)
+        return record.provenance()
+    if link is not None and link.training_id in store:
+        return record_sample(store, synthetic, training_id=link.training_id, synthesizer=synthesizer,
+                             params=params).provenance()
+    record = store.add_fingerprint(fingerprint(synthetic), n_rows=len(synthetic), n_columns=synthetic.shape[1],
+                                   kind="synthetic", parents=parents, synthesizer=synthesizer, params=params,
+                                   inherited=inherited, action="sample")
+    return record.provenance()
