@@ -73,9 +73,11 @@ def test_filtered_policy_returns_a_full_size_verified_set():
     rng = np.random.default_rng(0)
     real = pd.DataFrame({"x": rng.standard_normal(1000)})
     synthetic = pd.DataFrame({"x": 0.5 * rng.standard_normal(800)})  # tails missing
-    kept = Filtered(sample_factor=2.0).training_set(real, [synthetic], rng)
+    kept = Filtered(sample_factor=2.0, with_real=False).training_set(real, [synthetic], rng)
     assert 300 <= len(kept) <= 400
     assert kept["x"].std() > synthetic["x"].std()  # the real-anchored verifier restores spread
+    guarded = Filtered(sample_factor=2.0).training_set(real, [synthetic], np.random.default_rng(0))
+    assert 1300 <= len(guarded) <= 1400 and guarded["x"].iloc[:1000].equals(real["x"])
 
 
 # ---------------------------------------------------------------- measures

@@ -70,6 +70,7 @@ class MixRealConfig(_Strict):
 class FilteredConfig(_Strict):
     name: Literal["filtered"]
     sample_factor: float = Field(default=2.0, ge=1.0)
+    with_real: bool = True
 
 
 class NaiveFilterConfig(_Strict):
@@ -130,7 +131,7 @@ class LabConfig(_Strict):
 
         build = {"replace": lambda p: Replace(), "accumulate": lambda p: Accumulate(),
                  "mix-real": lambda p: MixReal(p.fraction, fresh=p.fresh),
-                 "filtered": lambda p: Filtered(sample_factor=p.sample_factor),
+                 "filtered": lambda p: Filtered(sample_factor=p.sample_factor, with_real=p.with_real),
                  "naive-filter": lambda p: NaiveFilter(p.keep)}
         return [build[p.name](p) for p in self.policies]
 

@@ -99,16 +99,27 @@ class MixReal:
 
 @dataclass(frozen=True)
 class Filtered:
-    """Keep the generated rows a verifier anchored on real data accepts, then train on them.
+    """Keep the generated rows a verifier anchored on real data accepts, then train on them (with the real data).
 
     The default verifier is a classifier of real versus generated rows used as a density ratio
     (discriminator rejection sampling, Azadi et al., ICLR 2019): a row is kept with probability
-    proportional to p_real(x) / p_synthetic(x), which restores under-represented tails instead of
+    proportional to p_real(x) / p_synthetic(x), which favours under-represented regions instead of
     cutting them. The lab draws ``sample_factor`` times more rows so the kept set is full size.
+
+    Parameters
+    ----------
+    verifier
+        Decides which generated rows to keep; fitted on real and generated rows each generation.
+    sample_factor
+        Rows generated per row kept (2.0: the verifier keeps half).
+    with_real
+        Train on the real data plus the verified rows (the guarded self-improving loop, default),
+        or on the verified rows alone (a verified *replace* loop).
     """
 
     verifier: Verifier = field(default_factory=DensityRatioVerifier)
     sample_factor: float = 2.0
+    with_real: bool = True
     name: ClassVar[str] = "filtered"
 
     def training_set(self, real, history, rng):
@@ -120,7 +131,7 @@ class Filtered:
         target = round(len(latest) / self.sample_factor)
         if len(kept) > target:
             kept = kept.iloc[rng.choice(len(kept), size=target, replace=False)]
-        return kept.reset_index(drop=True)
+        return pd.concat([real, kept] if self.with_real else [kept], ignore_index=True)
 
 
 @dataclass(frozen=True)
@@ -160,6 +171,8 @@ def policy_label(policy: Policy) -> str:
     """A readable, unique-enough label: the name plus any non-default settings."""
     if isinstance(policy, MixReal):
         return f"mix-real-{policy.fraction:g}{'' if policy.fresh else '-preserved'}"
+    if isinstance(policy, Filtered) and not policy.with_real:
+        return "filtered-alone"
     if isinstance(policy, NaiveFilter) and policy.keep != NaiveFilter.keep:
         return f"naive-filter-{policy.keep:g}"
     return str(getattr(policy, "name", type(policy).__name__.lower()))
