@@ -52,11 +52,12 @@ def _render(result) -> None:
     from rich.table import Table
 
     final = result.final()
-    table = Table("policy", *final.columns, title=f"Last generation, mean over seeds ({result.out_dir})")
-    for policy, values in final.iterrows():
-        table.add_row(str(policy), *(f"{v:.3f}" for v in values))
-    reference = result.reference
-    table.add_row("[dim]real data[/dim]", *(f"[dim]{reference.get(c, float('nan')):.3f}[/dim]" for c in final.columns))
+    last = int(result.results["generation"].max())
+    table = Table("measure", *map(str, final.index), "real data",
+                  title=f"Generation {last}, mean over seeds ({result.out_dir or 'not saved'})")
+    for measure in final.columns:
+        reference = result.reference.get(measure, float("nan"))
+        table.add_row(measure, *(f"{v:.3f}" for v in final[measure]), f"[dim]{reference:.3f}[/dim]")
     console.print(table)
     if result.out_dir is not None:
         console.print(f"Results: {result.out_dir / 'results.csv'}, {result.out_dir / 'results.json'}; "

@@ -36,6 +36,7 @@ def plot_measure(result: LabResult, name: str) -> bytes:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     figure, axes = plt.subplots(figsize=(6.0, 3.6), dpi=100)
     stats = result.results.groupby(["policy", "generation"])[name].agg(["mean", "std"]).reset_index()
@@ -47,6 +48,7 @@ def plot_measure(result: LabResult, name: str) -> bytes:
     if name in result.reference:
         axes.axhline(result.reference[name], color="black", linestyle="--", linewidth=1, label="real data")
     axes.set_xlabel("generation")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_title(_TITLES.get(name, name), fontsize=11)
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8)
