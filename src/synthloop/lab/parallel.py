@@ -1,13 +1,15 @@
 """Where the lab's chains run: this process, a local process pool, or a Ray cluster.
 
 Chains are independent (one policy, one seed); the generations inside a chain are sequential by
-nature. The local pool uses the ``spawn`` start method (no inherited locks or threads); Ray uses
-an already-initialised cluster, or starts a local one with ``n_jobs`` CPUs (``synthloop[distributed]``).
+nature. The local pool forks on Linux (so a plain script without ``if __name__ == "__main__":``
+works) and spawns elsewhere; Ray uses an already-initialised cluster, or starts a local one with
+``n_jobs`` CPUs (``synthloop[distributed]``).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,7 +35,7 @@ def _run_pool(specs: Sequence[ChainSpec], n_jobs: int) -> list[list[dict[str, An
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    context = multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
     with ProcessPoolExecutor(max_workers=n_jobs, mp_context=context) as pool:
         return list(pool.map(run_chain, specs))
 
