@@ -92,6 +92,7 @@ def test_tail_mass_and_variance_ratio_see_collapse(adult_pair):
 
 
 # ---------------------------------------------------------------- run_lab
+@pytest.mark.slow
 def test_run_lab_measures_every_generation_and_writes_results(adult_pair, tmp_path):
     real, holdout, schema = adult_pair
     result = run_lab(real, get("independent"), [Replace(), Accumulate()], generations=2, holdout=holdout,
@@ -107,6 +108,7 @@ def test_run_lab_measures_every_generation_and_writes_results(adult_pair, tmp_pa
     assert json.loads((tmp_path / "run" / "results.json").read_text())["reference"].keys() == set(MEASURES)
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_at_the_next_generation(adult_pair, tmp_path):
     real, holdout, schema = adult_pair
     kwargs = dict(holdout=holdout, schema=schema, seed=0, n_jobs=1, n_rows=200, metrics=CHEAP)
