@@ -53,8 +53,8 @@ def datasets(ctx: typer.Context) -> None:
 
 @datasets_app.command("export")
 def export(
-    name: Annotated[str, typer.Argument(help="Dataset name (see: synthloop datasets).")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output .csv, .csv.gz, .tsv or .parquet file.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Dataset name (see: synthloop datasets).")],
+    out: Annotated[Path, typer.Option("--out", "-o", metavar="FILE", help="Output .csv, .csv.gz, .tsv or .parquet file.")],
     split: Annotated[Literal["all", "train", "test"], typer.Option("--split", help="all, or the fixed-seed stratified "
                                                                    "80% train / 20% test split.")] = "all",
 ) -> None:

@@ -12,11 +12,11 @@ from synthloop.cli._common import console, human_size
 
 
 def demo(
-    rows: Annotated[int | None, typer.Option("--rows", help="Train on this many Adult rows (default: all 39,073 "
+    rows: Annotated[int | None, typer.Option("--rows", metavar="N", help="Train on this many Adult rows (default: all 39,073 "
                                               "training rows).")] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for models, synthetic tables and reports.")]
+    out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="Directory for models, synthetic tables and reports.")]
     = Path("synthloop-demo"),
-    model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Synthesizers to run (default: the "
+    model: Annotated[list[str] | None, typer.Option("--model", "-m", metavar="NAME", help="Synthesizers to run (default: the "
                                                      "baselines); repeatable.")] = None,
 ) -> None:
     """Fit the baseline synthesizers on bundled Adult census data, sample, save and score them."""

@@ -13,12 +13,15 @@ from synthloop.cli.schema import schema_notes
 
 
 def fit(
-    data: Annotated[Path, typer.Argument(help="Training table: CSV, TSV or Parquet.")],
-    model: Annotated[str, typer.Option("--model", "-m", help="Synthesizer name (see: synthloop models).")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Directory to save the fitted model to.")],
-    schema: Annotated[Path | None, typer.Option("--schema", help="Schema JSON (default: inferred from DATA).")] = None,
-    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="Model parameter KEY=VALUE, value as "
-                                                    "JSON (e.g. -p epochs=50 -p hidden=[64,64]); repeatable.")] = None,
+    data: Annotated[Path, typer.Argument(metavar="DATA", help="Training table: CSV, TSV or Parquet.")],
+    model: Annotated[str, typer.Option("--model", "-m", metavar="NAME",
+                                      help="Synthesizer name (see: synthloop models).")],
+    out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="Directory to save the fitted model to.")],
+    schema: Annotated[Path | None, typer.Option("--schema", metavar="SCHEMA.json",
+                                                help="Schema JSON (default: inferred from DATA).")] = None,
+    param: Annotated[list[str] | None, typer.Option(
+        "--param", "-p", metavar="KEY=VALUE",
+        help="Model parameter, value as JSON (e.g. -p epochs=50 -p hidden=[64,64]); repeatable.")] = None,
 ) -> None:
     """Fit a synthesizer to DATA and save it to OUT (config.json + schema.json + weights.safetensors)."""
     from synthloop.io import read_table

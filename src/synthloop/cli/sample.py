@@ -11,12 +11,15 @@ from synthloop.cli._common import check_table_path, console, human_size, parse_c
 
 
 def sample(
-    model_dir: Annotated[Path, typer.Argument(help="A model directory written by synthloop fit.")],
-    n_rows: Annotated[int, typer.Option("--n-rows", "-n", min=0, help="Rows to generate.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output .csv, .csv.gz, .tsv or .parquet file.")],
-    where: Annotated[list[str] | None, typer.Option("--where", "-w", help="Condition COLUMN=VALUE every row "
-                                                    "must meet, e.g. --where sex=Female; repeatable.")] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Seed for this draw (default: the model's seed).")] = None,
+    model_dir: Annotated[Path, typer.Argument(metavar="MODEL_DIR", help="A model directory written by synthloop fit.")],
+    n_rows: Annotated[int, typer.Option("--n-rows", "-n", min=0, metavar="N", help="Rows to generate.")],
+    out: Annotated[Path, typer.Option("--out", "-o", metavar="FILE",
+                                      help="Output .csv, .csv.gz, .tsv or .parquet file.")],
+    where: Annotated[list[str] | None, typer.Option(
+        "--where", "-w", metavar="COLUMN=VALUE",
+        help="Condition every row must meet, e.g. --where sex=Female; repeatable.")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", metavar="SEED",
+                                             help="Seed for this draw (default: the model's seed).")] = None,
 ) -> None:
     """Generate N rows from a saved synthesizer and write them atomically to OUT."""
     from synthloop.io import write_table

@@ -16,13 +16,16 @@ app = typer.Typer(help="Describe a table: column kinds, missing values, categori
 
 @app.command("infer")
 def infer(
-    data: Annotated[Path, typer.Argument(help="CSV, TSV or Parquet file to describe.")],
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Where to write the schema JSON (default: print it).")] = None,
-    target: Annotated[str | None, typer.Option("--target", "-t", help="Column a downstream model predicts.")] = None,
-    kind: Annotated[list[str] | None, typer.Option("--kind", "-k", help="Override a kind: COLUMN=KIND "
-                                                   "(numeric, categorical, boolean, datetime, id, constant).")] = None,
-    sensitive: Annotated[list[str] | None, typer.Option("--sensitive", "-s", help="Mark a column for fairness "
-                                                        "and privacy checks (repeatable).")] = None,
+    data: Annotated[Path, typer.Argument(metavar="DATA", help="CSV, TSV or Parquet file to describe.")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", metavar="SCHEMA.json",
+                                             help="Where to write the schema JSON (default: print it).")] = None,
+    target: Annotated[str | None, typer.Option("--target", "-t", metavar="COLUMN",
+                                               help="Column a downstream model predicts.")] = None,
+    kind: Annotated[list[str] | None, typer.Option(
+        "--kind", "-k", metavar="COLUMN=KIND",
+        help="Override a kind (numeric, categorical, boolean, datetime, id, constant); repeatable.")] = None,
+    sensitive: Annotated[list[str] | None, typer.Option(
+        "--sensitive", "-s", metavar="COLUMN", help="Mark a column for fairness and privacy checks; repeatable.")] = None,
 ) -> None:
     """Infer a schema from DATA; edit the JSON to fix kinds, then pass it to `synthloop fit --schema`."""
     from synthloop.io import atomic_write, read_table
