@@ -257,6 +257,37 @@ def test_ctrl_c_leaves_nothing_behind(tmp_path, penguins_csv, monkeypatch):
     assert not out.exists()
 
 
+def test_ctrl_c_while_sampling_writes_no_file(tmp_path, fitted, monkeypatch):
+    from synthloop.synthesizers.independent import IndependentMarginals
+
+    def interrupted(self, n_rows, conditions, rng):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(IndependentMarginals, "_sample", interrupted)
+    out = tmp_path / "s.csv"
+    result = invoke("sample", fitted, "-n", 100, "-o", out)
+    assert result.exit_code == 130 and not out.exists()
+    assert list(tmp_path.glob(".s.csv*")) == []
+
+
+@pytest.mark.parametrize(("args", "needles"), [
+    (("--kind", "island=colour"), ("'island'", "colour", "numeric")),
+    (("--target", "wingspan"), ("'wingspan'",)),
+    (("--sensitive", "wingspan"), ("'wingspan'",)),
+    (("--kind", "island"), ("KEY=VALUE",)),
+])
+def test_schema_infer_bad_overrides(tmp_path, penguins_csv, args, needles):
+    out = tmp_path / "schema.json"
+    assert_bad_input(invoke("schema", "infer", penguins_csv, "-o", out, *args), *needles)
+    assert not out.exists()
+
+
+def test_export_unknown_dataset(tmp_path):
+    out = tmp_path / "x.csv"
+    assert_bad_input(invoke("datasets", "export", "adultt", "-o", out), "'adultt'", "adult")
+    assert not out.exists()
+
+
 # ---------------------------------------------------------------------- the real entry points
 def _run(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
