@@ -95,7 +95,7 @@ def run_demo(*, dataset: str = "adult", rows: int | None = None, models: Sequenc
         runs.append(_run_one(name, synthesizer, train, holdout, schema, out, evaluate, seed, step))
     goals, holdout_scores = _holdout_reference(train, holdout, schema, evaluate and bool(runs), seed, step)
     result = DemoResult(dataset, len(train), len(holdout), tuple(runs), skipped, goals, holdout_scores, out)
-    return _write_summary(result) if out is not None else result
+    return _write_summary(result, out) if out is not None else result
 
 
 def _load_split(dataset: str, rows: int | None, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -178,13 +178,12 @@ def _holdout_reference(train, holdout, schema, evaluate, seed, step) -> tuple[di
     return goals, _score_dict(report)
 
 
-def _write_summary(result: DemoResult) -> DemoResult:
+def _write_summary(result: DemoResult, out: Path) -> DemoResult:
     from dataclasses import replace
 
     from synthloop.io import atomic_write
 
-    assert result.out_dir is not None
-    path = result.out_dir / "summary.json"
+    path = out / "summary.json"
     final = replace(result, summary_path=path)
     with atomic_write(path, suffix=".json") as tmp:
         tmp.write_text(json.dumps(final.to_dict(), indent=2) + "\n", encoding="utf-8")
