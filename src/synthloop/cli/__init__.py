@@ -12,6 +12,7 @@ import typer
 
 from synthloop.cli import catalog, demo, fit, sample, schema
 from synthloop.cli._common import SynthloopGroup, run_safely
+from synthloop.cli.evaluate import evaluate_command
 
 app = typer.Typer(name="synthloop", help="Synthetic tabular data that stays trustworthy when reused.",
                   cls=SynthloopGroup, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -20,6 +21,7 @@ app = typer.Typer(name="synthloop", help="Synthetic tabular data that stays trus
 app.add_typer(schema.app, name="schema")
 app.command("fit")(fit.fit)
 app.command("sample")(sample.sample)
+app.command("evaluate")(evaluate_command)
 app.command("models")(catalog.models)
 app.add_typer(catalog.datasets_app, name="datasets")
 app.command("demo")(demo.demo)
