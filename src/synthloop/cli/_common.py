@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections.abc
 import contextlib
 import json
+import sys
 import time
 import types
 import typing
@@ -36,7 +37,9 @@ class SynthloopGroup(TyperGroup):
 
     def invoke(self, ctx: Any) -> Any:
         with warnings.catch_warnings():
-            warnings.simplefilter("default")
+            if not sys.warnoptions:  # users see synthloop's advice; library deprecations only on request (-W)
+                warnings.simplefilter("ignore")
+                warnings.simplefilter("default", SynthloopWarning)
             warnings.showwarning = _show_warning
             try:
                 return super().invoke(ctx)
