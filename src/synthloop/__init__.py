@@ -7,12 +7,14 @@
 'categorical'
 """
 
-from synthloop import datasets, errors, synthesizers
+from synthloop import datasets, errors, metrics, synthesizers
+from synthloop.report import Report, evaluate
 from synthloop.schema import Column, Schema
 
 __version__ = "0.1.0"
 
-__all__ = ["Column", "LineageStore", "Schema", "__version__", "datasets", "errors", "run_lab", "synthesizers"]
+__all__ = ["Column", "LineageStore", "Report", "Schema", "__version__", "datasets", "errors", "evaluate", "metrics",
+           "run_lab", "synthesizers"]
 
 # Imported on first use, so `import synthloop` stays light.
 _LAZY = {"run_lab": "synthloop.lab.run", "LineageStore": "synthloop.lineage.store"}

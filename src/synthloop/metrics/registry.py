@@ -121,7 +121,7 @@ def metric(name: str, *, family: Family, goal: Goal, bounds: tuple[float, float]
 
 def load_all() -> dict[str, MetricInfo]:
     """Import every built-in metric module (registering them) and return the registry."""
-    from synthloop.metrics import collapse, detection, fidelity, multivariate, privacy, utility  # noqa: F401
+    from synthloop.metrics import collapse, detection, fairness, fidelity, multivariate, privacy, utility  # noqa: F401
 
     return METRICS
 

@@ -166,3 +166,130 @@ def tstr_r2(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | None =
     if run.task != "regression":
         raise NotApplicable("the target is categorical; see tstr_auc")
     return _tstr(run, "r2")
+
+
+# ---------------------------------------------------------------------- feature importances
+def _permutation_importance(run: UtilityRun, trained_on: str, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    model = run.models["boosting", trained_on]
+    if model is None:
+        return np.zeros(len(run.encoding.kinds))
+    features = run.encoding.codes(run.test.iloc[rows])
+    sub_run = UtilityRun(run.task, run.classes, run.test.iloc[rows], run.test_y[rows], run.encoding)
+    main = "auc" if run.task == "classification" else "r2"
+    full = _score(sub_run, _predict(model, run, features))[main]
+    drops = []
+    for column in range(features.shape[1]):
+        shuffled = features.copy()
+        shuffled[:, column] = rng.permutation(shuffled[:, column])
+        drops.append(full - _score(sub_run, _predict(model, run, shuffled))[main])
+    return np.array(drops)
+
+
+def _predict(model, run: UtilityRun, features: np.ndarray) -> np.ndarray:
+    if run.task == "regression":
+        return predict(model, "regression", features)
+    proba = np.zeros((len(features), len(run.classes)))
+    proba[:, model.classes_] = predict(model, "classification", features)
+    return proba
+
+
+@metric("feature_importance_agreement", family="utility", goal="max", bounds=(-1.0, 1.0))
+def feature_importance_agreement(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | None = None, *,
+                                 holdout: pd.DataFrame | None = None, rng: np.random.Generator | None = None) -> Score:
+    """Spearman correlation of permutation importances: model trained on synthetic vs on real data."""
+    from scipy.stats import spearmanr
+
+    run = utility_run(real, synthetic, schema, holdout=holdout, rng=rng)
+    rng = np.random.default_rng(seed_from(rng))
+    rows = np.sort(rng.choice(len(run.test), size=min(2_000, len(run.test)), replace=False))
+    on_real = _permutation_importance(run, "real", rows, rng)
+    on_synthetic = _permutation_importance(run, "synthetic", rows, rng)
+    agreement = spearmanr(on_real, on_synthetic).statistic if np.ptp(on_real) > 0 and np.ptp(on_synthetic) > 0 else 0.0
+    details = pd.DataFrame({"column": list(run.encoding.kinds), "importance_real": on_real,
+                            "importance_synthetic": on_synthetic})
+    return Score(float(np.nan_to_num(agreement)), details=details, notes=run.notes)
+
+
+# ---------------------------------------------------------------------- calibration
+def expected_calibration_error(proba: np.ndarray, truth: np.ndarray, n_bins: int = ECE_BINS) -> float:
+    """Top-label ECE: |accuracy − confidence| averaged over equal-width confidence bins, weighted by size."""
+    confidence, predicted = proba.max(axis=1), proba.argmax(axis=1)
+    bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
+    error = 0.0
+    for b in np.unique(bins):
+        in_bin = bins == b
+        error += in_bin.mean() * abs(float((predicted[in_bin] == truth[in_bin]).mean()) - float(confidence[in_bin].mean()))
+    return float(error)
+
+
+def brier_score(proba: np.ndarray, truth: np.ndarray) -> float:
+    """Mean squared error of the class probabilities, halved so a binary task gives the usual Brier score."""
+    one_hot = np.eye(proba.shape[1])[truth]
+    return float(((proba - one_hot) ** 2).sum(axis=1).mean() / 2.0)
+
+
+def calibration_table(run: UtilityRun, rng: np.random.Generator) -> pd.DataFrame:
+    """ECE and Brier of the boosted models before and after recalibrating on a small real slice."""
+    order = rng.permutation(len(run.test))
+    n_slice = min(RECALIBRATION_ROWS, len(run.test) // 5)
+    fit_rows, test_rows = order[:n_slice], order[n_slice:]
+    rows = []
+    for trained_on in ("synthetic", "real"):
+        proba = run.predictions["boosting", trained_on]
+        stages = {"before": proba[test_rows]}
+        if len(np.unique(run.test_y[fit_rows])) > 1:
+            stages["after"] = _recalibrate(proba[fit_rows], run.test_y[fit_rows], proba[test_rows], len(run.classes))
+        for stage, calibrated in stages.items():
+            rows.append({"trained_on": trained_on, "stage": stage, "slice_rows": n_slice,
+                         "ece": expected_calibration_error(calibrated, run.test_y[test_rows]),
+                         "brier": brier_score(calibrated, run.test_y[test_rows])})
+    return pd.DataFrame(rows)
+
+
+def _recalibrate(fit_proba: np.ndarray, fit_truth: np.ndarray, proba: np.ndarray, n_classes: int) -> np.ndarray:
+    """Multinomial logistic regression on log-probabilities (Platt / matrix scaling)."""
+    from sklearn.linear_model import LogisticRegression
+
+    def logits(p: np.ndarray) -> np.ndarray:
+        return np.log(np.clip(p, 1e-6, 1.0))
+
+    model = LogisticRegression(max_iter=500).fit(logits(fit_proba), fit_truth)
+    out = np.zeros((len(proba), n_classes))
+    out[:, model.classes_] = model.predict_proba(logits(proba))
+    return out
+
+
+def _calibration(real, synthetic, schema, holdout, rng) -> tuple[pd.DataFrame, UtilityRun]:
+    run = utility_run(real, synthetic, schema, holdout=holdout, rng=rng)
+    if run.task != "classification":
+        raise NotApplicable("calibration needs a categorical target")
+    seed = seed_from(rng)
+    table = memo(("calibration", id(run), seed), lambda: calibration_table(run, np.random.default_rng(seed)), keep=(run,))
+    return table, run
+
+
+def _pick_calibration(table: pd.DataFrame, stage: str, column: str) -> tuple[float, float]:
+    chosen = table[table["stage"] == stage].set_index("trained_on")[column]
+    if "synthetic" not in chosen:
+        raise NotApplicable("the recalibration slice holds one class only")
+    return float(chosen["synthetic"]), float(chosen["real"])
+
+
+def _calibration_metric(name: str, stage: str, column: str, doc: str):
+    def score(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | None = None, *,
+              holdout: pd.DataFrame | None = None, rng: np.random.Generator | None = None) -> Score:
+        table, run = _calibration(real, synthetic, schema, holdout, rng)
+        value, baseline = _pick_calibration(table, stage, column)
+        return Score(value, details=table, baseline=baseline, notes=run.notes)
+
+    score.__doc__ = doc
+    score.__name__ = score.__qualname__ = name
+    return metric(name, family="utility", goal="min", bounds=(0.0, 1.0))(score)
+
+
+calibration_ece = _calibration_metric(
+    "calibration_ece", "before", "ece", "Expected calibration error on real rows of the model trained on synthetic data.")
+calibration_brier = _calibration_metric(
+    "calibration_brier", "before", "brier", "Brier score on real rows of the model trained on synthetic data.")
+recalibrated_ece = _calibration_metric(
+    "recalibrated_ece", "after", "ece", "ECE of the synthetic-trained model after recalibration on a small real slice.")
