@@ -114,3 +114,27 @@ def test_lineage_commands_refuse_bad_input(tmp_path, monkeypatch, capsys):
     assert code == 2 and "No dataset '0123456789abcdef'" in text
     code, text = cli(monkeypatch, capsys, "lab", "resume", tmp_path)
     assert code == 2 and "not a lab run folder" in text
+
+
+def test_fit_and_sample_record_lineage_and_the_guard_fires(tmp_path, monkeypatch, capsys, penguins):
+    from synthloop.lineage import provenance_of
+
+    penguins.to_csv(tmp_path / "real.csv", index=False)
+    store = tmp_path / "lineage.db"
+    code, text = cli(monkeypatch, capsys, "fit", tmp_path / "real.csv", "-m", "independent", "-o", tmp_path / "m1",
+                     "--lineage", store)
+    assert code == 0, text
+    code, text = cli(monkeypatch, capsys, "sample", tmp_path / "m1", "-n", 200, "-o", tmp_path / "gen1.parquet",
+                     "--lineage", store)
+    assert code == 0, text
+    assert provenance_of(tmp_path / "gen1.parquet")["depth"] == 1
+    code, text = cli(monkeypatch, capsys, "fit", tmp_path / "gen1.parquet", "-m", "independent", "-o", tmp_path / "m2",
+                     "--lineage", store)
+    assert code == 0 and "Warning" in text and "max_synthetic_share=50%" in text and "mix-real" in text
+    before = LineageStore(store).events()
+    code, text = cli(monkeypatch, capsys, "fit", tmp_path / "gen1.parquet", "-m", "independent", "-o", tmp_path / "m3",
+                     "--lineage", store, "--strict")
+    assert code == 2 and "strict mode" in text and not (tmp_path / "m3").exists()
+    assert LineageStore(store).events() == before
+    code, text = cli(monkeypatch, capsys, "lineage", "audit", "--store", store)
+    assert code == 1  # a fit was recorded on data beyond the thresholds

@@ -63,12 +63,16 @@ def audit(store: StoreArgument = DEFAULT_STORE,
     thresholds = GuardThresholds(max_synthetic_share if max_synthetic_share is not None else defaults.max_synthetic_share,
                                  max_depth if max_depth is not None else defaults.max_depth)
     rows = audit_store(LineageStore(store, create=False), thresholds)
-    table = Table("id", "kind", "depth", "synthetic share", "rows", "synthesizer", "fitted on", "risk",
-                  title=f"{store}: {len(rows)} datasets")
+    table = Table(title=f"{store}: {len(rows)} datasets")
+    table.add_column("id", no_wrap=True, min_width=16)
+    for header in ("kind", "depth", "share", "rows", "made by", "fit on", "risk"):
+        table.add_column(header, no_wrap=True)
     for row in rows.itertuples():
-        risk = ("[red]fit beyond thresholds[/red]" if row.fitted_on else "beyond thresholds") if row.at_risk else ""
+        risk = ("[red]yes[/red]" if row.fitted_on else "yes") if row.at_risk else ""
         table.add_row(row.id, row.kind, str(row.depth), f"{row.synthetic_share:.0%}", f"{row.n_rows:,}",
                       row.synthesizer if isinstance(row.synthesizer, str) else "", "yes" if row.fitted_on else "", risk)
+    table.caption = (f"share = synthetic share; risk = beyond max_synthetic_share={thresholds.max_synthetic_share:.0%} "
+                     f"or max_depth={thresholds.max_depth}")
     console.print(table)
     if (rows["at_risk"] & rows["fitted_on"]).any():
         raise typer.Exit(EXIT_CHECK_FAILED)

@@ -20,9 +20,12 @@ def sample(
         help="Condition every row must meet, e.g. --where sex=Female; repeatable.")] = None,
     seed: Annotated[int | None, typer.Option("--seed", metavar="SEED",
                                              help="Seed for this draw (default: the model's seed).")] = None,
+    lineage: Annotated[Path | None, typer.Option("--lineage", metavar="STORE.db",
+                                                 help="Record the sample in this lineage store (created if missing).")] = None,
 ) -> None:
     """Generate N rows from a saved synthesizer and write them atomically to OUT."""
     from synthloop.io import write_table
+    from synthloop.lineage import LineageStore, sample_provenance
     from synthloop.synthesizers import Synthesizer
 
     check_table_path(out)
@@ -30,6 +33,9 @@ def sample(
     synthesizer = Synthesizer.load(model_dir)
     with working(f"Sampling {n_rows:,} rows from {synthesizer.name}") as timing:
         synthetic = synthesizer.sample(n_rows, conditions=conditions, seed=seed)
-        write_table(synthetic, out)
+        provenance = sample_provenance(synthetic, model_dir, synthesizer=synthesizer.name,
+                                       params=synthesizer.get_params(),
+                                       store=LineageStore(lineage) if lineage is not None else None)
+        write_table(synthetic, out, metadata=provenance)
     shown = f" where {', '.join(f'{k}={v}' for k, v in conditions.items())}" if conditions else ""
     console.print(f"Wrote {len(synthetic):,} rows{shown} to {out} ({human_size(out)}) in {timing['seconds']:.1f} s.")
