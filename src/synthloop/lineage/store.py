@@ -142,7 +142,7 @@ class LineageStore:
         return self.get(dataset_id)
 
     def log(self, dataset_id: str, action: str, **detail: Any) -> None:
-        """Record an event (``fit``, ``sample``, ``register``) against an existing dataset."""
+        """Record an event (``register``, ``fit``, ``lab-fit``, ``sample``) against an existing dataset."""
         self.get(dataset_id)
         self._backend.log(dataset_id, action, detail)
 
@@ -233,7 +233,7 @@ class LineageStore:
         return self.get(dataset_id).synthetic_share
 
     def events(self, dataset_id: str | None = None) -> list[dict[str, Any]]:
-        """The event log (register, fit, sample), oldest first."""
+        """The event log (register, fit, lab-fit, sample), oldest first."""
         return self._backend.events(None if dataset_id is None else self.get(dataset_id).id)
 
 
