@@ -55,6 +55,10 @@ class GaussianCopula(Synthesizer):
         self.shrinkage = shrinkage
         self.seed = seed
 
+    @classmethod
+    def search_space(cls, trial: Any) -> dict[str, Any]:
+        return {"shrinkage": trial.suggest_float("shrinkage", 1e-3, 0.3, log=True)}
+
     # ------------------------------------------------------------------ fit
     def _fit(self, data: pd.DataFrame, rng: np.random.Generator) -> None:
         self.margins_: dict[str, dict[str, np.ndarray]] = {}
@@ -147,14 +151,20 @@ class GaussianCopula(Synthesizer):
             if "edges" in self.margins_[name]:
                 low, high = self._label_interval(name, values)
             else:
-                low, high = self._value_interval(name, values.to_numpy(dtype="float64"))
-            uniform = low + rng.random(len(values)) * (high - low)
-            fixed[position[name]] = ndtri(np.clip(uniform, _EPS, 1 - _EPS))
+                numbers = values.to_numpy(dtype="float64")
+                low, high = self._value_interval(name, np.nan_to_num(numbers))
+                missing = np.isnan(numbers)
+                low[missing], high[missing] = 0.5, 0.5                 # score 0 stands in for a missing value
+                indicator = f"{name}\0missing"
+                if indicator in position:
+                    flags = pd.Series(np.where(missing, _MISSING, "present"), dtype=object)
+                    fixed[position[indicator]] = _draw_in(*self._label_interval(indicator, flags), rng)
+            fixed[position[name]] = _draw_in(low, high, rng)
         return fixed
 
     def _label_interval(self, name: str, values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-        lookup = {label: i for i, label in enumerate(self.labels_[name])}
-        codes = np.array([lookup.get(None if pd.isna(v) else str(v), 0) for v in values])
+        lookup = {_MISSING if label is None else label: i for i, label in enumerate(self.labels_[name])}
+        codes = np.array([lookup.get(_MISSING if pd.isna(v) else str(v), 0) for v in values])
         edges = self.margins_[name]["edges"]
         return edges[codes], edges[codes + 1]
 
@@ -187,6 +197,11 @@ class GaussianCopula(Synthesizer):
             self.margins_[name] = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
         if self.correlation_.shape != (len(self.score_names_),) * 2:
             raise ValueError("correlation matrix does not match the stored columns")
+
+
+def _draw_in(low: np.ndarray, high: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Normal scores drawn uniformly in CDF intervals: a normal truncated to each interval."""
+    return ndtri(np.clip(low + rng.random(len(low)) * (high - low), _EPS, 1 - _EPS))
 
 
 def _interval_mean(low: np.ndarray, high: np.ndarray) -> np.ndarray:
