@@ -85,3 +85,13 @@ def test_tabular_loop_loses_tails_and_rare_categories_under_replace_only():
         assert last.loc[kept, "rare_category_survival"] > 2 * last.loc["replace", "rare_category_survival"]
         assert last.loc[kept, "tail_mass"] > 2 * last.loc["replace", "tail_mass"]
         assert last.loc[kept, "variance_ratio"] > 0.75
+
+
+@pytest.mark.slow
+def test_reproduce_lists_every_published_number_next_to_ours():
+    from synthloop.lab.science import reproduce
+
+    rows = {(r["experiment"], r["quantity"]): r for r in reproduce(quick=True)}
+    assert len(rows) == 11 and all(math.isfinite(r["measured"]) for r in rows.values())
+    assert rows[("Gaussian M=100, replace", "E[σ_100]")]["published"].endswith("0.777")
+    assert rows[("Regression d=10 T=100 σ=1, accumulate", "test error at n=10")]["measured"] < 0.185 * 1.05
