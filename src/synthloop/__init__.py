@@ -13,4 +13,16 @@ from synthloop.schema import Column, Schema
 
 __version__ = "0.1.0"
 
-__all__ = ["Column", "Report", "Schema", "__version__", "datasets", "errors", "evaluate", "metrics", "synthesizers"]
+__all__ = ["Column", "LineageStore", "Report", "Schema", "__version__", "datasets", "errors", "evaluate", "metrics",
+           "run_lab", "synthesizers"]
+
+# Imported on first use, so `import synthloop` stays light.
+_LAZY = {"run_lab": "synthloop.lab.run", "LineageStore": "synthloop.lineage.store"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'synthloop' has no attribute '{name}'")
