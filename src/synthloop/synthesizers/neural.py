@@ -111,8 +111,13 @@ class TorchSynthesizer(Synthesizer):
                               progress=self.progress, description=self.name)
             rows = torch.as_tensor(encoded, device=self.device_)
             self.history_ = trainer.fit(self, rows, seed=train_seed, fingerprint=self._fingerprint(encoded))
-        for net in self.nets_.values():
-            net.eval()
+            for net in self.nets_.values():
+                net.eval()
+            with torch.no_grad(), seeded(train_seed + 1):
+                self._after_training(rows)
+
+    def _after_training(self, rows: torch.Tensor) -> None:
+        """Hook: statistics a model needs for sampling, computed once from the training rows."""
 
     def _prepare(self) -> None:
         """Derived structures of a fitted encoder (also rebuilt on load)."""

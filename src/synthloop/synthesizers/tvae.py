@@ -7,8 +7,11 @@ is layout-aware (a Gaussian with a learned scale per scalar, cross-entropy per c
 
 To sample natively under conditions, this is a conditional VAE (Sohn et al., 2015): encoder and
 decoder also take a condition vector that sets one random categorical column to the row's own
-category. Unconditional sampling draws that condition by the empirical frequencies, which gives
-p(x) = Σ_c p(x | c) p(c); a condition such as ``income=">50K"`` is passed as is.
+category (or, for half the rows, nothing). After training, the region of latent space that each
+category's rows occupy is recorded (mean and spread of their posteriors); a conditional sample draws
+its code from that region and passes the condition to the decoder, so the code and the condition
+agree. Unconditional samples use the prior and no condition, as a plain TVAE. Categories are drawn
+from the decoder's softmax.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ from torch import nn
 from synthloop.nn.blocks import mlp
 from synthloop.nn.heads import decode, reconstruction_loss
 from synthloop.synthesizers.neural import EncodedConditions, TorchSynthesizer
+
+# Share of training rows without a condition: they teach the decoder the unconditional p(x | z).
+_UNCONDITIONED_SHARE = 0.5
 
 
 class _Encoder(nn.Module):
@@ -37,10 +43,15 @@ class _Encoder(nn.Module):
 
 
 class _Decoder(nn.Module):
-    def __init__(self, latent_dim: int, hidden: tuple[int, ...], width: int, n_continuous: int):
+    def __init__(self, latent_dim: int, hidden: tuple[int, ...], width: int, n_continuous: int,
+                 cond_shape: tuple[int, int], cond_width: int):
         super().__init__()
-        self.body = mlp(latent_dim, hidden, width)
+        self.body = mlp(latent_dim + cond_width, hidden, width)
         self.sigma = nn.Parameter(torch.full((n_continuous,), 0.1))                  # one scale per scalar
+        # Where training rows of each (column, category) sit in latent space: mean and std per dimension.
+        latent = latent_dim
+        self.register_buffer("latent_mean", torch.zeros(*cond_shape, latent))         # (columns, max_size, latent)
+        self.register_buffer("latent_std", torch.ones(*cond_shape, latent))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.body(z)                                                           # (batch, width) raw
@@ -100,8 +111,9 @@ class TVAE(TorchSynthesizer):
         width, cond_width = self.layout_.width, self.conditioner_.width
         hidden = tuple(self.hidden)
         self.encoder_net_ = _Encoder(width + cond_width, hidden, self.latent_dim).to(self.device_)
-        self.decoder_net_ = _Decoder(self.latent_dim + cond_width, tuple(reversed(hidden)), width,
-                                     len(self.span_index_.continuous)).to(self.device_)
+        cond_shape = (self.conditioner_.n_columns, self.conditioner_.max_size)
+        self.decoder_net_ = _Decoder(self.latent_dim, tuple(reversed(hidden)), width, len(self.span_index_.continuous),
+                                     cond_shape, cond_width).to(self.device_)
         self.nets_ = {"encoder": self.encoder_net_, "decoder": self.decoder_net_}
         parameters = [*self.encoder_net_.parameters(), *self.decoder_net_.parameters()]
         self.optimizers_ = {"adam": torch.optim.Adam(parameters, lr=self.lr, weight_decay=1e-5)}
@@ -109,8 +121,31 @@ class TVAE(TorchSynthesizer):
 
     def _epoch_batches(self, n_rows: int, batch_size: int,
                        rng: np.random.Generator) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+        """Each row conditioned on one of its own categories, or (half the rows) on nothing."""
         for rows, _ in super()._epoch_batches(n_rows, batch_size, rng):
-            yield rows, (self.conditioner_.own_conditions(rows, rng) if self.conditioner_.n_columns else None)
+            if not self.conditioner_.n_columns:
+                yield rows, None
+                continue
+            cond = self.conditioner_.own_conditions(rows, rng)
+            cond[rng.random(len(rows)) < _UNCONDITIONED_SHARE] = 0.0
+            yield rows, cond
+
+    def _after_training(self, rows: torch.Tensor) -> None:
+        """Record each category's region of latent space, so conditional samples start from it."""
+        conditioner = self.conditioner_
+        for j in range(conditioner.n_columns):
+            cond = torch.zeros(len(rows), conditioner.n_columns, conditioner.max_size, device=self.device_)
+            categories = torch.as_tensor(conditioner.category_of_row_[:, j], device=self.device_)
+            has_value = categories >= 0
+            cond[has_value, j, categories[has_value]] = 1.0
+            mean, log_var = self.encoder_net_(torch.cat([rows, self._compact(cond, len(rows))], dim=1))
+            for k in range(int(conditioner.sizes[j])):
+                members = categories == k
+                if int(members.sum()) == 0:
+                    continue
+                spread = mean[members].var(dim=0, unbiased=False) + log_var[members].exp().mean(dim=0)
+                self.decoder_net_.latent_mean[j, k] = mean[members].mean(dim=0)
+                self.decoder_net_.latent_std[j, k] = spread.sqrt()
 
     def _compact(self, cond: torch.Tensor | None, n_rows: int) -> torch.Tensor:
         if cond is None:
@@ -132,14 +167,30 @@ class TVAE(TorchSynthesizer):
             self.decoder_net_.sigma.clamp_(0.01, 1.0)
         return {"loss": loss.item(), "reconstruction": reconstruction.item(), "kl": kl.item()}
 
+    def _conditional_latent(self, cond: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """Latent codes drawn from the region of the rarest conditioned category (prior where none is set)."""
+        frequency = torch.as_tensor(self.conditioner_.frequency_, device=self.device_, dtype=cond.dtype)
+        weight = torch.where(cond > 0, 2 - frequency[None], torch.zeros_like(cond))    # prefer rare categories
+        flat = weight.reshape(len(cond), -1)
+        best = flat.argmax(dim=1)
+        column, category = best // cond.shape[2], best % cond.shape[2]
+        z = self.decoder_net_.latent_mean[column, category] + noise * self.decoder_net_.latent_std[column, category]
+        return torch.where((flat.max(dim=1).values > 0)[:, None], z, noise)
+
     def _generate(self, n_rows: int, conditions: EncodedConditions | None, rng: np.random.Generator) -> torch.Tensor:
-        cond = self._conditions_or_marginal(n_rows, conditions, rng)
-        cond_in = self._compact(torch.as_tensor(cond, device=self.device_), n_rows)
         z = torch.randn(n_rows, self.latent_dim, device=self.device_)
+        if conditions is None or not self.conditioner_.n_columns:
+            cond = torch.zeros(n_rows, self.conditioner_.n_columns, self.conditioner_.max_size, device=self.device_)
+        else:
+            cond = torch.as_tensor(conditions.cond, device=self.device_)
+            z = self._conditional_latent(cond, z)
+        cond_in = self._compact(cond, n_rows)
         raw = self.decoder_net_(torch.cat([z, cond_in], dim=1))
         continuous = self.span_index_.continuous
         # The decoder's Gaussian: add its learned noise to the scalar means (as the reference TVAE does).
         noise = torch.randn(n_rows, len(continuous), device=self.device_) * self.decoder_net_.sigma
         noisy = torch.tanh(raw[:, continuous]) + noise
         raw = raw.index_copy(1, continuous, torch.atanh(noisy.clamp(-0.999, 0.999)))
-        return decode(raw, self.span_index_)
+        # Categories are drawn from the decoder's softmax, p(x | z), not its argmax: the argmax of the
+        # reference TVAE returns the mode whenever z is uninformative and drops rare categories.
+        return decode(raw, self.span_index_, sample=True)
