@@ -77,8 +77,8 @@ class CTGAN(TorchSynthesizer):
                  lr: float = 2e-4, device: str = "auto", seed: int | None = None, checkpoint_dir: str | None = None,
                  checkpoint_every: int = 10, patience: int | None = None, progress: bool = True):
         self.embedding_dim = embedding_dim
-        self.generator_dim = generator_dim
-        self.critic_dim = critic_dim
+        self.generator_dim = tuple(generator_dim)
+        self.critic_dim = tuple(critic_dim)
         self.pac = pac
         self.critic_steps = critic_steps
         self.gradient_penalty = gradient_penalty

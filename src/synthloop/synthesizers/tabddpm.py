@@ -69,7 +69,7 @@ class TabDDPM(TorchSynthesizer):
                  seed: int | None = None, checkpoint_dir: str | None = None, checkpoint_every: int = 10,
                  patience: int | None = None, progress: bool = True):
         self.timesteps = timesteps
-        self.hidden = hidden
+        self.hidden = tuple(hidden)
         self.time_dim = time_dim
         self.epochs = epochs
         self.batch_size = batch_size

@@ -90,7 +90,7 @@ class TVAE(TorchSynthesizer):
                  seed: int | None = None, checkpoint_dir: str | None = None, checkpoint_every: int = 10,
                  patience: int | None = None, progress: bool = True):
         self.latent_dim = latent_dim
-        self.hidden = hidden
+        self.hidden = tuple(hidden)
         self.loss_factor = loss_factor
         self.epochs = epochs
         self.batch_size = batch_size
