@@ -111,7 +111,7 @@ class Trainer:
                     bar.update(task, completed=epoch + min(step / n_steps, 1.0))
         losses = {name: total / max(step, 1) for name, total in totals.items()}
         if bar is not None:
-            bar.update(task, completed=epoch + 1, losses="  ".join(f"{k} {v:+.4f}" for k, v in losses.items()))
+            bar.update(task, completed=epoch + 1, losses="  ".join(f"{k} {v:.4g}" for k, v in losses.items()))
         return losses
 
     def _progress_bar(self, start_epoch: int):
@@ -121,7 +121,7 @@ class Trainer:
         console = Console(stderr=True)
         if not (self.progress and console.is_terminal):
             return nullcontext((None, None))
-        bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+        bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(bar_width=24),
                        TextColumn("epoch {task.completed:.0f}/{task.total:.0f}"), TimeElapsedColumn(),
                        TimeRemainingColumn(), TextColumn("{task.fields[losses]}"), console=console)
         return _BarContext(bar, self.description, self.epochs, start_epoch)
@@ -161,12 +161,19 @@ class _BarContext:
         self.bar, self.description, self.epochs, self.start_epoch = bar, description, epochs, start_epoch
 
     def __enter__(self) -> tuple[Any, Any]:
-        self.bar.__enter__()
+        from rich.errors import LiveError
+
+        try:
+            self.bar.__enter__()
+        except LiveError:                      # another live display owns this console: train without a bar
+            self.bar = None
+            return None, None
         task = self.bar.add_task(self.description, total=self.epochs, completed=self.start_epoch, losses="")
         return self.bar, task
 
     def __exit__(self, *exc: object) -> None:
-        self.bar.__exit__(*exc)
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
 
 
 def _should_stop(history: list[dict[str, float]], monitor: str, patience: int | None, min_delta: float) -> bool:

@@ -111,6 +111,7 @@ class CTGAN(TorchSynthesizer):
         self.optimizers_ = {"generator": torch.optim.Adam(self.generator_.parameters(), **adam),
                             "critic": torch.optim.Adam(self.critic_.parameters(), **adam)}
         self.block_of_cond_ = torch.as_tensor(self.conditioner_.block_ids, device=self.device_)
+        self.cond_positions_ = torch.as_tensor(self.conditioner_.mask.reshape(-1).nonzero()[0], device=self.device_)
 
     def _pac(self) -> int:
         return max(1, min(self.pac, self.batch_size, getattr(self, "n_training_rows_", self.pac)))
@@ -122,7 +123,7 @@ class CTGAN(TorchSynthesizer):
         return raw, activate(raw, self.span_index_, tau=self.tau)
 
     def _compact(self, cond: torch.Tensor) -> torch.Tensor:
-        return cond[:, torch.as_tensor(self.conditioner_.mask, device=cond.device)]  # (batch, cond width)
+        return cond.reshape(len(cond), -1)[:, self.cond_positions_]                  # (batch, cond width)
 
     # ------------------------------------------------------------------ training
     def _epoch_batches(self, n_rows: int, batch_size: int,
@@ -159,7 +160,10 @@ class CTGAN(TorchSynthesizer):
             _, fake = self._fake(shuffled)
         real_in = torch.cat([real, self._compact(cond)], dim=1)
         fake_in = torch.cat([fake, self._compact(shuffled)], dim=1)
-        wasserstein = self.critic_(fake_in).mean() - self.critic_(real_in).mean()
+        # One critic pass over real and fake packs together (each pack stays all-real or all-fake).
+        scores = self.critic_(torch.cat([real_in, fake_in]))                          # (2 * batch / pac, 1)
+        real_score, fake_score = scores.chunk(2)
+        wasserstein = fake_score.mean() - real_score.mean()
         penalty = self._gradient_penalty(real_in, fake_in)
         loss = wasserstein + self.gradient_penalty * penalty
         self.optimizers_["critic"].zero_grad(set_to_none=True)
