@@ -97,6 +97,7 @@ def condition_loss(raw: torch.Tensor, cond: torch.Tensor, index: SpanIndex, bloc
     condition span is. Rows with an all-zero condition contribute nothing.
     """
     log_probs = torch.log_softmax(index.blocks(raw)[:, block_of_cond], dim=-1)  # (batch, cond spans, max)
+    log_probs = log_probs[..., : cond.shape[2]]      # condition spans may be narrower than the widest block
     return -(cond * log_probs).sum(dim=(1, 2)).mean()
 
 
