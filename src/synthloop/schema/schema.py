@@ -393,24 +393,28 @@ def _check_column(column: Column, values: pd.Series) -> list[str]:
     return problems
 
 
-def _to_labels(values: pd.Series) -> pd.Series:
-    """Labels as Python strings with None for missing (so '1' and 1 are the same category).
+# What Series.map leaves for a missing entry among string labels: NaN where pandas infers its str dtype
+# (pandas >= 3), None before.
+_MISSING_LABEL = pd.Series(np.array(["label", None], dtype=object)).astype(object).iloc[1]
 
-    Each distinct value is labelled once and the labels are spread back by code (fast on long
-    columns); object columns holding non-strings, where equal values such as ``True`` and ``1``
-    have different labels, are labelled value by value.
+
+def _to_labels(values: pd.Series) -> pd.Series:
+    """Labels as Python strings, missing values as Series.map leaves them (NaN under pandas 3).
+
+    So '1' and 1 are the same category. Each distinct value is labelled once and the labels are
+    spread back by code (fast on long columns); object columns holding non-strings, where equal values
+    such as ``True`` and ``1`` have different labels, and all-missing columns are labelled value by value.
     """
-    out = values.astype(object).where(values.notna(), None)
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     uniques = np.asarray(uniques, dtype=object)
-    if values.dtype == object and not all(isinstance(v, str) for v in uniques):
+    present = codes >= 0
+    if not present.any() or (values.dtype == object and not all(isinstance(v, str) for v in uniques)):
+        out = values.astype(object).where(values.notna(), None)
         return out.map(lambda v: v if v is None else _label(v)).astype(object)
     labels = np.array([_label(v) for v in uniques], dtype=object)
-    result = out.to_numpy(dtype=object, copy=True)
-    present = codes >= 0
-    result[present] = labels[codes[present]]
-    # Built without a dtype and then cast, as Series.map does, so missing values come out the same.
-    return pd.Series(result, index=values.index, name=values.name).astype(object)
+    result = labels[np.maximum(codes, 0)]
+    result[~present] = _MISSING_LABEL
+    return pd.Series(result, index=values.index, name=values.name, dtype=object)
 
 
 def _label(value: object) -> str:

@@ -26,6 +26,7 @@ from typing import Any, Literal, Self
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from synthloop.errors import ConfigError, DataError, NotFittedError
 from synthloop.schema import Schema
@@ -80,9 +81,10 @@ class TableEncoder:
         self._check_columns(model_frame, kinds)
         seeds = np.random.SeedSequence(self.seed).spawn(len(kinds))
         self.transforms_: dict[str, ColumnTransform] = {}
-        for (name, kind), seed in zip(kinds.items(), seeds, strict=True):
-            transform = self._make_transform(name, kind)
-            self.transforms_[name] = transform.fit(model_frame[name], np.random.default_rng(seed))
+        with threadpool_limits(1):      # many small array ops: BLAS threads only add contention
+            for (name, kind), seed in zip(kinds.items(), seeds, strict=True):
+                transform = self._make_transform(name, kind)
+                self.transforms_[name] = transform.fit(model_frame[name], np.random.default_rng(seed))
         self.layout_ = _build_layout(self.transforms_)
         return self
 
@@ -113,10 +115,11 @@ class TableEncoder:
         seeds = np.random.SeedSequence([*_entropy(self.seed), 1]).spawn(len(self.transforms_))
         encoded = np.empty((len(model_frame), self.layout_.width), dtype=np.float32)
         start = 0
-        for (name, transform), seed in zip(self.transforms_.items(), seeds, strict=True):
-            block = transform.transform(model_frame[name], np.random.default_rng(seed))
-            encoded[:, start:start + block.shape[1]] = block
-            start += block.shape[1]
+        with threadpool_limits(1):
+            for (name, transform), seed in zip(self.transforms_.items(), seeds, strict=True):
+                block = transform.transform(model_frame[name], np.random.default_rng(seed))
+                encoded[:, start:start + block.shape[1]] = block
+                start += block.shape[1]
         return encoded
 
     def inverse_transform(self, encoded: np.ndarray, rng: np.random.Generator | None = None) -> pd.DataFrame:
