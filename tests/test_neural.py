@@ -55,7 +55,7 @@ def test_seeded_fit_and_sample_are_reproducible(name, adult_small, adult_schema,
     assert not fitted[name].sample(300, seed=1).equals(fitted[name].sample(300, seed=2))
 
 
-@pytest.mark.parametrize("name", NEURAL)
+@pytest.mark.parametrize("name", ["ctgan", "tvae", pytest.param("tabddpm", marks=pytest.mark.slow)])
 def test_native_conditions_give_exactly_the_rare_class_quickly(name, fitted, adult_small, monkeypatch):
     model = fitted[name]
     rare = adult_small["race"].value_counts(normalize=True)

@@ -47,8 +47,8 @@ class TabDDPM(TorchSynthesizer):
     time_dim
         Width of the timestep embedding and of the input projection.
     epochs, batch_size, lr
-        Training length, rows per step, AdamW learning rate. The defaults train Adult in about
-        3 minutes on 2 CPU cores.
+        Training length, rows per step, AdamW learning rate. On Adult the defaults reached detection
+        AUC 0.80 and TSTR AUC 0.90 (real data: 0.92); see docs/benchmarks.md for timings.
     device
         ``"auto"`` (CUDA when available), ``"cpu"`` or a torch device string.
     seed
