@@ -11,6 +11,10 @@ FAST_PARAMS: dict[str, dict[str, object]] = {
     "independent": {},
     "gaussian_copula": {},
     "cart": {},
+    "ctgan": {"epochs": 1, "batch_size": 100, "generator_dim": (32,), "critic_dim": (32,), "embedding_dim": 16,
+              "progress": False},
+    "tvae": {"epochs": 2, "batch_size": 100, "hidden": (32,), "latent_dim": 8, "progress": False},
+    "tabddpm": {"epochs": 2, "batch_size": 100, "hidden": (32,), "time_dim": 16, "timesteps": 10, "progress": False},
 }
 
 

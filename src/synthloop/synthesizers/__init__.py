@@ -18,6 +18,9 @@ _REGISTRY: dict[str, str] = {
     "independent": "synthloop.synthesizers.independent:IndependentMarginals",
     "gaussian_copula": "synthloop.synthesizers.gaussian_copula:GaussianCopula",
     "cart": "synthloop.synthesizers.cart:SequentialCART",
+    "ctgan": "synthloop.synthesizers.ctgan:CTGAN",
+    "tvae": "synthloop.synthesizers.tvae:TVAE",
+    "tabddpm": "synthloop.synthesizers.tabddpm:TabDDPM",
 }
 
 

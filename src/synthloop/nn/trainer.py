@@ -1,0 +1,224 @@
+"""The one training loop of every neural synthesizer: batches, progress, checkpoints, resume, early stop.
+
+The loop knows nothing about GANs, VAEs or diffusion (the minGPT pattern). A model hands it:
+
+- ``nets_`` / ``optimizers_``: dicts of ``torch.nn.Module`` / ``torch.optim.Optimizer`` (what a checkpoint holds);
+- ``_epoch_batches(n_rows, batch_size, rng)``: the row indices (and optional condition) of each step;
+- ``_train_step(batch, cond) -> {"loss name": value}``: one optimisation step;
+- ``monitor``: the loss that early stopping watches.
+
+Every epoch draws from its own generator seeded by ``(seed, epoch)``, so a run resumed from the
+checkpoint of epoch *k* continues exactly as the uninterrupted run would have: a seeded CPU fit
+gives the same weights whether or not it was interrupted. On Ctrl-C the last completed epoch is
+written before the interrupt propagates; after a hard kill the run resumes from the last periodic
+checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from synthloop.io.atomic import atomic_write
+from synthloop.nn.blocks import seeded
+
+CHECKPOINT_FILE = "checkpoint.safetensors"
+
+
+class Trainable(Protocol):
+    nets_: dict[str, torch.nn.Module]
+    optimizers_: dict[str, torch.optim.Optimizer]
+    monitor: str
+
+    def _epoch_batches(self, n_rows: int, batch_size: int,
+                       rng: np.random.Generator) -> Iterator[tuple[np.ndarray, np.ndarray | None]]: ...
+
+    def _train_step(self, batch: torch.Tensor, cond: torch.Tensor | None) -> dict[str, float]: ...
+
+
+@dataclass
+class Trainer:
+    """Runs ``epochs`` epochs of a :class:`Trainable`, checkpointing into ``checkpoint_dir``.
+
+    Parameters
+    ----------
+    checkpoint_every
+        Write a checkpoint every this many epochs (and at the end, and on Ctrl-C).
+    patience
+        Stop when ``model.monitor`` has not improved by ``min_delta`` (relative) for this many epochs.
+    progress
+        Show a rich progress bar with the losses on stderr (only when stderr is a terminal).
+    """
+
+    epochs: int
+    batch_size: int
+    checkpoint_dir: str | Path | None = None
+    checkpoint_every: int = 10
+    patience: int | None = None
+    min_delta: float = 1e-3
+    progress: bool = True
+    description: str = "training"
+
+    def fit(self, model: Trainable, data: torch.Tensor, *, seed: int, fingerprint: str) -> list[dict[str, float]]:
+        """Train ``model`` on ``data`` (``(n_rows, width)`` on the model's device); returns per-epoch losses."""
+        state = self._resume(model, fingerprint)
+        history: list[dict[str, float]] = state.get("history", [])
+        if state.get("finished"):
+            return history
+        saved_epoch = len(history)
+        snapshot: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = None
+        with self._progress_bar(len(history)) as (bar, task):
+            try:
+                for epoch in range(len(history), self.epochs):
+                    history.append(self._run_epoch(model, data, seed, epoch, bar, task))
+                    stop = _should_stop(history, model.monitor, self.patience, self.min_delta)
+                    finished = stop or epoch + 1 == self.epochs
+                    if self.checkpoint_dir is not None and (finished or (epoch + 1) % self.checkpoint_every == 0):
+                        self._save(_capture(model, history, fingerprint, finished, stop))
+                        saved_epoch = epoch + 1
+                    elif self.checkpoint_dir is not None:
+                        snapshot = _capture(model, history, fingerprint, finished, stop)
+                    if finished:
+                        break
+            except KeyboardInterrupt:
+                if snapshot is not None and len(snapshot[1]["history"]) > saved_epoch:
+                    self._save(snapshot)
+                raise
+        return history
+
+    # ------------------------------------------------------------------ one epoch
+    def _run_epoch(self, model: Trainable, data: torch.Tensor, seed: int, epoch: int, bar: Any, task: Any) -> dict:
+        rng = np.random.default_rng([seed, epoch])
+        totals: dict[str, float] = {}
+        n_steps = max(1, math.ceil(len(data) / self.batch_size))
+        step = 0
+        with seeded(int(rng.integers(2**62))):
+            for rows, cond in model._epoch_batches(len(data), self.batch_size, rng):
+                rows_t = torch.as_tensor(rows, device=data.device)
+                cond_t = None if cond is None else torch.as_tensor(cond, device=data.device)
+                for name, value in model._train_step(data[rows_t], cond_t).items():
+                    totals[name] = totals.get(name, 0.0) + value
+                step += 1
+                if bar is not None:
+                    bar.update(task, completed=epoch + min(step / n_steps, 1.0))
+        losses = {name: total / max(step, 1) for name, total in totals.items()}
+        if bar is not None:
+            bar.update(task, completed=epoch + 1, losses="  ".join(f"{k} {v:.4g}" for k, v in losses.items()))
+        return losses
+
+    def _progress_bar(self, start_epoch: int):
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        console = Console(stderr=True)
+        if not (self.progress and console.is_terminal):
+            return nullcontext((None, None))
+        bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(bar_width=24),
+                       TextColumn("epoch {task.completed:.0f}/{task.total:.0f}"), TimeElapsedColumn(),
+                       TimeRemainingColumn(), TextColumn("{task.fields[losses]}"), console=console)
+        return _BarContext(bar, self.description, self.epochs, start_epoch)
+
+    # ------------------------------------------------------------------ checkpoints
+    @property
+    def checkpoint_path(self) -> Path | None:
+        return None if self.checkpoint_dir is None else Path(self.checkpoint_dir) / CHECKPOINT_FILE
+
+    def _save(self, snapshot: tuple[dict[str, torch.Tensor], dict[str, Any]]) -> None:
+        from safetensors.torch import save_file
+
+        tensors, meta = snapshot
+        with atomic_write(self.checkpoint_path, suffix=".safetensors") as tmp:
+            save_file(tensors, str(tmp), metadata={"synthloop_checkpoint": json.dumps(meta)})
+
+    def _resume(self, model: Trainable, fingerprint: str) -> dict[str, Any]:
+        """Load the checkpoint when it was written by this model on this data; else start fresh."""
+        path = self.checkpoint_path
+        if path is None or not path.is_file():
+            return {}
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as handle:
+            meta = json.loads((handle.metadata() or {}).get("synthloop_checkpoint", "{}"))
+            if meta.get("fingerprint") != fingerprint or len(meta.get("history", ())) > self.epochs:
+                return {}
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118 - not a dict
+        _restore(model, tensors, meta)
+        # A finished run asked for more epochs continues; an early-stopped one stays stopped.
+        meta["finished"] = meta.get("early_stopped", False) or len(meta["history"]) >= self.epochs
+        return meta
+
+
+class _BarContext:
+    def __init__(self, bar: Any, description: str, epochs: int, start_epoch: int):
+        self.bar, self.description, self.epochs, self.start_epoch = bar, description, epochs, start_epoch
+
+    def __enter__(self) -> tuple[Any, Any]:
+        from rich.errors import LiveError
+
+        try:
+            self.bar.__enter__()
+        except LiveError:                      # another live display owns this console: train without a bar
+            self.bar = None
+            return None, None
+        task = self.bar.add_task(self.description, total=self.epochs, completed=self.start_epoch, losses="")
+        return self.bar, task
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+
+def _should_stop(history: list[dict[str, float]], monitor: str, patience: int | None, min_delta: float) -> bool:
+    if not patience or len(history) <= patience or monitor not in history[-1]:
+        return False
+    values = [epoch[monitor] for epoch in history]
+    best_before = min(values[:-patience])
+    return min(values[-patience:]) > best_before - min_delta * abs(best_before)
+
+
+def _capture(model: Trainable, history: list[dict[str, float]], fingerprint: str,
+             finished: bool, early_stopped: bool) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """A copy of every net's and optimizer's state: tensors for safetensors, the rest as JSON."""
+    tensors: dict[str, torch.Tensor] = {}
+    optim_meta: dict[str, Any] = {}
+    for name, net in model.nets_.items():
+        for key, value in net.state_dict().items():
+            tensors[f"net/{name}/{key}"] = value.detach().cpu().clone().contiguous()
+    for name, optimizer in model.optimizers_.items():
+        state = optimizer.state_dict()
+        scalars: dict[str, dict[str, Any]] = {}
+        for index, entries in state["state"].items():
+            for key, value in entries.items():
+                if torch.is_tensor(value):
+                    tensors[f"opt/{name}/{index}/{key}"] = value.detach().cpu().clone().contiguous()
+                else:
+                    scalars.setdefault(str(index), {})[key] = value
+        optim_meta[name] = {"param_groups": state["param_groups"], "scalars": scalars}
+    meta = {"fingerprint": fingerprint, "history": list(history), "finished": finished,
+            "early_stopped": early_stopped, "optimizers": optim_meta}
+    return tensors, json.loads(json.dumps(meta, default=list))
+
+
+def _restore(model: Trainable, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    for name, net in model.nets_.items():
+        prefix = f"net/{name}/"
+        net.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+    for name, optimizer in model.optimizers_.items():
+        info = meta["optimizers"][name]
+        state: dict[int, dict[str, Any]] = {}
+        for index, scalars in info["scalars"].items():
+            state.setdefault(int(index), {}).update(scalars)
+        prefix = f"opt/{name}/"
+        for key, value in tensors.items():
+            if key.startswith(prefix):
+                index, _, entry = key[len(prefix):].partition("/")
+                state.setdefault(int(index), {})[entry] = value
+        optimizer.load_state_dict({"state": state, "param_groups": info["param_groups"]})

@@ -1,0 +1,155 @@
+"""The shared neural parts: trainer (checkpoints, resume, early stopping), heads and conditioning."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from synthloop import synthesizers  # noqa: E402
+from synthloop.nn.conditioning import Conditioner  # noqa: E402
+from synthloop.nn.heads import SpanIndex, activate, decode, reconstruction_loss  # noqa: E402
+from synthloop.nn.trainer import CHECKPOINT_FILE, _should_stop  # noqa: E402
+from synthloop.schema import Schema  # noqa: E402
+from synthloop.transforms import TableEncoder  # noqa: E402
+
+TVAE_TINY = {"epochs": 4, "batch_size": 500, "hidden": (32, 32), "latent_dim": 8, "seed": 0, "progress": False}
+
+
+def weights(model) -> dict[str, np.ndarray]:
+    return {f"{n}/{k}": v.detach().numpy().copy() for n, net in model.nets_.items() for k, v in net.state_dict().items()}
+
+
+def checkpoint_history(directory: Path) -> list:
+    from safetensors import safe_open
+
+    with safe_open(str(directory / CHECKPOINT_FILE), framework="pt") as handle:
+        return json.loads(handle.metadata()["synthloop_checkpoint"])["history"]
+
+
+@pytest.fixture(scope="module")
+def encoded_adult(adult_small):
+    schema = Schema.infer(adult_small, target="income")
+    frame = schema.to_model_frame(adult_small)
+    encoder = TableEncoder(schema).fit(frame)
+    return schema, encoder, encoder.transform(frame)
+
+
+def test_ctrl_c_keeps_the_last_epoch_and_the_rerun_matches_an_uninterrupted_fit(adult_small, tmp_path, monkeypatch):
+    uninterrupted = synthesizers.get("tvae", **TVAE_TINY).fit(adult_small)
+    model = synthesizers.get("tvae", **TVAE_TINY, checkpoint_dir=str(tmp_path), checkpoint_every=2)
+    original = type(model)._train_step
+    calls = {"n": 0}
+
+    def interrupted_step(self, batch, cond):
+        calls["n"] += 1
+        if calls["n"] == 3 * 4 + 2:                  # 4 steps per epoch: Ctrl-C inside epoch 4
+            raise KeyboardInterrupt
+        return original(self, batch, cond)
+
+    monkeypatch.setattr(type(model), "_train_step", interrupted_step)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(adult_small)
+    assert len(checkpoint_history(tmp_path)) == 3    # epoch 3 saved on Ctrl-C, though checkpoint_every=2
+    monkeypatch.setattr(type(model), "_train_step", original)
+    resumed = synthesizers.get("tvae", **TVAE_TINY, checkpoint_dir=str(tmp_path), checkpoint_every=2)
+    epochs_run = []
+    from synthloop.nn import trainer
+
+    run_epoch = trainer.Trainer._run_epoch
+    monkeypatch.setattr(trainer.Trainer, "_run_epoch", lambda self, m, d, s, epoch, *a: epochs_run.append(epoch)
+                        or run_epoch(self, m, d, s, epoch, *a))
+    resumed.fit(adult_small)
+    assert epochs_run == [3]
+    assert resumed.history_ == uninterrupted.history_
+    for key, value in weights(uninterrupted).items():
+        np.testing.assert_allclose(weights(resumed)[key], value, rtol=1e-5, atol=1e-6)
+
+
+def test_a_checkpoint_from_other_data_is_ignored(adult_small, tmp_path):
+    synthesizers.get("tvae", **{**TVAE_TINY, "epochs": 2}, checkpoint_dir=str(tmp_path)).fit(adult_small.iloc[:1000])
+    model = synthesizers.get("tvae", **{**TVAE_TINY, "epochs": 2}, checkpoint_dir=str(tmp_path)).fit(adult_small)
+    assert len(model.history_) == 2 and checkpoint_history(tmp_path) == model.history_
+
+
+@pytest.mark.slow
+def test_a_killed_fit_resumes_from_its_last_checkpoint(tmp_path):
+    script = (
+        "import synthloop as sl\n"
+        "data = sl.datasets.load('adult', split='train').iloc[:3000]\n"
+        f"sl.synthesizers.get('tvae', epochs=200, batch_size=500, hidden=(32, 32), latent_dim=8, seed=0, progress=False,"
+        f" checkpoint_dir={str(tmp_path)!r}, checkpoint_every=1).fit(data)\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    process = subprocess.Popen([sys.executable, "-c", script], env=env)
+    deadline = time.time() + 50
+    while time.time() < deadline and not (tmp_path / CHECKPOINT_FILE).exists():
+        time.sleep(0.2)
+    time.sleep(1.0)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = checkpoint_history(tmp_path)
+    assert 1 <= len(done) < 200
+    import synthloop as sl
+
+    data = sl.datasets.load("adult", split="train").iloc[:3000]
+    model = sl.synthesizers.get("tvae", epochs=len(done) + 1, batch_size=500, hidden=(32, 32), latent_dim=8, seed=0,
+                                progress=False, checkpoint_dir=str(tmp_path), checkpoint_every=1).fit(data)
+    assert model.history_[: len(done)] == done and len(model.history_) == len(done) + 1
+
+
+def test_early_stopping_rule():
+    improving = [{"loss": 10 - i} for i in range(6)]
+    flat = [{"loss": 5.0}, {"loss": 4.0}, {"loss": 4.0}, {"loss": 4.001}]
+    assert not _should_stop(improving, "loss", patience=2, min_delta=1e-3)
+    assert _should_stop(flat, "loss", patience=2, min_delta=1e-3)
+    assert not _should_stop(flat, "loss", patience=None, min_delta=1e-3)
+
+
+def test_early_stopping_ends_training(adult_small):
+    model = synthesizers.get("tvae", **{**TVAE_TINY, "epochs": 50, "lr": 1e-9}, patience=2).fit(adult_small)
+    assert len(model.history_) < 10
+
+
+def test_span_index_splits_and_reassembles_the_layout(encoded_adult):
+    _, encoder, encoded = encoded_adult
+    index = SpanIndex(encoder.layout_)
+    rows = torch.as_tensor(encoded[:50])
+    rebuilt = index.assemble(rows[:, index.continuous], index.blocks(rows, fill=0.0))
+    assert torch.equal(rebuilt, rows)
+
+
+def test_heads_give_a_distribution_per_span_and_decode_to_one_hot(encoded_adult):
+    _, encoder, encoded = encoded_adult
+    index = SpanIndex(encoder.layout_)
+    raw = torch.randn(64, encoder.layout_.width)
+    probs = index.blocks(activate(raw, index, tau=0.2), fill=0.0)
+    torch.testing.assert_close(probs.sum(dim=-1), torch.ones(64, index.n_blocks))
+    decoded = decode(raw, index, sample=True)
+    assert torch.equal(index.blocks(decoded, fill=0.0).sum(dim=-1), torch.ones(64, index.n_blocks))
+    back = encoder.inverse_transform(decoded.numpy())
+    assert len(back) == 64
+    target = torch.as_tensor(encoded[:64])
+    loss = reconstruction_loss(raw, target, index, torch.full((len(index.continuous),), 0.1))
+    assert torch.isfinite(loss) and loss > 0
+
+
+def test_training_by_sampling_oversamples_rare_categories_by_log_frequency(encoded_adult, adult_small):
+    _schema, encoder, encoded = encoded_adult
+    conditioner = Conditioner(encoder.layout_, ["race"]).fit(encoded)
+    cond, rows = conditioner.sample_training(20_000, np.random.default_rng(0))
+    drawn = cond[:, 0, : conditioner.sizes[0]].mean(axis=0)
+    real = conditioner.frequency_[0, : conditioner.sizes[0]]
+    rare = np.argmin(np.where(real > 0, real, 1))
+    assert drawn[rare] > 2 * real[rare]
+    np.testing.assert_allclose(drawn, conditioner.log_frequency_[0, : conditioner.sizes[0]], atol=0.02)
+    block = encoded[rows][:, conditioner.slices[0]]
+    assert (block.argmax(axis=1) == cond[:, 0, : conditioner.sizes[0]].argmax(axis=1)).all()
