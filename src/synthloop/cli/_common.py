@@ -46,6 +46,13 @@ class SynthloopGroup(TyperGroup):
             except SynthloopError as exc:
                 err_console.print(f"[bold red]Error:[/bold red] {exc}", highlight=False, markup=True, soft_wrap=True)
                 raise typer.Exit(EXIT_BAD_INPUT) from None
+            except OSError as exc:
+                if exc.filename is None:  # not about a path the user gave: a bug worth its traceback
+                    raise
+                err_console.print(f"[bold red]Error:[/bold red] cannot use '{exc.filename}': "
+                                  f"{exc.strerror or exc}. Check the path and its permissions.",
+                                  highlight=False, soft_wrap=True)
+                raise typer.Exit(EXIT_BAD_INPUT) from None
             except KeyboardInterrupt:
                 err_console.print("[yellow]Interrupted.[/yellow] Nothing partial was written: "
                                   "outputs appear whole or not at all. Run the command again.")
