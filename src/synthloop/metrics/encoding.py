@@ -133,16 +133,24 @@ class MixedEncoding:
     def _label_codes(self, name: str, values: pd.Series) -> np.ndarray:
         """Index of each label in the real categories (most frequent first); unseen → len; missing → NaN."""
         categories = self.categories[name]
-        labels = values.astype(object).where(values.notna(), None)
-        codes = pd.Categorical(labels.map(lambda v: v if v is None else str(v)), categories=list(categories)).codes
-        codes = codes.astype("float64")
+        codes = label_codes(values, categories).astype("float64")
         codes[codes < 0] = len(categories)
-        codes[labels.isna().to_numpy()] = np.nan
+        codes[values.isna().to_numpy()] = np.nan
         return codes
 
     def categorical_mask(self) -> np.ndarray:
         """Which ``codes`` features are categorical."""
         return np.array([kind != "numeric" for kind in self.kinds.values()], dtype=bool)
+
+
+def label_codes(values: pd.Series, categories) -> np.ndarray:
+    """Position of each label in ``categories`` (compared as strings); -1 when absent or missing."""
+    labels = values.to_numpy(dtype=object)
+    if not all(isinstance(v, str) for v in labels[:100]):    # the model view already holds str labels
+        labels = np.array([v if v is None or isinstance(v, str) else str(v) for v in labels], dtype=object)
+    codes = pd.Index(list(categories), dtype=object).get_indexer(labels).astype("int64")
+    codes[pd.isna(labels)] = -1
+    return codes
 
 
 def dense_pair(real: pd.DataFrame, others: tuple[pd.DataFrame, ...], schema: Schema) -> tuple[np.ndarray, ...]:

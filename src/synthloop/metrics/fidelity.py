@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from synthloop.metrics.cache import frame_key, memo, rng_key
-from synthloop.metrics.encoding import model_view, resolve_schema, subsample, subsample_note
+from synthloop.metrics.encoding import label_codes, model_view, resolve_schema, subsample, subsample_note
 from synthloop.metrics.registry import NotApplicable, Score, metric
 from synthloop.schema import Schema
 
@@ -111,7 +111,7 @@ def _binned_codes(real_values: pd.Series, values: pd.Series, kind: str) -> tuple
         codes = np.searchsorted(edges, numbers, side="right")
         return np.where(np.isnan(numbers), len(edges) + 1, codes), len(edges) + 2
     top = list(real_values.value_counts().index[:MAX_PAIR_CATEGORIES])
-    codes = pd.Categorical(values, categories=top).codes.astype("int64")
+    codes = label_codes(values, top)
     codes[codes < 0] = len(top)
     codes[values.isna().to_numpy()] = len(top) + 1
     return codes, len(top) + 2
@@ -236,7 +236,7 @@ def _marginal_bins(real_values: pd.Series, kind: str):
     labels = [*top, "(other)", "(missing)"]
 
     def assign_labels(values: pd.Series) -> np.ndarray:
-        codes = pd.Categorical(values, categories=top).codes.astype("int64")
+        codes = label_codes(values, top)
         codes[codes < 0] = len(top)
         codes[values.isna().to_numpy()] = len(top) + 1
         return codes

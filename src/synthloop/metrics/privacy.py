@@ -29,7 +29,7 @@ from synthloop.metrics.neighbours import nearest
 from synthloop.metrics.registry import NotApplicable, Score, metric
 from synthloop.schema import Schema
 
-MAX_QUERY_ROWS = 3_000
+MAX_QUERY_ROWS = 2_000
 MAX_TRAINING_ROWS = 50_000
 MAX_ATTACK_ROWS = 1_000
 _EPS = 1e-8

@@ -6,8 +6,8 @@ import math
 
 import pandas as pd
 
-TOLERANCE_ABSOLUTE = 0.02
-TOLERANCE_RELATIVE = 0.10
+TOLERANCE_OF_RANGE = 0.02      # bounded scores: within 2% of their range counts as "as real"
+TOLERANCE_RELATIVE = 0.10      # unbounded scores: within 10% of the baseline
 
 
 def format_value(value: float) -> str:
@@ -19,11 +19,13 @@ def format_value(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
-def verdict(value: float, baseline: float, goal: str) -> str:
+def verdict(value: float, baseline: float, goal: str, low: float = 0.0, high: float = 1.0) -> str:
     """``as real``, ``better`` or ``worse`` than the holdout baseline (empty without one)."""
     if math.isnan(baseline) or math.isnan(value):
         return ""
-    if abs(value - baseline) <= max(TOLERANCE_ABSOLUTE, TOLERANCE_RELATIVE * abs(baseline)):
+    bounded = math.isfinite(low) and math.isfinite(high)
+    tolerance = TOLERANCE_OF_RANGE * (high - low) if bounded else TOLERANCE_RELATIVE * abs(baseline) + 1e-3
+    if abs(value - baseline) <= tolerance:
         return "as real"
     higher = value > baseline
     return "better" if higher == (goal == "max") else "worse"
@@ -36,7 +38,7 @@ def annotated_scores(scores: pd.DataFrame) -> pd.DataFrame:
         rows.append({"family": row.family, "metric": row.metric, "value": format_value(row.value),
                      "baseline": format_value(row.baseline), "goal": "↑ higher is better" if row.goal == "max"
                      else "↓ lower is better", "bounds": f"[{format_value(row.low)}, {format_value(row.high)}]",
-                     "verdict": verdict(row.value, row.baseline, row.goal)})
+                     "verdict": verdict(row.value, row.baseline, row.goal, row.low, row.high)})
     return pd.DataFrame(rows, columns=["family", "metric", "value", "baseline", "goal", "bounds", "verdict"])
 
 
