@@ -12,7 +12,38 @@ scikit-learn object and nothing is unpickled.
 
 Privacy-aware default (issue 7)
 -------------------------------
-PRIVACY_NOTE
+Measured on bundled Adult (39,073 training rows; judged against the 9,769 held-out rows, of which
+0.18% equal a training row exactly), with ``benchmarks/cart_privacy.py`` on 2 shared cores.
+DCR ratio: median distance synthetic→train over held-out→train (target ≥ 0.95); detection: gradient
+boosting, real vs synthetic (target ≤ 0.55); TSTR: income AUC, train-real-test-real = 0.931.
+
+=============================================  =======  =====  =========  =====
+setting                                         copies   DCR   detection  TSTR
+=============================================  =======  =====  =========  =====
+synthpop-like: table order, ``min_leaf=5``       2.11%   0.75     0.53    0.919
+auto order, ``min_leaf=5``                      10.59%   0.75     0.53    0.930
+``min_leaf=20`` + ``avoid_copies``               0.00%   0.92     0.52    0.930
+``min_leaf=40``, no copy check                   1.09%   0.98     0.53    0.929
+**default**: ``min_leaf=40`` + ``avoid_copies``  0.00%   0.98     0.52    0.929
+default + ``smoothing=0.5`` (jitter)             0.00%   0.97     0.63    0.918
+=============================================  =======  =====  =========  =====
+
+Two mechanisms, because each fixes a different failure:
+
+- **Leaf size sets how close rows sit.** With leaves of 5, a row's later columns are drawn from the
+  few training rows that share its earlier values, so synthetic rows sit nearer to training rows
+  than unseen real rows do (DCR 0.75, as for synthpop). Leaves of at least 40 donors mix more rows
+  into each draw and reach parity (0.98; 0.92 at 20, 1.03 at 50) at no measurable cost in detection
+  and 0.003 TSTR AUC.
+- **Copy avoidance stops verbatim rows.** Even with leaves of 40, 1.1% of rows (6× the held-out
+  rate) reproduced a training row: common profiles complete a copy by chance. A sampled row whose
+  64-bit hash matches a training row's gets its last column redrawn from the same leaf (up to 4
+  times), then is regenerated whole (up to 16 times). This touches about 1% of rows and keeps every
+  value a real donor value, so spikes and repeated values survive.
+
+Jitter within the observed support (``smoothing``) also stops copies, but moved values are easy to
+detect (0.63–0.67), so it is off by default. Conditions on the first visited column (the target,
+with ``order="auto"``) are exact; later ones use sampling-importance-resampling (see ``_draw_rows``).
 """
 
 from __future__ import annotations
@@ -31,7 +62,8 @@ from synthloop.synthesizers.base import Synthesizer
 # Candidate rows drawn per requested row when a condition sits after the first visited column.
 _CANDIDATES_PER_ROW = 4
 _MAX_CANDIDATES = 400_000
-_COPY_ROUNDS = 8
+_LAST_COLUMN_ROUNDS = 4   # redraws of the last column for rows that copy a training row
+_WHOLE_ROW_ROUNDS = 16   # then redraws of whole rows
 
 
 class SequentialCART(Synthesizer):
@@ -64,7 +96,7 @@ class SequentialCART(Synthesizer):
     name = "cart"
     native_conditions = True
 
-    def __init__(self, *, min_leaf: int = 5, max_depth: int | None = None, order: str | Sequence[str] = "auto",
+    def __init__(self, *, min_leaf: int = 40, max_depth: int | None = None, order: str | Sequence[str] = "auto",
                  smoothing: float = 0.0, atom_share: float = 0.01, avoid_copies: bool = True,
                  seed: int | None = None):
         self.min_leaf = min_leaf
@@ -74,6 +106,10 @@ class SequentialCART(Synthesizer):
         self.atom_share = atom_share
         self.avoid_copies = avoid_copies
         self.seed = seed
+
+    @classmethod
+    def search_space(cls, trial: Any) -> dict[str, Any]:
+        return {"min_leaf": trial.suggest_int("min_leaf", 5, 100, log=True)}
 
     # ------------------------------------------------------------------ fit
     def _fit(self, data: pd.DataFrame, rng: np.random.Generator) -> None:
@@ -170,7 +206,8 @@ class SequentialCART(Synthesizer):
         A condition on column ``k`` is met by sampling-importance-resampling (Rubin 1988): partial
         rows are kept with probability proportional to the share of their leaf's donors that hold the
         wanted value, then the value is set. This draws the earlier columns from their distribution
-        *given* the condition, and every returned row matches it exactly, without rejection.
+        *given* the condition, and every returned row matches it exactly, without rejection. (A
+        numeric value that no reached leaf holds is set as given, with the earlier columns unweighted.)
         """
         late = any(position > 0 for position in fixed)
         n_candidates = min(max(n_rows * _CANDIDATES_PER_ROW, n_rows), _MAX_CANDIDATES) if late else n_rows
@@ -199,11 +236,11 @@ class SequentialCART(Synthesizer):
                         rng: np.random.Generator) -> np.ndarray:
         """Redraw rows equal to a training row: the last free column first, then whole rows."""
         free = [p for p in range(len(self.order_)) if p not in fixed]
-        for round_ in range(_COPY_ROUNDS):
+        for round_ in range(_LAST_COLUMN_ROUNDS + _WHOLE_ROW_ROUNDS):
             copies = np.flatnonzero(np.isin(_trees.row_hashes(matrix), self.row_hashes_))
             if len(copies) == 0 or not free:
                 break
-            if round_ < _COPY_ROUNDS // 2:
+            if round_ < _LAST_COLUMN_ROUNDS:
                 last = free[-1]
                 matrix[copies, last] = self._draw_values(self.trees_[last], leaves[copies, last], rng)
             else:
@@ -227,5 +264,7 @@ class SequentialCART(Synthesizer):
         for position in range(len(self.order_)):
             prefix = f"tree/{position}/"
             tree = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+            for key in ("left", "right", "feature", "leaf_start", "leaf_count"):
+                tree[key] = np.asarray(tree.get(key, ()), dtype=np.int64)
             _trees.check_tree(tree, n_features=position)
             self.trees_.append(tree)

@@ -3,16 +3,18 @@
 Every column is mapped to a standard-normal *score*, the scores' correlation matrix is learned, and
 sampling draws correlated normal scores and maps each back through the column's inverse transform:
 
-- numerics: the empirical CDF with ties broken at random (the *distributional transform*,
-  Rüschendorf 2009), so each score is exactly normal even when a value repeats; the inverse is a
+- numerics: the empirical CDF; a value that repeats owns an interval of the CDF and is scored by
+  the normal mean over it (as a label is, below); the inverse is a
   quantile table interpolated between knots, which is flat across a repeated value, so point masses
   (Adult's ``capital_gain`` is 92% zeros) come back exactly and values stay within the observed range;
 - categoricals: a frequency-interval encoding: categories, most frequent first, own consecutive
-  intervals of ``[0, 1]`` as wide as their frequency; a row's score is ``Φ⁻¹`` of a uniform draw in
-  its interval, and a sampled score is read back by the interval it falls in;
+  intervals of ``[0, 1]`` as wide as their frequency; a row's score is the normal mean over its
+  interval, and a sampled score is read back by the interval it falls in;
 - missing values: a missing label in categoricals; for numerics a separate missing indicator
-  column in the copula (so missingness may depend on other columns), with an independent score in
-  place of the value.
+  column in the copula (so missingness may depend on other columns), with score 0 in place of the value.
+
+Scoring ties by interval means coarsens the scores, which would shrink correlations towards zero;
+the fitted correlation undoes that (see :func:`_correlation`).
 
 Conditions are native and exact for the copula: conditioned columns get their scores drawn within
 the condition's interval (a truncated normal, which is their exact conditional marginal) and the
@@ -43,7 +45,7 @@ class GaussianCopula(Synthesizer):
         Weight of the identity in the correlation matrix (``(1 - s) R + s I``); a little keeps it
         well conditioned when columns are nearly collinear.
     seed
-        Seed for fitting (random tie-breaking) and sampling.
+        Seed for sampling (the fit is deterministic).
     """
 
     name = "gaussian_copula"
@@ -52,6 +54,10 @@ class GaussianCopula(Synthesizer):
     def __init__(self, *, shrinkage: float = 0.01, seed: int | None = None):
         self.shrinkage = shrinkage
         self.seed = seed
+
+    @classmethod
+    def search_space(cls, trial: Any) -> dict[str, Any]:
+        return {"shrinkage": trial.suggest_float("shrinkage", 1e-3, 0.3, log=True)}
 
     # ------------------------------------------------------------------ fit
     def _fit(self, data: pd.DataFrame, rng: np.random.Generator) -> None:
@@ -70,12 +76,14 @@ class GaussianCopula(Synthesizer):
 
     def _fit_numeric(self, name: str, values: np.ndarray, rng: np.random.Generator) -> list[tuple[str, np.ndarray]]:
         present = ~np.isnan(values)
-        observed = np.sort(values[present]) if present.any() else np.zeros(1)
+        observed = values[present] if present.any() else np.zeros(1)
         levels = np.linspace(0.0, 1.0, _N_KNOTS)
         self.margins_[name] = {"knots": np.quantile(observed, levels), "missing_rate": np.array([1 - present.mean()])}
-        uniform = rng.random(len(values))                      # missing rows: an independent score
-        uniform[present] = _random_rank(values[present], rng)
-        out = [(name, ndtri(np.clip(uniform, _EPS, 1 - _EPS)))]
+        _, inverse, counts = np.unique(observed, return_inverse=True, return_counts=True)
+        upper = np.cumsum(counts) / len(observed)
+        scores = np.zeros(len(values))                          # missing rows: E[Z] = 0
+        scores[present] = _interval_mean(upper - counts / len(observed), upper)[inverse]
+        out = [(name, scores)]
         if not present.all() and present.any():
             indicator = pd.Series(np.where(present, "present", _MISSING), dtype=object)
             out.append((f"{name}\0missing", self._fit_categorical(f"{name}\0missing", indicator, rng)[1]))
@@ -88,8 +96,7 @@ class GaussianCopula(Synthesizer):
         edges = np.concatenate([[0.0], np.cumsum(counts.to_numpy()) / counts.sum()])
         self.margins_[name] = {"edges": edges}
         codes = pd.Categorical(labels, categories=counts.index).codes
-        uniform = edges[codes] + rng.random(len(labels)) * (edges[codes + 1] - edges[codes])
-        return name, ndtri(np.clip(uniform, _EPS, 1 - _EPS))
+        return name, _interval_mean(edges[:-1], edges[1:])[codes]
 
     # ------------------------------------------------------------------ sample
     def _sample(self, n_rows: int, conditions: pd.DataFrame | None, rng: np.random.Generator) -> pd.DataFrame:
@@ -144,14 +151,20 @@ class GaussianCopula(Synthesizer):
             if "edges" in self.margins_[name]:
                 low, high = self._label_interval(name, values)
             else:
-                low, high = self._value_interval(name, values.to_numpy(dtype="float64"))
-            uniform = low + rng.random(len(values)) * (high - low)
-            fixed[position[name]] = ndtri(np.clip(uniform, _EPS, 1 - _EPS))
+                numbers = values.to_numpy(dtype="float64")
+                low, high = self._value_interval(name, np.nan_to_num(numbers))
+                missing = np.isnan(numbers)
+                low[missing], high[missing] = 0.5, 0.5                 # score 0 stands in for a missing value
+                indicator = f"{name}\0missing"
+                if indicator in position:
+                    flags = pd.Series(np.where(missing, _MISSING, "present"), dtype=object)
+                    fixed[position[indicator]] = _draw_in(*self._label_interval(indicator, flags), rng)
+            fixed[position[name]] = _draw_in(low, high, rng)
         return fixed
 
     def _label_interval(self, name: str, values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-        lookup = {label: i for i, label in enumerate(self.labels_[name])}
-        codes = np.array([lookup.get(None if pd.isna(v) else str(v), 0) for v in values])
+        lookup = {_MISSING if label is None else label: i for i, label in enumerate(self.labels_[name])}
+        codes = np.array([lookup.get(_MISSING if pd.isna(v) else str(v), 0) for v in values])
         edges = self.margins_[name]["edges"]
         return edges[codes], edges[codes + 1]
 
@@ -186,26 +199,42 @@ class GaussianCopula(Synthesizer):
             raise ValueError("correlation matrix does not match the stored columns")
 
 
-def _random_rank(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Empirical CDF with ties broken at random: uniform on (0, 1) whatever the point masses."""
-    order = np.lexsort((rng.random(len(values)), values))
-    ranks = np.empty(len(values))
-    ranks[order] = np.arange(len(values))
-    return (ranks + 0.5) / len(values)
+def _draw_in(low: np.ndarray, high: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Normal scores drawn uniformly in CDF intervals: a normal truncated to each interval."""
+    return ndtri(np.clip(low + rng.random(len(low)) * (high - low), _EPS, 1 - _EPS))
+
+
+def _interval_mean(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """``E[Z | Φ⁻¹(low) < Z < Φ⁻¹(high)]`` for a standard normal ``Z``: the score of a tied value or a label."""
+    density = np.exp(-0.5 * ndtri(np.clip(np.r_[low, high], 0.0, 1.0)) ** 2) / np.sqrt(2 * np.pi)
+    width = np.asarray(high) - np.asarray(low)
+    mean = (density[: len(width)] - density[len(width):]) / np.maximum(width, _EPS)
+    return np.where(width > 1e-6, mean, ndtri(np.clip((np.asarray(low) + np.asarray(high)) / 2, _EPS, 1 - _EPS)))
 
 
 def _correlation(scores: np.ndarray, shrinkage: float) -> np.ndarray:
+    """Latent correlation of the normal scores, corrected for the coarsening of ties and labels.
+
+    A tied value or label is scored by its interval mean ``g = E[Z | interval]``; for a Gaussian
+    ``Cov(g_i, g_j) ≈ ρ Var(g_i) Var(g_j)``, so ``ρ ≈ r / (sd_i sd_j)`` (the ad-hoc polyserial
+    estimator of Olsson, Drasgow & Dorans 1982). The result is projected back to a correlation matrix.
+    """
     n_columns = scores.shape[1]
     if n_columns == 0:
         return np.zeros((0, 0))
+    spread = np.sqrt((scores**2).mean(axis=0))                          # E[g] = 0, so this is sd(g)
     centred = scores - scores.mean(axis=0)
     scale = np.sqrt((centred**2).mean(axis=0))
     scale[scale == 0] = 1.0
-    standard = centred / scale
-    correlation = standard.T @ standard / len(scores)
-    correlation = (1 - shrinkage) * correlation + shrinkage * np.eye(n_columns)
-    np.fill_diagonal(correlation, 1.0)
-    return correlation
+    pearson = (centred / scale).T @ (centred / scale) / len(scores)
+    spread[spread == 0] = 1.0
+    latent = np.clip(pearson / np.outer(spread, spread), -0.995, 0.995)
+    np.fill_diagonal(latent, 1.0)
+    eigenvalues, eigenvectors = np.linalg.eigh(latent)
+    latent = (eigenvectors * np.clip(eigenvalues, 1e-4, None)) @ eigenvectors.T
+    unit = np.sqrt(np.diag(latent))
+    latent = latent / np.outer(unit, unit)
+    return (1 - shrinkage) * latent + shrinkage * np.eye(n_columns)
 
 
 def _conditional(cov: np.ndarray, given: list[int], free: list[int], given_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

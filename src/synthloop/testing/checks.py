@@ -97,6 +97,13 @@ def check_reproducible(synthesizer: Synthesizer, data: pd.DataFrame) -> None:
     """The same seed gives the same fit and samples; a sample seed overrides the call count."""
     first = _fresh(synthesizer, seed=7).fit(data)
     second = _fresh(synthesizer, seed=7).fit(data)
+    try:
+        first_arrays, second_arrays = first._state()[0], second._state()[0]
+    except NotImplementedError:
+        first_arrays = second_arrays = {}
+    different = sorted(k for k in first_arrays if not np.array_equal(first_arrays[k], second_arrays.get(k), equal_nan=True))
+    if different or set(first_arrays) != set(second_arrays):
+        _fail("check_reproducible", f"two fits with seed 7 learned different arrays: {different[:5]}")
     _same_frames("check_reproducible", first.sample(_SAMPLE), second.sample(_SAMPLE), "first unseeded sample")
     _same_frames("check_reproducible", first.sample(_SAMPLE, seed=3), second.sample(_SAMPLE, seed=3), "sample(seed=3)")
 
@@ -113,11 +120,12 @@ def check_save_load(synthesizer: Synthesizer, data: pd.DataFrame) -> None:
 
 
 def check_special_columns(synthesizer: Synthesizer, data: pd.DataFrame) -> None:
-    """All-NaN, constant and single-category columns; unicode and spaces in column names."""
+    """All-NaN, partly missing, constant and single-category columns; unicode and spaces in column names."""
     n_rows = min(len(data), 120)
     frame = data.iloc[:n_rows].reset_index(drop=True).copy()
     frame = frame.rename(columns={frame.columns[0]: "âge en années", frame.columns[-1]: "Größe / 身長"})
     frame["all missing"] = np.nan
+    frame["some missing"] = np.where(np.arange(n_rows) % 4 == 0, np.nan, np.linspace(0.5, 9.5, n_rows))
     frame["constant"] = 3
     frame["one label"] = "only"
     frame.loc[frame.index[::3], "one label"] = None
@@ -128,6 +136,8 @@ def check_special_columns(synthesizer: Synthesizer, data: pd.DataFrame) -> None:
         _fail("check_special_columns", "the all-NaN or constant column was not restored")
     if not set(synthetic["one label"].dropna()) <= {"only"}:
         _fail("check_special_columns", "the single-category column produced another label")
+    if synthetic["some missing"].dropna().between(0.5, 9.5).mean() < 1 or synthetic["some missing"].notna().sum() == 0:
+        _fail("check_special_columns", "the partly missing numeric column came back out of range or all missing")
 
 
 def check_bad_input(synthesizer: Synthesizer, data: pd.DataFrame) -> None:
