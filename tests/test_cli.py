@@ -304,6 +304,7 @@ def test_ctrl_c_while_sampling_writes_no_file(tmp_path, fitted, monkeypatch):
     (("--kind", "island=colour"), ("'island'", "colour", "numeric")),
     (("--target", "wingspan"), ("'wingspan'",)),
     (("--sensitive", "wingspan"), ("'wingspan'",)),
+    (("--target", "[red]wing"), ("'[red]wing'",)),  # names are printed as they are, never as markup
     (("--kind", "island"), ("KEY=VALUE",)),
 ])
 def test_schema_infer_bad_overrides(tmp_path, penguins_csv, args, needles):

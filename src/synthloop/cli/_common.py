@@ -22,6 +22,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from synthloop.errors import ConfigError, DataError, SynthloopError, SynthloopWarning
@@ -44,13 +45,13 @@ class SynthloopGroup(TyperGroup):
             try:
                 return super().invoke(ctx)
             except SynthloopError as exc:
-                err_console.print(f"[bold red]Error:[/bold red] {exc}", highlight=False, markup=True, soft_wrap=True)
+                err_console.print(f"[bold red]Error:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True)
                 raise typer.Exit(EXIT_BAD_INPUT) from None
             except OSError as exc:
                 if exc.filename is None:  # not about a path the user gave: a bug worth its traceback
                     raise
-                err_console.print(f"[bold red]Error:[/bold red] cannot use '{exc.filename}': "
-                                  f"{exc.strerror or exc}. Check the path and its permissions.",
+                err_console.print(f"[bold red]Error:[/bold red] cannot use '{escape(str(exc.filename))}': "
+                                  f"{escape(str(exc.strerror or exc))}. Check the path and its permissions.",
                                   highlight=False, soft_wrap=True)
                 raise typer.Exit(EXIT_BAD_INPUT) from None
             except KeyboardInterrupt:
@@ -61,9 +62,9 @@ class SynthloopGroup(TyperGroup):
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     if issubclass(category, SynthloopWarning):
-        err_console.print(f"[yellow]Warning:[/yellow] {message}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]Warning:[/yellow] {escape(str(message))}", highlight=False, soft_wrap=True)
     else:
-        err_console.print(f"[dim]{category.__name__}: {message}[/dim]", highlight=False, soft_wrap=True)
+        err_console.print(f"[dim]{category.__name__}: {escape(str(message))}[/dim]", highlight=False, soft_wrap=True)
 
 
 def run_safely(app: typer.Typer) -> int:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from synthloop.cli._common import console, human_size
@@ -33,7 +34,7 @@ def demo(
     else:
         console.print("[dim]Not scored (--no-score); run synthloop evaluate on a synthetic table to score it.[/dim]")
     for name, reason in result.skipped.items():
-        console.print(f"[yellow]Skipped {name}:[/yellow] {reason}")
+        console.print(f"[yellow]Skipped {name}:[/yellow] {escape(reason)}")
     _print_files(result)
 
 
