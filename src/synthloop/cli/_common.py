@@ -88,6 +88,14 @@ def working(message: str) -> Iterator[dict[str, float]]:
             timing["seconds"] = time.perf_counter() - start
 
 
+def library_defaults(function: typing.Callable[..., Any]) -> dict[str, Any]:
+    """The keyword defaults of a library function, so CLI options never re-declare them."""
+    import inspect
+
+    return {name: p.default for name, p in inspect.signature(function).parameters.items()
+            if p.default is not inspect.Parameter.empty}
+
+
 # ---------------------------------------------------------------------- argument parsing
 def split_pair(text: str, option: str) -> tuple[str, str]:
     """``"key=value"`` → ``("key", "value")``; anything else is a usage error naming the option."""
