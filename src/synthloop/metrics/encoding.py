@@ -16,7 +16,7 @@ Also here: the model view of the inputs (cached inside ``evaluate``) and seeded 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -87,6 +87,10 @@ class MixedEncoding:
         """Fit on the model view of ``real`` (cached inside ``evaluate``)."""
         view = model_view(real, schema)
         return memo(("encoding", *frame_key(view)), lambda: cls.fit(view, schema.model_kinds()), keep=(view,))
+
+    def without(self, *names: str) -> MixedEncoding:
+        """The same encoding with some columns left out (e.g. the column an attacker tries to infer)."""
+        return replace(self, kinds={k: v for k, v in self.kinds.items() if k not in names})
 
     # ------------------------------------------------------------------ dense view
     def dense(self, frame: pd.DataFrame) -> np.ndarray:
