@@ -253,6 +253,12 @@ def test_unknown_output_format_fails_before_sampling(tmp_path, fitted):
     assert_bad_input(invoke("sample", fitted, "-n", 10, "-o", tmp_path / "s.xlsx"), "s.xlsx", ".csv")
 
 
+def test_unwritable_output_path(tmp_path, fitted):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("not a folder")
+    assert_bad_input(invoke("sample", fitted, "-n", 10, "-o", blocker / "s.csv"), "file.txt")
+
+
 def test_fit_refuses_to_replace_a_folder_that_is_not_a_model(tmp_path, penguins_csv):
     precious = tmp_path / "precious"
     precious.mkdir()
@@ -298,6 +304,7 @@ def test_ctrl_c_while_sampling_writes_no_file(tmp_path, fitted, monkeypatch):
     (("--kind", "island=colour"), ("'island'", "colour", "numeric")),
     (("--target", "wingspan"), ("'wingspan'",)),
     (("--sensitive", "wingspan"), ("'wingspan'",)),
+    (("--target", "[red]wing"), ("'[red]wing'",)),  # names are printed as they are, never as markup
     (("--kind", "island"), ("KEY=VALUE",)),
 ])
 def test_schema_infer_bad_overrides(tmp_path, penguins_csv, args, needles):

@@ -22,6 +22,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from synthloop.errors import ConfigError, DataError, SynthloopError, SynthloopWarning
@@ -44,7 +45,14 @@ class SynthloopGroup(TyperGroup):
             try:
                 return super().invoke(ctx)
             except SynthloopError as exc:
-                err_console.print(f"[bold red]Error:[/bold red] {exc}", highlight=False, markup=True, soft_wrap=True)
+                err_console.print(f"[bold red]Error:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+                raise typer.Exit(EXIT_BAD_INPUT) from None
+            except OSError as exc:
+                if exc.filename is None:  # not about a path the user gave: a bug worth its traceback
+                    raise
+                err_console.print(f"[bold red]Error:[/bold red] cannot use '{escape(str(exc.filename))}': "
+                                  f"{escape(str(exc.strerror or exc))}. Check the path and its permissions.",
+                                  highlight=False, soft_wrap=True)
                 raise typer.Exit(EXIT_BAD_INPUT) from None
             except KeyboardInterrupt:
                 err_console.print("[yellow]Interrupted.[/yellow] Nothing partial was written: "
@@ -54,9 +62,9 @@ class SynthloopGroup(TyperGroup):
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     if issubclass(category, SynthloopWarning):
-        err_console.print(f"[yellow]Warning:[/yellow] {message}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]Warning:[/yellow] {escape(str(message))}", highlight=False, soft_wrap=True)
     else:
-        err_console.print(f"[dim]{category.__name__}: {message}[/dim]", highlight=False, soft_wrap=True)
+        err_console.print(f"[dim]{category.__name__}: {escape(str(message))}[/dim]", highlight=False, soft_wrap=True)
 
 
 def run_safely(app: typer.Typer) -> int:
@@ -69,15 +77,30 @@ def run_safely(app: typer.Typer) -> int:
 
 
 @contextlib.contextmanager
-def working(message: str) -> Iterator[dict[str, float]]:
-    """Show a spinner with ``message`` while the block runs; yields a dict that receives ``seconds``."""
+def working(message: str, *, live: bool = True) -> Iterator[dict[str, float]]:
+    """Show ``message`` while the block runs; yields a dict that receives ``seconds`` at the end.
+
+    ``live`` shows a spinner. ``fit`` passes ``live=False`` and prints the message once instead: neural
+    synthesizers draw their own epoch progress bar, and two live displays would overwrite each other.
+    """
     timing: dict[str, float] = {}
     start = time.perf_counter()
-    with console.status(f"{message}…", spinner="dots"):
+    display = console.status(f"{message}…", spinner="dots") if live else contextlib.nullcontext()
+    if not live:
+        err_console.print(f"{escape(message)}…", style="dim", highlight=False)
+    with display:
         try:
             yield timing
         finally:
             timing["seconds"] = time.perf_counter() - start
+
+
+def library_defaults(function: typing.Callable[..., Any]) -> dict[str, Any]:
+    """The keyword defaults of a library function, so CLI options never re-declare them."""
+    import inspect
+
+    return {name: p.default for name, p in inspect.signature(function).parameters.items()
+            if p.default is not inspect.Parameter.empty}
 
 
 # ---------------------------------------------------------------------- argument parsing

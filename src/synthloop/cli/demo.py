@@ -6,24 +6,27 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from synthloop.cli._common import console, human_size
+from synthloop.cli._common import console, human_size, library_defaults
+from synthloop.demo import DEMO_MODELS, run_demo
+
+_DEFAULTS = library_defaults(run_demo)
 
 
 def demo(
-    rows: Annotated[int | None, typer.Option("--rows", metavar="N", help="Train on this many Adult rows (default: all 39,073 "
-                                              "training rows).")] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="Directory for models, synthetic tables and reports.")]
-    = Path("synthloop-demo"),
-    model: Annotated[list[str] | None, typer.Option("--model", "-m", metavar="NAME", help="Synthesizers to run (default: the "
-                                                     "baselines); repeatable.")] = None,
-    score: Annotated[bool, typer.Option("--score/--no-score", help="Score each synthetic table (synthloop.evaluate) "
-                                        "and write an HTML report.")] = True,
+    rows: Annotated[int | None, typer.Option(
+        "--rows", metavar="N", help="Train on a random N of Adult's 39,073 training rows (default: all).")] = _DEFAULTS["rows"],
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", metavar="DIR", help="Directory for models, synthetic tables and reports.")] = Path(_DEFAULTS["out_dir"]),
+    model: Annotated[list[str] | None, typer.Option(
+        "--model", "-m", metavar="NAME", help=f"Synthesizers to run (default: {', '.join(DEMO_MODELS)}); repeatable.")] = None,
+    score: Annotated[bool, typer.Option(
+        "--score/--no-score", help="Score each synthetic table (synthloop.evaluate) and write an HTML report.")]
+    = _DEFAULTS["evaluate"],
 ) -> None:
     """Fit the baseline synthesizers on bundled Adult census data, sample, save and score them."""
-    from synthloop.demo import DEMO_MODELS, run_demo
-
     with console.status("Loading Adult…", spinner="dots") as status:
         result = run_demo(rows=rows, out_dir=out, models=tuple(model or DEMO_MODELS), evaluate=score,
                           on_step=lambda message: status.update(f"{message}…"))
@@ -33,7 +36,7 @@ def demo(
     else:
         console.print("[dim]Not scored (--no-score); run synthloop evaluate on a synthetic table to score it.[/dim]")
     for name, reason in result.skipped.items():
-        console.print(f"[yellow]Skipped {name}:[/yellow] {reason}")
+        console.print(f"[yellow]Skipped {name}:[/yellow] {escape(reason)}")
     _print_files(result)
 
 

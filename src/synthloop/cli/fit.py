@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Annotated
 
@@ -35,16 +36,30 @@ def fit(
 
     check_model_dir(out)
     synthesizer = get(model, **parse_params(model, param or []))
+    checkpoint = default_checkpoint(synthesizer, out)
     table_schema = read_schema(schema)
     real = read_table(data)
     store = LineageStore(lineage) if lineage is not None else None
     training = guard_fit(store, real, synthesizer=model, params=synthesizer.get_params(), source=data, strict=strict)
-    with working(f"Fitting {model} on {len(real):,} rows × {real.shape[1]} columns of {data.name}") as timing:
+    with working(f"Fitting {model} on {len(real):,} rows × {real.shape[1]} columns of {data.name}", live=False) as timing:
         synthesizer.fit(real, table_schema)
         synthesizer.save(out)
     link_model(out, training, store)
+    if checkpoint is not None:
+        shutil.rmtree(checkpoint, ignore_errors=True)
     console.print(f"Fitted [bold]{model}[/bold] on {len(real):,} rows in {timing['seconds']:.1f} s; "
                   f"saved to {out} ({human_size(out)}).")
     for note in schema_notes(synthesizer.schema_):
         console.print(f"[yellow]Note:[/yellow] {escape(note)}")
     console.print(f"Next: synthloop sample {out} -n {len(real)} -o synthetic.csv", style="dim")
+
+
+def default_checkpoint(synthesizer, out: Path) -> Path | None:
+    """Neural models checkpoint beside OUT (not inside: saving replaces OUT whole), so that re-running
+    the same command after Ctrl-C or a killed process resumes from the last checkpoint."""
+    params = synthesizer.get_params()
+    if "checkpoint_dir" not in params or params["checkpoint_dir"] is not None:
+        return None
+    checkpoint = out.parent / f".{out.name}.checkpoint"
+    synthesizer.set_params(checkpoint_dir=str(checkpoint))
+    return checkpoint
