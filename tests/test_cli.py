@@ -332,3 +332,21 @@ def test_python_m_synthloop_help_and_bad_input(tmp_path):
     bad = _run("fit", str(tmp_path / "missing.csv"), "-m", "independent", "-o", str(tmp_path / "m"))
     assert bad.returncode == 2
     assert "missing.csv" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_fit_neural_model_checkpoints_beside_the_output_and_cleans_up(tmp_path, penguins_csv, monkeypatch):
+    from synthloop.cli import fit as fit_module
+
+    seen = {}
+    original = fit_module.default_checkpoint
+
+    def spy(synthesizer, out):
+        seen["path"] = original(synthesizer, out)
+        return seen["path"]
+
+    monkeypatch.setattr(fit_module, "default_checkpoint", spy)
+    out = tmp_path / "tvae"
+    result = invoke("fit", penguins_csv, "-m", "tvae", "-p", "epochs=2", "-p", "seed=0", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert seen["path"] == tmp_path / ".tvae.checkpoint"
+    assert (out / "weights.safetensors").exists() and not seen["path"].exists()
