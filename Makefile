@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-EXTRAS ?= dev,torch,report
+EXTRAS ?= dev,torch,report,distributed
 
 .PHONY: install demo test lint bench clean
 
