@@ -42,7 +42,6 @@ from synthloop.synthesizers.privacy import (
     PrivacyFilter,
     PrivacyMode,
     PrivacyReference,
-    check_possible,
 )
 
 ConditionsLike = Mapping[str, object] | pd.DataFrame | None
@@ -140,8 +139,7 @@ class Synthesizer(ABC):
             Offending rows are regenerated, not dropped; ``self.last_sample_info_`` reports how many.
         """
         self._check_fitted()
-        privacy_filter = PrivacyFilter(privacy, getattr(self, "privacy_reference_", None))
-        check_possible(privacy, self.schema_, privacy_filter.reference)
+        privacy_filter = PrivacyFilter(privacy, getattr(self, "privacy_reference_", None), self.schema_)
         rng = self._sample_rng(seed)
         cond = self._condition_frame(n_rows, conditions)
         n_rows = len(cond) if cond is not None else _check_n_rows(n_rows)

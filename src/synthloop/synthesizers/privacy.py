@@ -194,7 +194,7 @@ class SampleInfo:
 class PrivacyFilter:
     """One ``sample`` call's privacy check: keeps quotas per group of rows and counts replacements."""
 
-    def __init__(self, mode: str, reference: PrivacyReference | None):
+    def __init__(self, mode: str, reference: PrivacyReference | None, schema: Schema):
         if mode not in PRIVACY_MODES:
             raise ConfigError(f"Unknown privacy setting {mode!r}; choose one of {', '.join(PRIVACY_MODES)}.")
         if mode != "off" and reference is None:
@@ -207,6 +207,13 @@ class PrivacyFilter:
         self._quota: np.ndarray = np.zeros(0)
         self._used: np.ndarray = np.zeros(0)
         self._candidates: list[pd.DataFrame] = []
+        # When every row the schema allows is a training row, any real new row would be a copy too.
+        self._every_row_is_a_copy = mode != "off" and support_in_training(schema, reference) is not None
+        if mode == "no-copies" and self._every_row_is_a_copy:
+            raise PrivacyError(
+                f"privacy='no-copies' cannot be met: the schema allows only {support_in_training(schema, reference):,} "
+                "distinct row(s) and every one of them occurs in the training data. Use privacy='parity' (copies at "
+                "most as often as real new rows would repeat training rows) or 'off', or add columns that vary.")
 
     @property
     def active(self) -> bool:
@@ -217,6 +224,8 @@ class PrivacyFilter:
         reference = self.reference
         if self.mode == "no-copies":
             rates = np.zeros(1)
+        elif self._every_row_is_a_copy:
+            rates = np.ones(1 + len(reference.band_rates))
         else:
             rates = np.concatenate([[reference.copy_rate], reference.band_rates])
         self._quota = np.floor(rates * n_rows + 1e-9)
@@ -284,10 +293,8 @@ def marginal_shift(candidates: pd.DataFrame, returned: pd.DataFrame) -> dict[str
     return shift
 
 
-def check_possible(mode: str, schema: Schema, reference: PrivacyReference | None) -> None:
-    """Fail early when ``no-copies`` cannot be met: every row the schema allows occurs in training."""
-    if mode != "no-copies" or reference is None:
-        return
+def support_in_training(schema: Schema, reference: PrivacyReference) -> int | None:
+    """How many distinct rows the schema allows, when every one of them occurs in training; else None."""
     n_possible = 1.0
     for column in schema.modelled():
         if column.kind in ("categorical", "boolean"):
@@ -295,24 +302,23 @@ def check_possible(mode: str, schema: Schema, reference: PrivacyReference | None
         elif column.integer and column.low is not None and column.high is not None:
             n_possible *= column.high - column.low + 1 + column.nullable
         else:
-            return
-    if n_possible <= len(reference.hashes):
-        raise PrivacyError(
-            f"privacy='no-copies' cannot be met: the schema allows only {int(n_possible):,} distinct row(s) and "
-            f"every one of them occurs in the training data. Use privacy='parity' (copies at most as often as "
-            "held-out real rows repeat training rows) or 'off', or add columns that vary.")
+            return None
+    return int(n_possible) if n_possible <= len(reference.hashes) else None
 
 
 def hash_rows(model_frame: pd.DataFrame, numeric: tuple[str, ...], categorical: tuple[str, ...]) -> np.ndarray:
     """One uint64 per row over the learned columns; equal rows (NaN equal to NaN) hash equal."""
-    parts = {}
-    for name in numeric:
-        values = model_frame[name].to_numpy(dtype="float64") + 0.0  # -0.0 -> 0.0
-        parts[name] = np.where(np.isnan(values), _NAN_KEY, values)
-    for name in categorical:
-        parts[name] = model_frame[name].astype(object).where(model_frame[name].notna(), "\0<NA>").to_numpy()
-    frame = pd.DataFrame(parts, index=pd.RangeIndex(len(model_frame)))
-    return pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype="uint64")
+    combined = np.full(len(model_frame), 0x345678, dtype="uint64")
+    for name in (*numeric, *categorical):
+        if name in numeric:
+            values = model_frame[name].to_numpy(dtype="float64") + 0.0  # -0.0 -> 0.0
+            values = np.where(np.isnan(values), _NAN_KEY, values)
+        else:
+            column = model_frame[name]
+            values = column.astype(object).where(column.notna(), "\0<NA>").to_numpy(dtype=object)
+        with np.errstate(over="ignore"):
+            combined = (combined ^ pd.util.hash_array(values)) * np.uint64(0x100000001B3)  # FNV-style mixing
+    return combined
 
 
 def nearest_distances(query_points: np.ndarray, query_codes: np.ndarray, ref_points: np.ndarray,
