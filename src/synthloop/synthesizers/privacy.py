@@ -25,15 +25,19 @@ Settings
 Why parity is the default: it is the setting the privacy literature measures against (synthetic data
 should not sit closer to its training rows than a holdout does: DCR and membership-inference tests,
 e.g. Zhao et al. 2021, "CTAB-GAN"; Platzer & Reutterer 2021, "Holdout-based fidelity and privacy
-assessment of mixed-type synthetic data"), it never makes the data less realistic than real unseen
-data, and it always has a solution (held-out rows meet it by construction). ``"no-copies"`` is
-stricter but can distort tables with many repeated values, and ``"off"`` gives no protection.
+assessment of mixed-type synthetic data"); it asks no more of synthetic rows than real unseen rows
+achieve, so a good model loses few rows to it and its marginals stay put. ``"no-copies"`` is stricter
+but can distort tables with many repeated values, and ``"off"`` gives no protection.
 
-Calibration (at fit time, so the held-out rate is measured, not assumed): the training rows are
-cross-fitted in 5 folds; up to 2,000 rows, each measured against the folds it is not in, give the
-held-out exact-match rate and the DCR percentiles. Distances are Euclidean over numerics scaled by
-their robust spread (IQR / 1.349, else the standard deviation) plus one per differing categorical
-label (missing counts as its own label), so one robust SD of difference weighs like one category.
+Calibration (at fit time, so the held-out rates are measured, not assumed): the training rows are
+cross-fitted in 5 folds; every row, checked against the folds it is not in, gives the held-out
+exact-match rate, and up to 2,000 of them give the DCR percentiles. (Held-out rows are compared with
+80% of the training rows, synthetic rows with all of them, which errs on the safe side.) Distances are
+Euclidean over numerics standardised by the training mean and standard deviation (missing: 0 plus an
+indicator) plus one per differing categorical label (missing is a label of its own), so one SD of
+difference weighs like one category: the
+geometry of the evaluation suite's DCR metrics (``synthloop.metrics.privacy``), so the step acts on
+what they measure.
 
 What the model keeps (and what that means for the model file): a 64-bit hash of every training row
 (for copies) and, for parity, every training row in model view as scaled float32 numerics and
@@ -75,8 +79,8 @@ class PrivacyReference:
     numeric: tuple[str, ...]
     categorical: tuple[str, ...]
     categories: tuple[tuple[str, ...], ...]   # labels of each categorical column (code = position)
-    center: np.ndarray            # (n_numeric,) medians
-    scale: np.ndarray             # (n_numeric,) robust spreads
+    center: np.ndarray            # (n_numeric,) training means
+    scale: np.ndarray             # (n_numeric,) training standard deviations
     hashes: np.ndarray            # (n_unique_rows,) sorted uint64 row hashes
     points: np.ndarray            # (n_rows, n_numeric) scaled numerics, float32, NaN kept
     codes: np.ndarray             # (n_rows, n_categorical) int32 category codes, -1 = missing
@@ -93,7 +97,7 @@ class PrivacyReference:
         numeric = tuple(n for n, k in kinds.items() if k == "numeric")
         categorical = tuple(n for n, k in kinds.items() if k == "categorical")
         values = model_frame[list(numeric)].to_numpy(dtype="float64") if numeric else np.zeros((len(model_frame), 0))
-        center, scale = _robust_center_scale(values)
+        center, scale = _center_scale(values)
         points = ((values - center) / scale).astype("float32")
         categories = tuple(tuple(schema[name].categories or ()) for name in categorical)
         codes = _category_codes(model_frame, categorical, categories)
@@ -386,16 +390,13 @@ def _embed(points: np.ndarray, codes: np.ndarray | None, n_labels: np.ndarray) -
     return np.concatenate(parts, axis=1)
 
 
-def _robust_center_scale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _center_scale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Training mean and standard deviation per numeric column (1 where a column does not vary)."""
     if values.shape[1] == 0 or len(values) == 0:
         return np.zeros(values.shape[1]), np.ones(values.shape[1])
     with np.errstate(all="ignore"):
-        center = np.nan_to_num(np.nanmedian(values, axis=0))
-        q75, q25 = np.nanpercentile(values, [75, 25], axis=0)
-        scale = (q75 - q25) / 1.349
-        std = np.nanstd(values, axis=0)
-    scale = np.where(np.isfinite(scale) & (scale > 0), scale, std)
-    return center, np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+        center, scale = np.nanmean(values, axis=0), np.nanstd(values, axis=0)
+    return np.nan_to_num(center), np.where(np.isfinite(scale) & (scale > 1e-12), scale, 1.0)
 
 
 def _category_codes(model_frame: pd.DataFrame, categorical: tuple[str, ...],
