@@ -1,0 +1,156 @@
+"""Decision trees as plain arrays: fit with scikit-learn, store as numbers, walk with numpy.
+
+A tree is a dict of arrays that safetensors can hold: ``left``, ``right``, ``feature``, ``threshold``,
+``missing_left`` (scikit-learn's ``tree_`` arrays), the training target values ordered by leaf
+(``pool``) with each node's ``leaf_start`` / ``leaf_count`` into it, and for numeric targets the
+column's observed ``support``, which of its values are point masses (``atom``) and each leaf's
+spread in support ranks (``leaf_rank_spread``). Nothing here needs a scikit-learn object after
+fitting, so a saved model is data only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_LEAF = -1
+_NAN_KEY = np.float64(-1.2345678901234567e300)  # stands in for NaN when hashing rows
+
+
+def fit_tree(features: np.ndarray, target: np.ndarray, *, categorical: bool, min_leaf: int,
+             max_depth: int | None, seed: int) -> dict[str, np.ndarray]:
+    """Fit a CART tree of ``target`` on ``features`` (NaN allowed in both) and return its arrays."""
+    n_rows = len(target)
+    if features.shape[1] == 0 or n_rows < 2 * min_leaf:
+        leaves = np.zeros(n_rows, dtype=np.int64)
+        tree = {"left": np.array([_LEAF]), "right": np.array([_LEAF]), "feature": np.array([-2]),
+                "threshold": np.array([-2.0]), "missing_left": np.array([0], dtype=np.uint8)}
+    else:
+        from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+        if categorical:
+            labels = np.where(np.isnan(target), -1, target).astype(np.int64)
+            model = DecisionTreeClassifier(min_samples_leaf=min_leaf, max_depth=max_depth, random_state=seed)
+        else:
+            present = target[~np.isnan(target)]
+            low, high = (present.min(), present.max()) if len(present) else (0.0, 0.0)
+            labels = np.where(np.isnan(target), low - (high - low) - 1.0, target)  # missing: its own region
+            model = DecisionTreeRegressor(min_samples_leaf=min_leaf, max_depth=max_depth, random_state=seed)
+        model.fit(features, labels)
+        structure = model.tree_
+        tree = {"left": structure.children_left.astype(np.int64), "right": structure.children_right.astype(np.int64),
+                "feature": structure.feature.astype(np.int64), "threshold": structure.threshold.astype(np.float64),
+                "missing_left": structure.missing_go_to_left.astype(np.uint8)}
+        leaves = walk(tree, features)
+    order = np.argsort(leaves, kind="stable")
+    counts = np.bincount(leaves, minlength=len(tree["left"]))
+    tree.update(pool=target[order], leaf_count=counts.astype(np.int64),
+                leaf_start=(np.cumsum(counts) - counts).astype(np.int64))
+    return tree
+
+
+def support_arrays(tree: dict[str, np.ndarray], atom_share: float) -> dict[str, np.ndarray]:
+    """The observed values of a numeric target, its point masses and each leaf's spread in ranks."""
+    pool = tree["pool"]
+    present = pool[~np.isnan(pool)]
+    support, counts = np.unique(present, return_counts=True)
+    atom = counts >= max(atom_share * max(len(pool), 1), 2)
+    ranks = np.where(np.isnan(pool), np.nan, np.searchsorted(support, np.nan_to_num(pool)))
+    node_of = np.repeat(np.arange(len(tree["leaf_count"])), tree["leaf_count"])
+    known = ~np.isnan(ranks)
+    n_known = np.bincount(node_of[known], minlength=len(tree["leaf_count"]))
+    total = np.bincount(node_of[known], weights=ranks[known], minlength=len(n_known))
+    squares = np.bincount(node_of[known], weights=ranks[known] ** 2, minlength=len(n_known))
+    mean = total / np.maximum(n_known, 1)
+    spread = np.sqrt(np.maximum(squares / np.maximum(n_known, 1) - mean**2, 0.0))
+    return {"support": support.astype(np.float64), "atom": atom.astype(np.uint8), "leaf_rank_spread": spread}
+
+
+def walk(tree: dict[str, np.ndarray], features: np.ndarray) -> np.ndarray:
+    """The leaf each row reaches, comparing like scikit-learn does (features as float32)."""
+    left, right = tree["left"], tree["right"]
+    nodes = np.zeros(len(features), dtype=np.int64)
+    if left[0] == _LEAF:
+        return nodes
+    values = features.astype(np.float32).astype(np.float64)
+    active = np.flatnonzero(left[nodes] != _LEAF)
+    while len(active):
+        node = nodes[active]
+        x = values[active, tree["feature"][node]]
+        go_left = np.where(np.isnan(x), tree["missing_left"][node].astype(bool), x <= tree["threshold"][node])
+        nodes[active] = np.where(go_left, left[node], right[node])
+        active = active[left[nodes[active]] != _LEAF]
+    return nodes
+
+
+def draw_donors(tree: dict[str, np.ndarray], leaves: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One training value drawn uniformly from each row's leaf."""
+    counts = tree["leaf_count"][leaves]
+    picks = tree["leaf_start"][leaves] + np.minimum((rng.random(len(leaves)) * counts).astype(np.int64), counts - 1)
+    return tree["pool"][picks]
+
+
+def jitter_on_support(tree: dict[str, np.ndarray], values: np.ndarray, leaves: np.ndarray, smoothing: float,
+                      rng: np.random.Generator) -> np.ndarray:
+    """Move values that are not point masses to a nearby observed value (never onto or off a spike)."""
+    support, atom = tree["support"], tree["atom"].astype(bool)
+    if len(support) < 2:
+        return values
+    known = ~np.isnan(values)
+    ranks = np.searchsorted(support, np.where(known, values, support[0]))
+    step = smoothing * np.maximum(tree["leaf_rank_spread"][leaves], 1.0) * rng.standard_normal(len(values))
+    moved = np.clip(np.rint(ranks + step).astype(np.int64), 0, len(support) - 1)
+    movable = known & ~atom[np.minimum(ranks, len(support) - 1)] & ~atom[moved]
+    out = values.copy()
+    out[movable] = support[moved[movable]]
+    return out
+
+
+def resample_by_donor_share(tree: dict[str, np.ndarray], leaves: np.ndarray, wanted: np.ndarray,
+                            rng: np.random.Generator) -> np.ndarray:
+    """Row indices drawn with probability ∝ the share of each row's leaf donors equal to its wanted value.
+
+    When no row's leaf holds the value (possible for numeric conditions), rows are kept as they are.
+    """
+    weights = np.zeros(len(leaves))
+    pool = tree["pool"]
+    for value in np.unique(wanted):
+        rows = np.flatnonzero(np.isnan(wanted)) if np.isnan(value) else np.flatnonzero(wanted == value)
+        matches = np.isnan(pool) if np.isnan(value) else pool == value
+        cumulative = np.concatenate([[0], np.cumsum(matches)])
+        start, count = tree["leaf_start"][leaves[rows]], tree["leaf_count"][leaves[rows]]
+        weights[rows] = (cumulative[start + count] - cumulative[start]) / np.maximum(count, 1)
+    if weights.sum() <= 0:
+        return np.arange(len(leaves))
+    return rng.choice(len(leaves), size=len(leaves), p=weights / weights.sum())
+
+
+def row_hashes(matrix: np.ndarray) -> np.ndarray:
+    """A 64-bit hash per row of a float matrix (NaN equals NaN; -0.0 equals 0.0)."""
+    bits = np.where(np.isnan(matrix), _NAN_KEY, matrix + 0.0).astype(np.float64).view(np.uint64)
+    hashes = np.full(len(matrix), np.uint64(0xCBF29CE484222325))
+    with np.errstate(over="ignore"):
+        for column in range(matrix.shape[1]):
+            hashes = (hashes ^ bits[:, column]) * np.uint64(0x100000001B3)
+            hashes ^= hashes >> np.uint64(29)
+    return hashes
+
+
+def check_tree(tree: dict[str, np.ndarray], *, n_features: int) -> None:
+    """Raise ValueError when stored tree arrays are inconsistent (a corrupt or tampered file)."""
+    needed = ("left", "right", "feature", "threshold", "missing_left", "pool", "leaf_start", "leaf_count")
+    missing = [key for key in needed if key not in tree]
+    if missing:
+        raise ValueError(f"tree arrays missing: {missing}")
+    n_nodes = len(tree["left"])
+    if any(len(tree[key]) != n_nodes for key in needed if key != "pool"):
+        raise ValueError("tree arrays have different lengths")
+    internal = tree["left"] != _LEAF
+    children = np.concatenate([tree["left"][internal], tree["right"][internal]])
+    parents = np.concatenate([np.flatnonzero(internal)] * 2)
+    if len(children) and ((children <= parents).any() or children.max() >= n_nodes):
+        raise ValueError("tree child index out of range")
+    if internal.any() and (tree["feature"][internal].min() < 0 or tree["feature"][internal].max() >= n_features):
+        raise ValueError("tree feature index out of range")
+    ends = tree["leaf_start"] + tree["leaf_count"]
+    if tree["leaf_start"].min() < 0 or ends.max() > len(tree["pool"]) or (tree["leaf_count"][~internal] < 1).any():
+        raise ValueError("leaf donor ranges out of range")

@@ -1,0 +1,263 @@
+"""Sequential CART with donor sampling: synthpop's default model (Reiter 2005; Nowok, Raab & Dibben 2016).
+
+Columns are visited in an order. The first is drawn from its marginal; every later column has a
+decision tree fitted on the columns visited before it. To sample, each synthetic row is dropped down
+the column's tree and a value is drawn from the training values in the leaf it reaches (a *donor*),
+so every value lies on the real support: spikes, repeated values and rare labels survive.
+
+Trees are stored as plain arrays (``children_left/right``, ``feature``, ``threshold``,
+``missing_go_to_left``) plus each leaf's donor values, in safetensors; sampling walks these arrays
+with a vectorised numpy loop (:func:`synthloop.synthesizers._trees.walk`), so a loaded model needs no
+scikit-learn object and nothing is unpickled.
+
+Privacy-aware default (issue 7)
+-------------------------------
+Measured on bundled Adult (39,073 training rows; judged against the 9,769 held-out rows, of which
+0.18% equal a training row exactly), with ``benchmarks/cart_privacy.py`` on 2 shared cores.
+DCR ratio: median distance synthetic→train over held-out→train (target ≥ 0.95); detection: gradient
+boosting, real vs synthetic (target ≤ 0.55); TSTR: income AUC, train-real-test-real = 0.931.
+
+=============================================  =======  =====  =========  =====
+setting                                         copies   DCR   detection  TSTR
+=============================================  =======  =====  =========  =====
+synthpop-like: table order, ``min_leaf=5``       2.11%   0.75     0.53    0.919
+auto order, ``min_leaf=5``                      10.59%   0.75     0.53    0.930
+``min_leaf=20`` + ``avoid_copies``               0.00%   0.92     0.52    0.930
+``min_leaf=40``, no copy check                   1.09%   0.98     0.53    0.929
+**default**: ``min_leaf=40`` + ``avoid_copies``  0.00%   0.98     0.52    0.929
+default + ``smoothing=0.5`` (jitter)             0.00%   0.97     0.63    0.918
+=============================================  =======  =====  =========  =====
+
+Two mechanisms, because each fixes a different failure:
+
+- **Leaf size sets how close rows sit.** With leaves of 5, a row's later columns are drawn from the
+  few training rows that share its earlier values, so synthetic rows sit nearer to training rows
+  than unseen real rows do (DCR 0.75, as for synthpop). Leaves of at least 40 donors mix more rows
+  into each draw and reach parity (0.98; 0.92 at 20, 1.03 at 50) at no measurable cost in detection
+  and 0.003 TSTR AUC.
+- **Copy avoidance stops verbatim rows.** Even with leaves of 40, 1.1% of rows (6× the held-out
+  rate) reproduced a training row: common profiles complete a copy by chance. A sampled row whose
+  64-bit hash matches a training row's gets its last column redrawn from the same leaf (up to 4
+  times), then is regenerated whole (up to 16 times). This touches about 1% of rows and keeps every
+  value a real donor value, so spikes and repeated values survive.
+
+Jitter within the observed support (``smoothing``) also stops copies, but moved values are easy to
+detect (0.63–0.67), so it is off by default. Conditions on the first visited column (the target,
+with ``order="auto"``) are exact; later ones use sampling-importance-resampling (see ``_draw_rows``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from synthloop.errors import ConfigError
+from synthloop.synthesizers import _trees
+from synthloop.synthesizers.base import Synthesizer
+
+# Candidate rows drawn per requested row when a condition sits after the first visited column.
+_CANDIDATES_PER_ROW = 4
+_MAX_CANDIDATES = 400_000
+_LAST_COLUMN_ROUNDS = 4   # redraws of the last column for rows that copy a training row
+_WHOLE_ROW_ROUNDS = 16   # then redraws of whole rows
+
+
+class SequentialCART(Synthesizer):
+    """Sequential decision trees with donor sampling; values stay on the real support.
+
+    Parameters
+    ----------
+    min_leaf
+        Fewest training rows in a leaf (synthpop's ``minbucket``). Larger leaves mix donors from
+        more rows, so synthetic rows are combinations rather than replicas of training rows.
+    max_depth
+        Depth limit of each tree (None: grow until ``min_leaf`` stops it).
+    order
+        Visiting order: ``"auto"`` (the target first, then columns from fewest to most distinct
+        values, so near-unique columns such as weights are never used to pick donors), ``"data"``
+        (the table's order) or an explicit list of column names.
+    smoothing
+        Jitter for numeric values that are not point masses: a donor value moves to a nearby value
+        *of the observed support* (by rank, with spread ``smoothing`` × the leaf's rank spread).
+        0 disables it. Values that hold at least ``atom_share`` of a column are never moved.
+    atom_share
+        Share of rows at which a numeric value counts as a point mass (kept exactly).
+    avoid_copies
+        Redraw rows that would reproduce a training row exactly (first the last column's donor,
+        then the whole row), so verbatim copies are rarer than in held-out real data.
+    seed
+        Seed for fitting and sampling.
+    """
+
+    name = "cart"
+    native_conditions = True
+
+    def __init__(self, *, min_leaf: int = 40, max_depth: int | None = None, order: str | Sequence[str] = "auto",
+                 smoothing: float = 0.0, atom_share: float = 0.01, avoid_copies: bool = True,
+                 seed: int | None = None):
+        self.min_leaf = min_leaf
+        self.max_depth = max_depth
+        self.order = order
+        self.smoothing = smoothing
+        self.atom_share = atom_share
+        self.avoid_copies = avoid_copies
+        self.seed = seed
+
+    # ------------------------------------------------------------------ fit
+    def _fit(self, data: pd.DataFrame, rng: np.random.Generator) -> None:
+        kinds = self.schema_.model_kinds()
+        self.order_ = self._visit_order(data, kinds)
+        matrix = self._encode(data)
+        self.trees_: list[dict[str, np.ndarray]] = []
+        with threadpool_limits(1):
+            for position, name in enumerate(self.order_):
+                target = matrix[:, position]
+                tree = _trees.fit_tree(matrix[:, :position], target, categorical=kinds[name] == "categorical",
+                                       min_leaf=self.min_leaf, max_depth=self.max_depth,
+                                       seed=int(rng.integers(2**31)))
+                if kinds[name] == "numeric":
+                    tree.update(_trees.support_arrays(tree, self.atom_share))
+                self.trees_.append(tree)
+        self.row_hashes_ = np.unique(_trees.row_hashes(matrix))
+
+    def _visit_order(self, data: pd.DataFrame, kinds: dict[str, str]) -> list[str]:
+        names = list(kinds)
+        if isinstance(self.order, str) and self.order == "data":
+            return names
+        if isinstance(self.order, str) and self.order == "auto":
+            distinct = {name: data[name].nunique(dropna=False) for name in names}
+            first = [self.schema_.target] if self.schema_.target in kinds else []
+            rest = sorted((n for n in names if n not in first), key=lambda n: (distinct[n], names.index(n)))
+            return first + rest
+        given = [str(n) for n in self.order] if not isinstance(self.order, str) else []
+        if sorted(given) != sorted(names):
+            missing, extra = sorted(set(names) - set(given)), sorted(set(given) - set(names))
+            raise ConfigError(f"cart order must be 'auto', 'data' or a list of every learned column once; "
+                              f"missing {missing}, unknown {extra}.")
+        return given
+
+    def _encode(self, frame: pd.DataFrame) -> np.ndarray:
+        """The model view as floats in visiting order: numerics as is, categoricals as codes, NaN missing."""
+        kinds = self.schema_.model_kinds()
+        columns = []
+        for name in self.order_:
+            if kinds[name] == "numeric":
+                columns.append(frame[name].to_numpy(dtype="float64"))
+            else:
+                codes = pd.Categorical(frame[name], categories=list(self.schema_[name].categories or ())).codes
+                columns.append(np.where(codes < 0, np.nan, codes).astype("float64"))
+        return np.column_stack(columns) if columns else np.zeros((len(frame), 0))
+
+    def _decode(self, matrix: np.ndarray) -> pd.DataFrame:
+        kinds = self.schema_.model_kinds()
+        out = {}
+        for position, name in enumerate(self.order_):
+            values = matrix[:, position]
+            if kinds[name] == "numeric":
+                out[name] = pd.Series(values, dtype="float64")
+                continue
+            labels = np.array([*(self.schema_[name].categories or ()), None], dtype=object)
+            codes = np.where(np.isnan(values), len(labels) - 1, values).astype(int)
+            out[name] = pd.Series(labels[codes], dtype=object)
+        return pd.DataFrame({name: out[name] for name in kinds}, index=pd.RangeIndex(len(matrix)))
+
+    # ------------------------------------------------------------------ sample
+    def _sample(self, n_rows: int, conditions: pd.DataFrame | None, rng: np.random.Generator) -> pd.DataFrame:
+        if conditions is not None and len(conditions.drop_duplicates()) > 1:   # one condition per call
+            groups = pd.MultiIndex.from_frame(conditions.astype(object).fillna("\0nan")).factorize()[0]
+            parts = [self._sample(int((groups == g).sum()), conditions[groups == g].reset_index(drop=True), rng)
+                     .set_axis(np.flatnonzero(groups == g)) for g in np.unique(groups)]
+            return pd.concat(parts).sort_index().reset_index(drop=True)
+        fixed = self._encoded_conditions(conditions)
+        matrix, leaves = self._draw_rows(n_rows, fixed, rng)
+        if self.avoid_copies:
+            matrix = self._replace_copies(matrix, leaves, fixed, rng)
+        return self._decode(matrix)
+
+    def _encoded_conditions(self, conditions: pd.DataFrame | None) -> dict[int, np.ndarray]:
+        if conditions is None:
+            return {}
+        encoded = self._encode_partial(conditions)
+        return {self.order_.index(name): encoded[name] for name in conditions.columns}
+
+    def _encode_partial(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        kinds = self.schema_.model_kinds()
+        out = {}
+        for name in frame.columns:
+            if kinds[name] == "numeric":
+                out[name] = frame[name].to_numpy(dtype="float64")
+            else:
+                codes = pd.Categorical(frame[name], categories=list(self.schema_[name].categories or ())).codes
+                out[name] = np.where(codes < 0, np.nan, codes).astype("float64")
+        return out
+
+    def _draw_rows(self, n_rows: int, fixed: dict[int, np.ndarray], rng: np.random.Generator
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """Visit the columns in order; conditioned columns weight and resample the partial rows.
+
+        A condition on column ``k`` is met by sampling-importance-resampling (Rubin 1988): partial
+        rows are kept with probability proportional to the share of their leaf's donors that hold the
+        wanted value, then the value is set. This draws the earlier columns from their distribution
+        *given* the condition, and every returned row matches it exactly, without rejection.
+        """
+        late = any(position > 0 for position in fixed)
+        n_candidates = min(max(n_rows * _CANDIDATES_PER_ROW, n_rows), _MAX_CANDIDATES) if late else n_rows
+        n_candidates = max(n_candidates, n_rows)
+        matrix = np.full((n_candidates, len(self.order_)), np.nan)
+        leaves = np.zeros((n_candidates, len(self.order_)), dtype=np.int64)
+        wanted = {k: v[np.arange(n_candidates) % len(v)] for k, v in fixed.items()}
+        for position, tree in enumerate(self.trees_):
+            leaves[:, position] = _trees.walk(tree, matrix[:, :position])
+            if position in wanted:
+                keep = _trees.resample_by_donor_share(tree, leaves[:, position], wanted[position], rng)
+                matrix, leaves = matrix[keep], leaves[keep]
+                wanted = {k: v[keep] for k, v in wanted.items()}
+                matrix[:, position] = wanted[position]
+                continue
+            matrix[:, position] = self._draw_values(tree, leaves[:, position], rng)
+        return matrix[:n_rows], leaves[:n_rows]
+
+    def _draw_values(self, tree: dict[str, np.ndarray], leaves: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        values = _trees.draw_donors(tree, leaves, rng)
+        if self.smoothing > 0 and "support" in tree:
+            values = _trees.jitter_on_support(tree, values, leaves, self.smoothing, rng)
+        return values
+
+    def _replace_copies(self, matrix: np.ndarray, leaves: np.ndarray, fixed: dict[int, np.ndarray],
+                        rng: np.random.Generator) -> np.ndarray:
+        """Redraw rows equal to a training row: the last free column first, then whole rows."""
+        free = [p for p in range(len(self.order_)) if p not in fixed]
+        for round_ in range(_LAST_COLUMN_ROUNDS + _WHOLE_ROW_ROUNDS):
+            copies = np.flatnonzero(np.isin(_trees.row_hashes(matrix), self.row_hashes_))
+            if len(copies) == 0 or not free:
+                break
+            if round_ < _LAST_COLUMN_ROUNDS:
+                last = free[-1]
+                matrix[copies, last] = self._draw_values(self.trees_[last], leaves[copies, last], rng)
+            else:
+                subset = {k: v[copies] if len(v) == len(matrix) else v for k, v in fixed.items()}
+                matrix[copies], leaves[copies] = self._draw_rows(len(copies), subset, rng)
+        return matrix
+
+    # ------------------------------------------------------------------ persistence
+    def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        arrays = {"row_hashes": self.row_hashes_}
+        for position, tree in enumerate(self.trees_):
+            arrays.update({f"tree/{position}/{key}": value for key, value in tree.items()})
+        return arrays, {"order": self.order_}
+
+    def _load_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        self.order_ = [str(name) for name in meta["order"]]
+        if sorted(self.order_) != sorted(self.schema_.model_kinds()):
+            raise ValueError("stored column order does not match the schema")
+        self.row_hashes_ = arrays["row_hashes"]
+        self.trees_ = []
+        for position in range(len(self.order_)):
+            prefix = f"tree/{position}/"
+            tree = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+            _trees.check_tree(tree, n_features=position)
+            self.trees_.append(tree)
