@@ -7,9 +7,10 @@
 'categorical'
 """
 
-from synthloop import datasets, errors, synthesizers
+from synthloop import datasets, errors, metrics, synthesizers
+from synthloop.report import Report, evaluate
 from synthloop.schema import Column, Schema
 
 __version__ = "0.1.0"
 
-__all__ = ["Column", "Schema", "__version__", "datasets", "errors", "synthesizers"]
+__all__ = ["Column", "Report", "Schema", "__version__", "datasets", "errors", "evaluate", "metrics", "synthesizers"]

@@ -8,6 +8,7 @@ import sys
 import typer
 
 from synthloop.cli._common import run_safely
+from synthloop.cli.evaluate import evaluate_command
 
 app = typer.Typer(name="synthloop", help="Synthetic tabular data that stays trustworthy when reused.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -23,6 +24,9 @@ def models() -> None:
         cls = get_class(name)
         params = ", ".join(f"{k}={v!r}" for k, v in cls().get_params().items())
         console.print(f"[bold]{name}[/bold]  {params}")
+
+
+app.command("evaluate")(evaluate_command)
 
 
 def main() -> None:

@@ -1,0 +1,58 @@
+"""How scores read to a person: formatting, the comparison with the holdout baseline, a rich table."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+TOLERANCE_OF_RANGE = 0.02      # bounded scores: within 2% of their range counts as "as real"
+TOLERANCE_RELATIVE = 0.10      # unbounded scores: within 10% of the baseline
+
+
+def format_value(value: float) -> str:
+    """Four significant digits; thousands separators for large numbers; a dash for missing."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if math.isinf(value):
+        return "∞" if value > 0 else "−∞"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+
+
+def verdict(value: float, baseline: float, goal: str, low: float = 0.0, high: float = 1.0) -> str:
+    """``as real``, ``better`` or ``worse`` than the holdout baseline (empty without one)."""
+    if math.isnan(baseline) or math.isnan(value):
+        return ""
+    bounded = math.isfinite(low) and math.isfinite(high)
+    tolerance = TOLERANCE_OF_RANGE * (high - low) if bounded else TOLERANCE_RELATIVE * abs(baseline) + 1e-3
+    if abs(value - baseline) <= tolerance:
+        return "as real"
+    higher = value > baseline
+    return "better" if higher == (goal == "max") else "worse"
+
+
+def annotated_scores(scores: pd.DataFrame) -> pd.DataFrame:
+    """Scores with display strings: value, baseline, direction, bounds and verdict."""
+    rows = []
+    for row in scores.itertuples(index=False):
+        rows.append({"family": row.family, "metric": row.metric, "value": format_value(row.value),
+                     "baseline": format_value(row.baseline), "goal": "↑ higher is better" if row.goal == "max"
+                     else "↓ lower is better", "bounds": f"[{format_value(row.low)}, {format_value(row.high)}]",
+                     "verdict": verdict(row.value, row.baseline, row.goal, row.low, row.high)})
+    return pd.DataFrame(rows, columns=["family", "metric", "value", "baseline", "goal", "bounds", "verdict"])
+
+
+def rich_scores_table(report):
+    """A ``rich.table.Table``: one row per score, grouped by family, with the holdout baseline."""
+    from rich.table import Table
+
+    table = Table(title="synthloop evaluation", show_lines=False)
+    for name, justify in (("family", "left"), ("metric", "left"), ("value", "right"),
+                          ("baseline", "right"), ("goal", "center"), ("vs real", "left")):
+        table.add_column(name, justify=justify, no_wrap=name in ("metric", "vs real"))
+    colours = {"worse": "red", "better": "green", "as real": "cyan"}
+    for row in annotated_scores(report.scores).itertuples(index=False):
+        mark = f"[{colours[row.verdict]}]{row.verdict}[/]" if row.verdict else ""
+        table.add_row(row.family, row.metric, row.value, row.baseline, row.goal[0], mark)
+    table.caption = "baseline: the same score for unseen real rows (holdout); ↑ higher is better, ↓ lower is better"
+    return table
