@@ -345,8 +345,11 @@ def nearest_distances(query_points: np.ndarray, query_codes: np.ndarray, ref_poi
 def _nearest_within_blocks(query_points: np.ndarray, query_codes: np.ndarray, ref_points: np.ndarray,
                            ref_codes: np.ndarray) -> np.ndarray:
     """Exact nearest numeric distance among reference rows with the same labels (inf if none)."""
-    keys = pd.MultiIndex.from_arrays(list(np.concatenate([ref_codes, query_codes]).T))
-    group_ids = pd.factorize(keys)[0]
+    codes = np.concatenate([ref_codes, query_codes]).astype("int64") + 2       # (n_ref + n_query, n_labels) ≥ 0
+    keys = np.zeros(len(codes), dtype="int64")
+    for column in codes.T:                                                     # mixed radix, renumbered per column
+        keys = np.unique(keys * (int(column.max()) + 1) + column, return_inverse=True)[1].astype("int64")
+    group_ids = keys
     ref_groups, query_groups = group_ids[:len(ref_codes)], group_ids[len(ref_codes):]
     ref_order = np.argsort(ref_groups, kind="stable")
     starts = np.searchsorted(ref_groups[ref_order], np.arange(group_ids.max() + 2))
@@ -408,5 +411,5 @@ def _category_codes(model_frame: pd.DataFrame, categorical: tuple[str, ...],
 
 def _codes_of(labels: pd.Series, categories: tuple[str, ...]) -> np.ndarray:
     """Category codes; missing is -1 and a label outside the training categories is -2."""
-    codes = pd.Categorical(labels.astype(object), categories=list(dict.fromkeys(categories))).codes.astype("int32")
+    codes = pd.Index(list(dict.fromkeys(categories)), dtype=object).get_indexer(labels.astype(object)).astype("int32")
     return np.where((codes < 0) & labels.notna().to_numpy(), -2, codes)
