@@ -1,5 +1,8 @@
 """The ``synthloop`` command line. Each command parses arguments, makes one library call and renders
-the result; it holds no logic. Exit codes: 0 ok · 1 a check or gate failed · 2 bad input or usage."""
+the result; it holds no logic. Exit codes: 0 ok · 1 a check or gate failed · 2 bad input or usage.
+
+Commands live in their own modules and are registered here with one line each.
+"""
 
 from __future__ import annotations
 
@@ -7,28 +10,23 @@ import sys
 
 import typer
 
-from synthloop.cli._common import run_safely
+from synthloop.cli import catalog, demo, fit, sample, schema
+from synthloop.cli._common import SynthloopGroup, run_safely
 from synthloop.cli.evaluate import evaluate_command
 
 app = typer.Typer(name="synthloop", help="Synthetic tabular data that stays trustworthy when reused.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+                  cls=SynthloopGroup, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  rich_markup_mode=None)
 
-
-@app.command("models")
-def models() -> None:
-    """List the registered synthesizers and their parameters."""
-    from synthloop.cli._common import console
-    from synthloop.synthesizers import available, get_class
-
-    for name in available():
-        cls = get_class(name)
-        params = ", ".join(f"{k}={v!r}" for k, v in cls().get_params().items())
-        console.print(f"[bold]{name}[/bold]  {params}")
-
-
+app.add_typer(schema.app, name="schema")
+app.command("fit")(fit.fit)
+app.command("sample")(sample.sample)
 app.command("evaluate")(evaluate_command)
+app.command("models")(catalog.models)
+app.add_typer(catalog.datasets_app, name="datasets")
+app.command("demo")(demo.demo)
 
 
 def main() -> None:
-    """Console-script entry point: run the app and map synthloop errors to exit code 2."""
+    """Console-script entry point (``synthloop``, ``python -m synthloop``)."""
     sys.exit(run_safely(app))

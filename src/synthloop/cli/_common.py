@@ -1,35 +1,227 @@
-"""Shared CLI helpers: the console and the error-to-exit-code policy."""
+"""Shared CLI helpers: the consoles, the error-to-exit-code policy and argument parsers.
+
+Exit codes: 0 ok · 1 a check or gate failed · 2 bad input or usage · 130 interrupted (Ctrl-C).
+Every :class:`~synthloop.errors.SynthloopError` is printed as one message (no traceback) and exits 2;
+:class:`SynthloopGroup` does this for every command, so ``typer.testing.CliRunner`` and the console
+script behave alike.
+"""
 
 from __future__ import annotations
 
+import collections.abc
+import contextlib
+import json
+import time
+import types
+import typing
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
-from synthloop.errors import SynthloopError
+from synthloop.errors import ConfigError, DataError, SynthloopError, SynthloopWarning
 
 console = Console()
 err_console = Console(stderr=True)
 
-EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class SynthloopGroup(TyperGroup):
+    """A command group that turns synthloop errors, warnings and Ctrl-C into clean terminal output."""
+
+    def invoke(self, ctx: Any) -> Any:
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            warnings.showwarning = _show_warning
+            try:
+                return super().invoke(ctx)
+            except SynthloopError as exc:
+                err_console.print(f"[bold red]Error:[/bold red] {exc}", highlight=False, markup=True, soft_wrap=True)
+                raise typer.Exit(EXIT_BAD_INPUT) from None
+            except KeyboardInterrupt:
+                err_console.print("[yellow]Interrupted.[/yellow] Nothing partial was written: "
+                                  "outputs appear whole or not at all. Run the command again.")
+                raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    if issubclass(category, SynthloopWarning):
+        err_console.print(f"[yellow]Warning:[/yellow] {message}", highlight=False, soft_wrap=True)
+    else:
+        err_console.print(f"[dim]{category.__name__}: {message}[/dim]", highlight=False, soft_wrap=True)
 
 
 def run_safely(app: typer.Typer) -> int:
-    """Run the typer app; a SynthloopError prints its message (no traceback) and exits 2."""
+    """Run the app as the console script does and return its exit code (usage errors exit 2)."""
     try:
-        app(standalone_mode=False)
-    except SynthloopError as exc:
-        err_console.print(f"[bold red]Error:[/bold red] {exc}", highlight=False)
-        return EXIT_BAD_INPUT
-    except (typer.Exit, SystemExit) as exc:
-        return int(getattr(exc, "exit_code", getattr(exc, "code", 0)) or 0)
-    except KeyboardInterrupt:
-        err_console.print("[yellow]Interrupted.[/yellow] Anything written so far is complete; re-run to resume.")
-        return 130
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return EXIT_BAD_INPUT
-        raise
+        app(prog_name="synthloop")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_BAD_INPUT)
     return EXIT_OK
+
+
+@contextlib.contextmanager
+def working(message: str) -> Iterator[dict[str, float]]:
+    """Show a spinner with ``message`` while the block runs; yields a dict that receives ``seconds``."""
+    timing: dict[str, float] = {}
+    start = time.perf_counter()
+    with console.status(f"{message}…", spinner="dots"):
+        try:
+            yield timing
+        finally:
+            timing["seconds"] = time.perf_counter() - start
+
+
+# ---------------------------------------------------------------------- argument parsing
+def split_pair(text: str, option: str) -> tuple[str, str]:
+    """``"key=value"`` → ``("key", "value")``; anything else is a usage error naming the option."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"{option} expects KEY=VALUE, got '{text}'. Example: {option} {_EXAMPLES.get(option, 'key=value')}")
+    return key.strip(), value
+
+
+_EXAMPLES = {"--param": "epochs=50", "--where": "sex=Female", "--kind": "zip=categorical"}
+
+
+def parse_literal(text: str) -> Any:
+    """A JSON literal when the text is one (``50``, ``0.1``, ``true``, ``[128, 128]``, ``null``), else the text."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        lowered = text.strip().lower()
+        return {"true": True, "false": False, "none": None}.get(lowered, text)
+
+
+def parse_params(model: str, pairs: Sequence[str]) -> dict[str, Any]:
+    """``["epochs=50", "hidden=[64,64]"]`` → typed params, checked against the model's ``get_params()``.
+
+    Names are checked by the model itself (``set_params`` suggests close names). Each value is read
+    as a JSON literal and checked against the constructor's type hints (or, without hints, the type
+    of its default), so ``epochs=ten`` fails before any training starts.
+    """
+    from synthloop.synthesizers import get_class
+
+    cls = get_class(model)
+    defaults = cls().get_params()
+    hints = _init_hints(cls)
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        key, raw = split_pair(pair, "--param")
+        if key not in defaults:
+            params[key] = raw  # set_params rejects the name with a suggestion
+            continue
+        hint = hints.get(key, _hint_from_default(defaults[key]))
+        for value in (parse_literal(raw), raw):
+            if _accepts(hint, value):
+                params[key] = _coerce(hint, value)
+                break
+        else:
+            example = f"; example: --param {key}={json.dumps(defaults[key])}" if defaults[key] is not None else ""
+            raise ConfigError(f"Parameter '{key}' of '{model}' expects {_describe(hint)}, got '{raw}'. "
+                              f"Its default is {defaults[key]!r}{example}.")
+    return params
+
+
+def _init_hints(cls: type) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(cls.__init__)
+    except Exception:  # hints that name types only imported for type checking: fall back to defaults
+        return {}
+
+
+def _hint_from_default(default: Any) -> Any:
+    return Any if default is None else type(default)
+
+
+def _accepts(hint: Any, value: Any) -> bool:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_accepts(arg, value) for arg in args)
+    if origin is typing.Literal:
+        return value in args
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if hint in (tuple, list) or origin in (tuple, list, collections.abc.Sequence):
+        return isinstance(value, list)
+    if hint is dict or origin in (dict, collections.abc.Mapping):
+        return isinstance(value, dict)
+    return True
+
+
+def _coerce(hint: Any, value: Any) -> Any:
+    """JSON lists become tuples where the parameter is a tuple; ints become floats for float-only parameters."""
+    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    options = typing.get_args(hint) if union else (hint,)
+    if isinstance(value, list) and any(o is tuple or typing.get_origin(o) is tuple for o in options):
+        return tuple(value)
+    if type(value) is int and float in options and int not in options:
+        return float(value)
+    return value
+
+
+def _describe(hint: Any) -> str:
+    text = getattr(hint, "__name__", None) if not typing.get_args(hint) else None
+    return f"a {text}" if text else str(hint).replace("typing.", "")
+
+
+def parse_conditions(pairs: Sequence[str]) -> dict[str, str] | None:
+    """``["sex=Female", "income=>50K"]`` → ``{"sex": "Female", "income": ">50K"}`` (labels stay strings)."""
+    conditions = dict(split_pair(pair, "--where") for pair in pairs)
+    return conditions or None
+
+
+def parse_kinds(pairs: Sequence[str]) -> dict[str, str]:
+    return dict((key, value.strip()) for key, value in (split_pair(pair, "--kind") for pair in pairs))
+
+
+def check_table_path(path: Path) -> None:
+    """Fail before any work when an output table's name has no known format."""
+    from synthloop.io.tables import FORMATS
+
+    if not path.name.lower().endswith(FORMATS):
+        raise DataError(f"Cannot tell the format of '{path}': use a name ending in {', '.join(FORMATS)}.")
+
+
+def check_model_dir(path: Path) -> None:
+    """Refuse to replace a directory that is not a synthloop model (a model save replaces the folder whole)."""
+    if path.exists() and not path.is_dir():
+        raise DataError(f"'{path}' exists and is a file; give a new directory for the model, e.g. -o models/{path.stem}")
+    if path.is_dir() and any(path.iterdir()) and not (path / "config.json").is_file():
+        raise DataError(f"'{path}' is a non-empty directory that is not a synthloop model; saving would replace it. "
+                        f"Give a new directory, e.g. -o {path / 'model'}")
+
+
+def read_schema(path: Path | None):
+    """Load a schema JSON file, or None when no path was given."""
+    if path is None:
+        return None
+    from synthloop.schema import Schema
+
+    if not path.is_file():
+        raise DataError(f"Schema file not found: '{path}'. Create one with: synthloop schema infer DATA -o {path}")
+    return Schema.from_json(path.read_text(encoding="utf-8"))
+
+
+def human_size(path: Path) -> str:
+    size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size} B"

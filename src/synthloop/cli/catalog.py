@@ -1,0 +1,69 @@
+"""``synthloop models`` and ``synthloop datasets``: what ships with synthloop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.table import Table
+
+from synthloop.cli._common import check_table_path, console, human_size, working
+
+
+def models() -> None:
+    """List the registered synthesizers with their parameters and defaults (set them with fit -p KEY=VALUE)."""
+    from synthloop.errors import MissingDependency
+    from synthloop.synthesizers import available, get_class
+
+    table = Table(title="Synthesizers (synthloop fit DATA -m NAME -p KEY=VALUE)", title_justify="left")
+    table.add_column("name", style="bold")
+    table.add_column("what it is")
+    table.add_column("parameters (defaults)", overflow="fold")
+    for name in available():
+        try:
+            cls = get_class(name)
+        except (MissingDependency, ImportError) as exc:
+            table.add_row(name, "[yellow]not available[/yellow]", str(exc).splitlines()[0])
+            continue
+        summary = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else cls.__name__
+        params = ", ".join(f"{key}={value!r}" for key, value in cls().get_params().items())
+        table.add_row(name, summary, params or "—")
+    console.print(table)
+
+
+datasets_app = typer.Typer(help="Bundled real datasets: list them, or export one to a file.")
+
+
+@datasets_app.callback(invoke_without_command=True)
+def datasets(ctx: typer.Context) -> None:
+    """List the bundled datasets (run `synthloop datasets export NAME -o FILE` to get one as a file)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from synthloop import datasets as bundled
+
+    table = Table(title="Bundled datasets (synthloop datasets export NAME -o FILE)", title_justify="left")
+    for header in ("name", "rows", "columns", "target", "task", "source", "licence"):
+        table.add_column(header, overflow="fold")
+    for name in bundled.available():
+        info, frame = bundled.info(name), bundled.load(name)
+        table.add_row(name, f"{len(frame):,}", str(frame.shape[1]), info.target or "—", info.task, info.source, info.licence)
+    console.print(table)
+
+
+@datasets_app.command("export")
+def export(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Dataset name (see: synthloop datasets).")],
+    out: Annotated[Path, typer.Option("--out", "-o", metavar="FILE", help="Output .csv, .csv.gz, .tsv or .parquet file.")],
+    split: Annotated[Literal["all", "train", "test"], typer.Option("--split", help="all, or the fixed-seed stratified "
+                                                                   "80% train / 20% test split.")] = "all",
+) -> None:
+    """Write a bundled dataset to a file, e.g. to try `synthloop fit` on real data."""
+    from synthloop import datasets as bundled
+    from synthloop.io import write_table
+
+    check_table_path(out)
+    with working(f"Exporting {name} ({split})"):
+        frame = bundled.load(name, split=split)
+        write_table(frame, out)
+    console.print(f"Wrote {len(frame):,} rows × {frame.shape[1]} columns of {name} ({split}) to {out} ({human_size(out)}).")

@@ -1,0 +1,41 @@
+"""``synthloop fit``: train a synthesizer on a table and save it as a model directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from synthloop.cli._common import check_model_dir, console, human_size, parse_params, read_schema, working
+from synthloop.cli.schema import schema_notes
+
+
+def fit(
+    data: Annotated[Path, typer.Argument(metavar="DATA", help="Training table: CSV, TSV or Parquet.")],
+    model: Annotated[str, typer.Option("--model", "-m", metavar="NAME",
+                                      help="Synthesizer name (see: synthloop models).")],
+    out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="Directory to save the fitted model to.")],
+    schema: Annotated[Path | None, typer.Option("--schema", metavar="SCHEMA.json",
+                                                help="Schema JSON (default: inferred from DATA).")] = None,
+    param: Annotated[list[str] | None, typer.Option(
+        "--param", "-p", metavar="KEY=VALUE",
+        help="Model parameter, value as JSON (e.g. -p epochs=50 -p hidden=[64,64]); repeatable.")] = None,
+) -> None:
+    """Fit a synthesizer to DATA and save it to OUT (config.json + schema.json + weights.safetensors)."""
+    from synthloop.io import read_table
+    from synthloop.synthesizers import get
+
+    check_model_dir(out)
+    synthesizer = get(model, **parse_params(model, param or []))
+    table_schema = read_schema(schema)
+    real = read_table(data)
+    with working(f"Fitting {model} on {len(real):,} rows × {real.shape[1]} columns of {data.name}") as timing:
+        synthesizer.fit(real, table_schema)
+        synthesizer.save(out)
+    console.print(f"Fitted [bold]{model}[/bold] on {len(real):,} rows in {timing['seconds']:.1f} s; "
+                  f"saved to {out} ({human_size(out)}).")
+    for note in schema_notes(synthesizer.schema_):
+        console.print(f"[yellow]Note:[/yellow] {escape(note)}")
+    console.print(f"Next: synthloop sample {out} -n {len(real)} -o synthetic.csv", style="dim")
