@@ -107,13 +107,13 @@ def run_synthloop(dataset: str, train: pd.DataFrame, schema: sl.Schema) -> list[
     return runs
 
 
-def run_peer(kind: str, dataset: str, train: pd.DataFrame, schema: sl.Schema, workdir: Path) -> Run:
+def run_peer(kind: str, dataset: str, train: pd.DataFrame, schema: sl.Schema, workdir: Path, timeout: float) -> Run:
     train_path, out_path = workdir / f"{dataset}_train.csv", workdir / f"{dataset}_{kind}.csv"
     train.to_csv(train_path, index=False)
     categorical = [c.name for c in schema.of_kind("categorical", "boolean")]
     train_path.with_suffix(".categorical.json").write_text(json.dumps(categorical))
     done = subprocess.run([PEER_PYTHON[kind], str(HERE / "privacy_parity_peers.py"), kind, str(train_path),
-                           str(out_path), str(SEED)], capture_output=True, text=True)
+                           str(out_path), str(SEED)], capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
         raise RuntimeError(f"{kind} failed on {dataset}:\n{done.stderr[-3000:]}")
     times = json.loads(done.stdout.strip().splitlines()[-1])
@@ -183,20 +183,27 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default="adult,abalone,islp_wage")
     parser.add_argument("--peers", default="synthpop,mostlyai", help="comma list; empty for synthloop only")
-    parser.add_argument("--mostlyai", default="adult,abalone,islp_wage", help="datasets on which to run mostlyai-engine")
-    parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    parser.add_argument("--mostlyai", default="adult", help="datasets on which to run mostlyai-engine (slow on 2 cores)")
+    parser.add_argument("--peer-timeout", type=float, default=3600.0, help="seconds before a peer run is given up")
+    parser.add_argument("--json", type=Path, help="write the rows as JSON here (rewritten after every row)")
     args = parser.parse_args(argv)
     names = [n for n in args.datasets.split(",") if n]
     peers = [p for p in args.peers.split(",") if p]
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        for dataset, (train, holdout) in load_splits(names, workdir).items():
+        splits = load_splits(names, workdir)
+        jobs = [(d, kind) for d in splits for kind in ("synthloop", *[p for p in peers if p != "mostlyai"])]
+        jobs += [(d, "mostlyai") for d in splits if "mostlyai" in peers and d in args.mostlyai.split(",")]
+        for dataset, kind in jobs:  # mostlyai last: the slowest, so everything else is in when it ends
+            train, holdout = splits[dataset]
             schema = sl.Schema.infer(train, target=TARGETS[dataset])
-            runs = run_synthloop(dataset, train, schema)
-            for kind in peers:
-                if kind != "mostlyai" or dataset in args.mostlyai.split(","):
-                    runs.append(run_peer(kind, dataset, train, schema, workdir))
+            try:
+                runs = (run_synthloop(dataset, train, schema) if kind == "synthloop"
+                        else [run_peer(kind, dataset, train, schema, workdir, args.peer_timeout)])
+            except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                print(f"{dataset} {kind}: {exc}", file=sys.stderr, flush=True)
+                continue
             classification = schema[schema.target].kind in ("categorical", "boolean")
             baseline = holdout_baseline(train, holdout, schema)
             for run in runs:
@@ -204,12 +211,10 @@ def main(argv: list[str] | None = None) -> None:
                 if run.system.startswith("synthloop cart default"):
                     row.missed = check_targets(row, classification)
                 rows.append(row)
-                print(f"{dataset:10s} {run.system:34s} fit {row.fit_s:6.1f}s  det {row.detection_auc:.3f}  "
-                      f"tstr {row.tstr:.3f}/{row.trtr:.3f}  dcr {row.dcr_ratio:.2f}  closer {row.closer_share:.3f}  "
-                      f"copies {row.copy_rate:.4f}/{row.holdout_copy_rate:.4f}", file=sys.stderr, flush=True)
+                print(to_markdown([row]).splitlines()[-1], file=sys.stderr, flush=True)
+                if args.json:
+                    args.json.write_text(json.dumps([asdict(r) for r in rows], indent=2))
     print(to_markdown(rows))
-    if args.json:
-        args.json.write_text(json.dumps([asdict(r) for r in rows], indent=2))
 
 
 if __name__ == "__main__":
