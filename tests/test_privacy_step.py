@@ -190,3 +190,21 @@ def test_thresholds_come_from_cross_fitted_training_rows(adult_small):
     assert reference.n_calibration == 2000
     assert 0 < reference.thresholds[0] <= reference.thresholds[1]
     np.testing.assert_allclose(reference.band_rates, [0.01, 0.05], atol=0.005)
+
+
+def test_cli_sample_privacy_option(tmp_path, repeated):
+    from typer.testing import CliRunner
+
+    from synthloop.cli import app
+
+    data, model_dir, out = tmp_path / "data.csv", tmp_path / "model", tmp_path / "out.csv"
+    repeated.to_csv(data, index=False)
+    runner = CliRunner()
+    assert runner.invoke(app, ["fit", str(data), "-m", "independent", "-o", str(model_dir)]).exit_code == 0
+    result = runner.invoke(app, ["sample", str(model_dir), "-n", "300", "-o", str(out), "--privacy", "no-copies"])
+    assert result.exit_code == 0, result.output
+    assert "Privacy no-copies" in result.output and "0 copies returned" in result.output
+    synthetic = pd.read_csv(out)
+    assert len(synthetic) == 300 and synthetic.merge(repeated.drop_duplicates(), how="inner").empty
+    bad = runner.invoke(app, ["sample", str(model_dir), "-n", "5", "-o", str(out), "--privacy", "strict"])
+    assert bad.exit_code == 2 and "no-copies" in bad.output
