@@ -114,7 +114,7 @@ def run_peer(kind: str, dataset: str, train: pd.DataFrame, schema: sl.Schema, wo
     train_path.with_suffix(".categorical.json").write_text(json.dumps(categorical))
     done = subprocess.run([PEER_PYTHON[kind], str(HERE / "privacy_parity_peers.py"), kind, str(train_path),
                            str(out_path), str(SEED)], capture_output=True, text=True, timeout=timeout)
-    if done.returncode != 0:
+    if done.returncode != 0 or not done.stdout.strip():
         raise RuntimeError(f"{kind} failed on {dataset}:\n{done.stderr[-3000:]}")
     times = json.loads(done.stdout.strip().splitlines()[-1])
     synthetic = pd.read_csv(out_path)
