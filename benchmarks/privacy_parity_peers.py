@@ -83,9 +83,9 @@ def main(argv: list[str]) -> None:
     runner = {"synthpop": run_synthpop, "mostlyai": run_mostlyai}[kind]
     synthetic, fit_s, sample_s = runner(train, seed)
     synthetic = synthetic[train.columns].copy()
-    for name in synthetic.columns:
-        if synthetic[name].dtype == "float32":  # synthpop-py returns float32: 0.4 reads 0.4000000059604645,
-            synthetic[name] = snap_to_training(synthetic[name], train[name])  # which a detector spots at once
+    for name in synthetic.columns:  # synthpop-py passes values through float32: 0.13 comes back as
+        if pd.api.types.is_float_dtype(train[name].dtype):  # 0.12999999523162842, which a detector spots at once
+            synthetic[name] = snap_to_training(pd.to_numeric(synthetic[name], errors="coerce"), train[name])
     synthetic.to_csv(out_path, index=False)
     print(json.dumps({"fit_s": fit_s, "sample_s": sample_s}))
 
