@@ -14,6 +14,8 @@ against the 20% holdout it never saw, with the evaluation suite's metrics (``syn
 - DCR ratio: median distance from synthetic rows to their closest training row, over the same for
   holdout rows (1.0 = no closer than unseen real rows);
 - closer share: share of synthetic rows closer to a training row than to any holdout row (0.5 = parity);
+- MIA AUC: DOMIAS-style membership-inference attack telling training rows from holdout rows with
+  the synthetic data's help (0.5 = no leak, the held-out baseline by construction);
 - copies: share of synthetic rows equal to a training row, next to the holdout's own rate.
 
 Targets for synthloop's default (detection ≤ 0.55, TSTR within 0.02 AUC or 95% of R², DCR ratio ≥
@@ -38,7 +40,7 @@ import synthloop as sl
 from synthloop.datasets import split_frame
 from synthloop.metrics.cache import shared_cache
 from synthloop.metrics.detection import detection_auc
-from synthloop.metrics.privacy import dcr_median, dcr_share, exact_copy_rate
+from synthloop.metrics.privacy import dcr_median, dcr_share, exact_copy_rate, membership_inference_auc
 from synthloop.metrics.utility import tstr_auc, tstr_r2
 
 HERE = Path(__file__).resolve().parent
@@ -69,6 +71,7 @@ class Row:
     trtr: float
     dcr_ratio: float
     closer_share: float
+    membership_auc: float
     copy_rate: float
     holdout_copy_rate: float
     replaced: int | None
@@ -141,10 +144,11 @@ def measure(run: Run, train: pd.DataFrame, holdout: pd.DataFrame, schema: sl.Sch
         dcr_synthetic = dcr_median(train, synthetic, schema, holdout=holdout, rng=rng()).value
         closer_share = dcr_share(train, synthetic, schema, holdout=holdout, rng=rng()).value
         detection = detection_auc(holdout, synthetic, schema, rng=rng()).value
+        membership = membership_inference_auc(train, synthetic, schema, holdout=holdout, rng=rng()).value
     return Row(run.dataset, run.system, run.fit_s, run.sample_s, detection_auc=detection,
                tstr=tstr.value, trtr=tstr.baseline,
                dcr_ratio=dcr_synthetic / dcr_holdout if dcr_holdout > 0 else float("nan"),
-               closer_share=closer_share, copy_rate=exact_copy_rate(train, synthetic, schema).value,
+               closer_share=closer_share, membership_auc=membership, copy_rate=exact_copy_rate(train, synthetic, schema).value,
                holdout_copy_rate=holdout_copies, replaced=run.replaced, marginal_shift=run.marginal_shift)
 
 
@@ -166,13 +170,13 @@ def check_targets(row: Row, classification: bool) -> list[str]:
 
 def to_markdown(rows: list[Row]) -> str:
     header = ("| dataset | system | fit s | sample s | detection AUC | TSTR (TRTR) | DCR ratio | closer share | "
-              "copies % (holdout %) | replaced | max shift | targets |")
-    lines = [header, "|" + "---|" * 12]
+              "MIA AUC | copies % (holdout %) | replaced | max shift | targets |")
+    lines = [header, "|" + "---|" * 13]
     for r in rows:
         targets = "" if not r.system.startswith("synthloop cart default") else ("met" if not r.missed else
                                                                                  "missed: " + ", ".join(r.missed))
         lines.append(f"| {r.dataset} | {r.system} | {r.fit_s:.1f} | {r.sample_s:.1f} | {r.detection_auc:.3f} | "
-                     f"{r.tstr:.3f} ({r.trtr:.3f}) | {r.dcr_ratio:.2f} | {r.closer_share:.3f} | "
+                     f"{r.tstr:.3f} ({r.trtr:.3f}) | {r.dcr_ratio:.2f} | {r.closer_share:.3f} | {r.membership_auc:.3f} | "
                      f"{100 * r.copy_rate:.2f} ({100 * r.holdout_copy_rate:.2f}) | "
                      f"{'' if r.replaced is None else f'{r.replaced:,}'} | "
                      f"{'' if r.marginal_shift is None else f'{r.marginal_shift:.3f}'} | {targets} |")
