@@ -107,6 +107,10 @@ class SequentialCART(Synthesizer):
         self.avoid_copies = avoid_copies
         self.seed = seed
 
+    @classmethod
+    def search_space(cls, trial: Any) -> dict[str, Any]:
+        return {"min_leaf": trial.suggest_int("min_leaf", 5, 100, log=True)}
+
     # ------------------------------------------------------------------ fit
     def _fit(self, data: pd.DataFrame, rng: np.random.Generator) -> None:
         kinds = self.schema_.model_kinds()
@@ -202,7 +206,8 @@ class SequentialCART(Synthesizer):
         A condition on column ``k`` is met by sampling-importance-resampling (Rubin 1988): partial
         rows are kept with probability proportional to the share of their leaf's donors that hold the
         wanted value, then the value is set. This draws the earlier columns from their distribution
-        *given* the condition, and every returned row matches it exactly, without rejection.
+        *given* the condition, and every returned row matches it exactly, without rejection. (A
+        numeric value that no reached leaf holds is set as given, with the earlier columns unweighted.)
         """
         late = any(position > 0 for position in fixed)
         n_candidates = min(max(n_rows * _CANDIDATES_PER_ROW, n_rows), _MAX_CANDIDATES) if late else n_rows
@@ -259,5 +264,7 @@ class SequentialCART(Synthesizer):
         for position in range(len(self.order_)):
             prefix = f"tree/{position}/"
             tree = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+            for key in ("left", "right", "feature", "leaf_start", "leaf_count"):
+                tree[key] = np.asarray(tree.get(key, ()), dtype=np.int64)
             _trees.check_tree(tree, n_features=position)
             self.trees_.append(tree)

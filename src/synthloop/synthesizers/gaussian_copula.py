@@ -55,6 +55,10 @@ class GaussianCopula(Synthesizer):
         self.shrinkage = shrinkage
         self.seed = seed
 
+    @classmethod
+    def search_space(cls, trial: Any) -> dict[str, Any]:
+        return {"shrinkage": trial.suggest_float("shrinkage", 1e-3, 0.3, log=True)}
+
     # ------------------------------------------------------------------ fit
     def _fit(self, data: pd.DataFrame, rng: np.random.Generator) -> None:
         self.margins_: dict[str, dict[str, np.ndarray]] = {}
