@@ -16,7 +16,7 @@ Also here: the model view of the inputs (cached inside ``evaluate``) and seeded 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -88,6 +88,10 @@ class MixedEncoding:
         view = model_view(real, schema)
         return memo(("encoding", *frame_key(view)), lambda: cls.fit(view, schema.model_kinds()), keep=(view,))
 
+    def without(self, *names: str) -> MixedEncoding:
+        """The same encoding with some columns left out (e.g. the column an attacker tries to infer)."""
+        return replace(self, kinds={k: v for k, v in self.kinds.items() if k not in names})
+
     # ------------------------------------------------------------------ dense view
     def dense(self, frame: pd.DataFrame) -> np.ndarray:
         """Standardised numerics and scaled one-hot categoricals, float32 (n_rows, width)."""
@@ -145,8 +149,12 @@ class MixedEncoding:
 
 def label_codes(values: pd.Series, categories) -> np.ndarray:
     """Position of each label in ``categories`` (compared as strings); -1 when absent or missing."""
-    labels = values.astype(object).where(values.notna(), None).map(lambda v: v if v is None else str(v))
-    return pd.Index(list(categories), dtype=object).get_indexer(labels.to_numpy(dtype=object)).astype("int64")
+    labels = values.to_numpy(dtype=object)
+    if not all(isinstance(v, str) for v in labels[:100]):    # the model view already holds str labels
+        labels = np.array([v if v is None or isinstance(v, str) else str(v) for v in labels], dtype=object)
+    codes = pd.Index(list(categories), dtype=object).get_indexer(labels).astype("int64")
+    codes[pd.isna(labels)] = -1
+    return codes
 
 
 def dense_pair(real: pd.DataFrame, others: tuple[pd.DataFrame, ...], schema: Schema) -> tuple[np.ndarray, ...]:

@@ -27,21 +27,22 @@ def boosting_backend() -> str:
 
 def fit_model(family: Family, task: Task, features: np.ndarray, target: np.ndarray,
               categorical_mask: np.ndarray, seed: int):
-    """Fit a model of ``family`` (boosting reads codes, linear reads dense features) on one thread."""
-    from threadpoolctl import threadpool_limits
+    """Fit a model of ``family`` (boosting reads codes, linear reads dense features).
 
-    with threadpool_limits(1):
-        if family == "linear":
-            return _linear(task).fit(features, target)
-        if boosting_backend() == "lightgbm":
-            import lightgbm
+    LightGBM runs on one thread; ``evaluate`` limits BLAS / OpenMP pools to one thread around all
+    metrics (on a shared two-core machine, oversubscribed OpenMP threads are many times slower).
+    """
+    if family == "linear":
+        return _linear(task).fit(features, target)
+    if boosting_backend() == "lightgbm":
+        import lightgbm
 
-            cls = lightgbm.LGBMClassifier if task == "classification" else lightgbm.LGBMRegressor
-            model = cls(n_estimators=BOOSTING_TREES, learning_rate=0.1, num_leaves=31, n_jobs=1, verbose=-1,
-                        random_state=seed, min_child_samples=20)
-            categorical = [int(i) for i in np.flatnonzero(categorical_mask)]
-            return model.fit(features, target, categorical_feature=categorical or "auto")
-        return _sklearn_boosting(task, categorical_mask, seed).fit(features, target)
+        cls = lightgbm.LGBMClassifier if task == "classification" else lightgbm.LGBMRegressor
+        model = cls(n_estimators=BOOSTING_TREES, learning_rate=0.1, num_leaves=31, n_jobs=1, verbose=-1,
+                    random_state=seed, min_child_samples=20)
+        categorical = [int(i) for i in np.flatnonzero(categorical_mask)]
+        return model.fit(features, target, categorical_feature=categorical or "auto")
+    return _sklearn_boosting(task, categorical_mask, seed).fit(features, target)
 
 
 def _linear(task: Task):
@@ -59,11 +60,24 @@ def _sklearn_boosting(task: Task, categorical_mask: np.ndarray, seed: int):
 
 
 def predict(model, task: Task, features: np.ndarray) -> np.ndarray:
-    """Class probabilities (n_rows, n_classes_seen) or regression values, on one thread."""
-    from threadpoolctl import threadpool_limits
+    """Class probabilities (n_rows, n_classes_seen) or regression values."""
+    return model.predict_proba(features) if task == "classification" else model.predict(features)
 
-    with threadpool_limits(1):
-        return model.predict_proba(features) if task == "classification" else model.predict(features)
+
+def binary_auc(truth: np.ndarray, score: np.ndarray) -> float:
+    """ROC AUC from ranks (Mann–Whitney U), ties counted half; 0.5 when one class is absent.
+
+    Equal to ``sklearn.metrics.roc_auc_score`` for binary labels, without its per-call validation
+    overhead (permutation importances call it hundreds of times).
+    """
+    from scipy.stats import rankdata
+
+    truth = np.asarray(truth).astype(bool)
+    n_positive, n_negative = int(truth.sum()), int((~truth).sum())
+    if n_positive == 0 or n_negative == 0:
+        return 0.5
+    ranks = rankdata(score)
+    return float((ranks[truth].sum() - n_positive * (n_positive + 1) / 2) / (n_positive * n_negative))
 
 
 def seed_from(rng: np.random.Generator | None) -> int:

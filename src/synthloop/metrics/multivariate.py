@@ -25,7 +25,7 @@ from synthloop.metrics.encoding import dense_pair, resolve_schema, subsample_not
 from synthloop.metrics.registry import Score, metric
 from synthloop.schema import Schema
 
-MAX_ROWS = 3_000
+MAX_ROWS = 2_000
 N_NEIGHBOURS = 5
 N_LEVELS = 30
 

@@ -29,7 +29,7 @@ from synthloop.metrics.neighbours import nearest
 from synthloop.metrics.registry import NotApplicable, Score, metric
 from synthloop.schema import Schema
 
-MAX_QUERY_ROWS = 3_000
+MAX_QUERY_ROWS = 2_000
 MAX_TRAINING_ROWS = 50_000
 MAX_ATTACK_ROWS = 1_000
 _EPS = 1e-8
@@ -212,8 +212,7 @@ def attribute_inference_risk(real: pd.DataFrame, synthetic: pd.DataFrame, schema
 def _attack_column(name: str, real: pd.DataFrame, schema: Schema, targets: dict[str, pd.DataFrame],
                    synthetic_view: pd.DataFrame) -> dict[str, object]:
     full = MixedEncoding.for_schema(real, schema)
-    known = MixedEncoding(kinds={k: v for k, v in full.kinds.items() if k != name}, means=full.means, stds=full.stds,
-                          categories=full.categories, nullable=full.nullable)
+    known = full.without(name)
     synthetic_known = known.dense(synthetic_view)
     guesses_right = {}
     for group, frame in targets.items():

@@ -22,7 +22,7 @@ import pandas as pd
 
 from synthloop.metrics.cache import frame_key, memo, rng_key
 from synthloop.metrics.encoding import MixedEncoding, model_view, resolve_schema, subsample
-from synthloop.metrics.models import MODEL_FAMILIES, fit_model, predict, seed_from
+from synthloop.metrics.models import MODEL_FAMILIES, binary_auc, fit_model, predict, seed_from
 from synthloop.metrics.registry import NotApplicable, Score, metric
 from synthloop.schema import Schema
 
@@ -43,6 +43,7 @@ class UtilityRun:
     encoding: MixedEncoding
     models: dict[tuple[str, str], Any] = field(default_factory=dict)
     predictions: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)   # proba (n, k) or values
+    test_features: dict[str, np.ndarray] = field(default_factory=dict)               # by model family
     notes: tuple[str, ...] = ()
 
 
@@ -52,6 +53,8 @@ def utility_run(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | No
     schema = resolve_schema(real, schema)
     if schema.target is None:
         raise NotApplicable("no target column in the schema (set one with Schema.infer(..., target=...))")
+    if schema.target not in schema.model_kinds():
+        raise NotApplicable(f"the target '{schema.target}' is a {schema[schema.target].kind} column, not learned")
     key = ("utility", *frame_key(real, synthetic, holdout, schema), rng_key(rng))
     rng = rng if rng is not None else np.random.default_rng(0)
     return memo(key, lambda: _fit_all(real, synthetic, schema, holdout, rng))
@@ -97,7 +100,9 @@ def _fit_one(run: UtilityRun, family: str, trained_on: str, frame: pd.DataFrame,
     if run.task == "classification":
         frame, y = frame[y >= 0], y[y >= 0]
     features = _features(run.encoding, family)
-    test_x = features(run.test)
+    if family not in run.test_features:
+        run.test_features[family] = features(run.test)
+    test_x = run.test_features[family]
     if run.task == "regression":
         model = fit_model(family, "regression", features(frame), y, run.encoding.categorical_mask(), seed)
         run.models[family, trained_on], run.predictions[family, trained_on] = model, predict(model, "regression", test_x)
@@ -126,7 +131,7 @@ def _score(run: UtilityRun, prediction: np.ndarray) -> dict[str, float]:
     labels = np.arange(len(run.classes))
     predicted = prediction.argmax(axis=1)
     if len(run.classes) == 2:
-        auc = roc_auc_score(run.test_y, prediction[:, 1])
+        auc = binary_auc(run.test_y == 1, prediction[:, 1])
     else:
         normalised = prediction / np.clip(prediction.sum(axis=1, keepdims=True), 1e-12, None)
         auc = roc_auc_score(run.test_y, normalised, multi_class="ovr", labels=labels)
@@ -173,16 +178,25 @@ def _permutation_importance(run: UtilityRun, trained_on: str, rows: np.ndarray, 
     model = run.models["boosting", trained_on]
     if model is None:
         return np.zeros(len(run.encoding.kinds))
-    features = run.encoding.codes(run.test.iloc[rows])
-    sub_run = UtilityRun(run.task, run.classes, run.test.iloc[rows], run.test_y[rows], run.encoding)
-    main = "auc" if run.task == "classification" else "r2"
-    full = _score(sub_run, _predict(model, run, features))[main]
+    features = run.test_features["boosting"][rows]
+    truth = run.test_y[rows]
+    full = _main_score(run, truth, _predict(model, run, features))
     drops = []
     for column in range(features.shape[1]):
         shuffled = features.copy()
         shuffled[:, column] = rng.permutation(shuffled[:, column])
-        drops.append(full - _score(sub_run, _predict(model, run, shuffled))[main])
+        drops.append(full - _main_score(run, truth, _predict(model, run, shuffled)))
     return np.array(drops)
+
+
+def _main_score(run: UtilityRun, truth: np.ndarray, prediction: np.ndarray) -> float:
+    """R² for regression, binary AUC, or accuracy for multiclass (cheap: called once per permutation)."""
+    if run.task == "regression":
+        residual = ((truth - prediction) ** 2).sum()
+        return float(1.0 - residual / max(((truth - truth.mean()) ** 2).sum(), 1e-12))
+    if len(run.classes) == 2:
+        return binary_auc(truth == 1, prediction[:, 1])
+    return float((prediction.argmax(axis=1) == truth).mean())
 
 
 def _predict(model, run: UtilityRun, features: np.ndarray) -> np.ndarray:

@@ -14,10 +14,11 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from synthloop.errors import ConfigError, DataError
 from synthloop.metrics.cache import shared_cache
-from synthloop.metrics.registry import METRICS, MetricInfo, NotApplicable, Score, get_metric, load_all
+from synthloop.metrics.registry import FAMILIES, METRICS, MetricInfo, NotApplicable, Score, get_metric, load_all
 from synthloop.report.report import Report
 from synthloop.schema import Schema
 from synthloop.schema.schema import check_frame
@@ -61,10 +62,10 @@ def evaluate(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | None 
     check_inputs(real, synthetic, holdout, schema)
     schema = schema if schema is not None else Schema.infer(real)
     check_target(schema, real, holdout)
-    chosen = select_metrics(metrics)
+    chosen = _by_family(select_metrics(metrics))
     started = time.perf_counter()
     rows, details, notes, skipped, timings = [], {}, {}, {}, {}
-    with shared_cache():
+    with threadpool_limits(1), shared_cache():
         for info in chosen:
             tic = time.perf_counter()
             try:
@@ -101,6 +102,10 @@ def select_metrics(metrics: Sequence[str] | str) -> list[MetricInfo]:
     if not names:
         raise ConfigError(f"No metrics chosen; pass a preset ({', '.join(PRESETS)}) or metric names.")
     return [get_metric(name) for name in dict.fromkeys(names)]
+
+
+def _by_family(infos: list[MetricInfo]) -> list[MetricInfo]:
+    return sorted(infos, key=lambda info: FAMILIES.index(info.family))
 
 
 def _row(info: MetricInfo, score: Score, baseline: float) -> dict[str, object]:
@@ -186,7 +191,7 @@ def _dtype_problems(real: pd.DataFrame, other: pd.DataFrame, what: str, schema: 
 
 def check_target(schema: Schema, real: pd.DataFrame, holdout: pd.DataFrame | None) -> None:
     """A categorical target needs two classes in the real data (and in the holdout) for utility metrics."""
-    if schema.target is None or schema.model_kinds().get(schema.target) != "categorical":
+    if schema.target is None or schema[schema.target].kind not in ("categorical", "boolean", "constant"):
         return
     for what, frame in (("real data", real), ("holdout data", holdout)):
         if frame is None:

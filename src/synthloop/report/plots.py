@@ -26,7 +26,7 @@ def _figure(width: float, height: float):
 
 def _png(plt, fig) -> bytes:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=DPI)     # fixed layouts: "tight" boxes cost a second draw
     plt.close(fig)
     return buffer.getvalue()
 
@@ -68,7 +68,7 @@ def marginal_overlays(marginals: pd.DataFrame | None) -> bytes | None:
     for ax in axes.ravel()[len(columns):]:
         ax.axis("off")
     axes.ravel()[0].legend(fontsize=7)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.05, right=0.99, top=1 - 0.35 / n_rows, bottom=0.7 / (2.4 * n_rows), hspace=0.9, wspace=0.25)
     return _png(plt, fig)
 
 
@@ -81,7 +81,8 @@ def association_heatmap(associations: pd.DataFrame | None) -> bytes | None:
     matrix = np.zeros((len(names), len(names)))
     for row in associations.itertuples(index=False):
         matrix[index[row.column_a], index[row.column_b]] = matrix[index[row.column_b], index[row.column_a]] = row.difference
-    plt, fig, ax = _figure(6.5, 5.5)
+    plt, fig, ax = _figure(7.0, 6.0)
+    fig.subplots_adjust(left=0.22, bottom=0.22, right=0.98, top=0.98)
     limit = max(0.1, float(np.abs(matrix).max()))
     image = ax.imshow(matrix, cmap="RdBu_r", vmin=-limit, vmax=limit)
     ax.set_xticks(range(len(names)), names, rotation=90, fontsize=7)
@@ -95,7 +96,9 @@ def detection_attributions(attributions: pd.DataFrame | None) -> bytes | None:
     if attributions is None or attributions.empty:
         return None
     ordered = attributions.sort_values("auc_drop")
-    plt, fig, ax = _figure(6.0, 0.25 * len(ordered) + 1.0)
+    height = 0.25 * len(ordered) + 1.0
+    plt, fig, ax = _figure(6.0, height)
+    fig.subplots_adjust(left=0.28, right=0.97, top=1 - 0.2 / height, bottom=0.6 / height)
     ax.barh(ordered["column"], ordered["auc_drop"], color=COLOURS["synthetic"])
     ax.set_xlabel("detection AUC lost when the column is shuffled", fontsize=8)
     ax.tick_params(labelsize=7)
@@ -107,6 +110,7 @@ def dcr_histograms(histograms: pd.DataFrame | None) -> bytes | None:
     if histograms is None or histograms.empty:
         return None
     plt, fig, ax = _figure(6.0, 3.0)
+    fig.subplots_adjust(left=0.13, right=0.97, top=0.95, bottom=0.17)
     for source, part in histograms.groupby("from", sort=False):
         centres = (part["bin_low"].to_numpy() + part["bin_high"].to_numpy()) / 2
         ax.step(centres, part["share"], where="mid", label=f"{source} → training",

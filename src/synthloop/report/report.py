@@ -7,6 +7,7 @@ Gates are how a data pipeline blocks a release: ``report.check(["detection_auc<=
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import operator
@@ -71,6 +72,8 @@ class Report:
         if found.empty:
             skipped = self.meta.get("skipped", {})
             why = f" It was skipped: {skipped[metric]}." if metric in skipped else ""
+            close = difflib.get_close_matches(metric, list(self.scores["metric"]), n=1)
+            why += f" Did you mean '{close[0]}'?" if close else ""
             raise ConfigError(f"No score '{metric}' in this report.{why} "
                               f"Scores: {', '.join(self.scores['metric'])}.")
         return found.iloc[0]
