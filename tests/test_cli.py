@@ -117,12 +117,36 @@ def test_datasets_list_and_export(tmp_path):
 
 def test_demo_small_run(tmp_path):
     out = tmp_path / "demo"
-    result = invoke("demo", "--rows", 300, "--out", out, "-m", "independent")
+    result = invoke("demo", "--rows", 300, "--out", out, "-m", "independent", "--no-score")
     assert result.exit_code == 0, result.output
     assert (out / "models" / "independent" / "config.json").is_file()
     assert len(pd.read_csv(out / "synthetic" / "independent.csv")) == 300
     assert json.loads((out / "summary.json").read_text())["runs"][0]["model"] == "independent"
     assert "independent" in result.output and "fit (s)" in result.output
+
+
+@pytest.mark.slow
+def test_run_demo_scores_each_model_next_to_the_real_holdout(tmp_path):
+    from synthloop.demo import run_demo
+
+    result = run_demo(dataset="penguins", models=("independent", "gaussian_copula"), out_dir=tmp_path,
+                      metrics=["ks_complement", "detection_auc"], seed=0)
+    assert [run.model for run in result.runs] == ["independent", "gaussian_copula"]
+    for run in result.runs:
+        assert set(run.scores) == {"ks_complement", "detection_auc"}
+        assert 0.0 <= run.scores["ks_complement"] <= 1.0
+        assert run.report_path is not None and run.report_path.is_file()
+    assert result.score_goals == {"ks_complement": "max", "detection_auc": "min"}
+    # real unseen rows are hard to tell from real training rows: the reference sits near chance
+    assert result.holdout_scores["detection_auc"] < 0.7
+    assert json.loads(result.summary_path.read_text())["n_train_rows"] == result.n_train_rows
+
+
+def test_run_demo_reports_models_it_cannot_build():
+    from synthloop.demo import run_demo
+
+    with pytest.raises(sl.errors.ConfigError, match="nope"):
+        run_demo(dataset="penguins", models=("nope",), out_dir=None, evaluate=False)
 
 
 # ---------------------------------------------------------------------- bad input → exit 2, no partial output
@@ -229,6 +253,12 @@ def test_unknown_output_format_fails_before_sampling(tmp_path, fitted):
     assert_bad_input(invoke("sample", fitted, "-n", 10, "-o", tmp_path / "s.xlsx"), "s.xlsx", ".csv")
 
 
+def test_unwritable_output_path(tmp_path, fitted):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("not a folder")
+    assert_bad_input(invoke("sample", fitted, "-n", 10, "-o", blocker / "s.csv"), "file.txt")
+
+
 def test_fit_refuses_to_replace_a_folder_that_is_not_a_model(tmp_path, penguins_csv):
     precious = tmp_path / "precious"
     precious.mkdir()
@@ -274,6 +304,7 @@ def test_ctrl_c_while_sampling_writes_no_file(tmp_path, fitted, monkeypatch):
     (("--kind", "island=colour"), ("'island'", "colour", "numeric")),
     (("--target", "wingspan"), ("'wingspan'",)),
     (("--sensitive", "wingspan"), ("'wingspan'",)),
+    (("--target", "[red]wing"), ("'[red]wing'",)),  # names are printed as they are, never as markup
     (("--kind", "island"), ("KEY=VALUE",)),
 ])
 def test_schema_infer_bad_overrides(tmp_path, penguins_csv, args, needles):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections.abc
 import contextlib
 import json
+import sys
 import time
 import types
 import typing
@@ -21,6 +22,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from synthloop.errors import ConfigError, DataError, SynthloopError, SynthloopWarning
@@ -36,12 +38,21 @@ class SynthloopGroup(TyperGroup):
 
     def invoke(self, ctx: Any) -> Any:
         with warnings.catch_warnings():
-            warnings.simplefilter("default")
+            if not sys.warnoptions:  # users see synthloop's advice; library deprecations only on request (-W)
+                warnings.simplefilter("ignore")
+                warnings.simplefilter("default", SynthloopWarning)
             warnings.showwarning = _show_warning
             try:
                 return super().invoke(ctx)
             except SynthloopError as exc:
-                err_console.print(f"[bold red]Error:[/bold red] {exc}", highlight=False, markup=True, soft_wrap=True)
+                err_console.print(f"[bold red]Error:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+                raise typer.Exit(EXIT_BAD_INPUT) from None
+            except OSError as exc:
+                if exc.filename is None:  # not about a path the user gave: a bug worth its traceback
+                    raise
+                err_console.print(f"[bold red]Error:[/bold red] cannot use '{escape(str(exc.filename))}': "
+                                  f"{escape(str(exc.strerror or exc))}. Check the path and its permissions.",
+                                  highlight=False, soft_wrap=True)
                 raise typer.Exit(EXIT_BAD_INPUT) from None
             except KeyboardInterrupt:
                 err_console.print("[yellow]Interrupted.[/yellow] Nothing partial was written: "
@@ -51,9 +62,9 @@ class SynthloopGroup(TyperGroup):
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     if issubclass(category, SynthloopWarning):
-        err_console.print(f"[yellow]Warning:[/yellow] {message}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]Warning:[/yellow] {escape(str(message))}", highlight=False, soft_wrap=True)
     else:
-        err_console.print(f"[dim]{category.__name__}: {message}[/dim]", highlight=False, soft_wrap=True)
+        err_console.print(f"[dim]{category.__name__}: {escape(str(message))}[/dim]", highlight=False, soft_wrap=True)
 
 
 def run_safely(app: typer.Typer) -> int:
@@ -75,6 +86,14 @@ def working(message: str) -> Iterator[dict[str, float]]:
             yield timing
         finally:
             timing["seconds"] = time.perf_counter() - start
+
+
+def library_defaults(function: typing.Callable[..., Any]) -> dict[str, Any]:
+    """The keyword defaults of a library function, so CLI options never re-declare them."""
+    import inspect
+
+    return {name: p.default for name, p in inspect.signature(function).parameters.items()
+            if p.default is not inspect.Parameter.empty}
 
 
 # ---------------------------------------------------------------------- argument parsing

@@ -6,32 +6,37 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from synthloop.cli._common import console, human_size
+from synthloop.cli._common import console, human_size, library_defaults
+from synthloop.demo import DEMO_MODELS, run_demo
+
+_DEFAULTS = library_defaults(run_demo)
 
 
 def demo(
-    rows: Annotated[int | None, typer.Option("--rows", metavar="N", help="Train on this many Adult rows (default: all 39,073 "
-                                              "training rows).")] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="Directory for models, synthetic tables and reports.")]
-    = Path("synthloop-demo"),
-    model: Annotated[list[str] | None, typer.Option("--model", "-m", metavar="NAME", help="Synthesizers to run (default: the "
-                                                     "baselines); repeatable.")] = None,
+    rows: Annotated[int | None, typer.Option(
+        "--rows", metavar="N", help="Train on a random N of Adult's 39,073 training rows (default: all).")] = _DEFAULTS["rows"],
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", metavar="DIR", help="Directory for models, synthetic tables and reports.")] = Path(_DEFAULTS["out_dir"]),
+    model: Annotated[list[str] | None, typer.Option(
+        "--model", "-m", metavar="NAME", help=f"Synthesizers to run (default: {', '.join(DEMO_MODELS)}); repeatable.")] = None,
+    score: Annotated[bool, typer.Option(
+        "--score/--no-score", help="Score each synthetic table (synthloop.evaluate) and write an HTML report.")]
+    = _DEFAULTS["evaluate"],
 ) -> None:
     """Fit the baseline synthesizers on bundled Adult census data, sample, save and score them."""
-    from synthloop.demo import DEMO_MODELS, run_demo
-
     with console.status("Loading Adult…", spinner="dots") as status:
-        result = run_demo(rows=rows, out_dir=out, models=tuple(model or DEMO_MODELS),
+        result = run_demo(rows=rows, out_dir=out, models=tuple(model or DEMO_MODELS), evaluate=score,
                           on_step=lambda message: status.update(f"{message}…"))
     console.print(_runs_table(result))
     if result.holdout_scores or any(run.scores for run in result.runs):
         console.print(_scores_table(result))
     else:
-        console.print("[dim]Quality scores appear here once synthloop.evaluate is available in this build.[/dim]")
+        console.print("[dim]Not scored (--no-score); run synthloop evaluate on a synthetic table to score it.[/dim]")
     for name, reason in result.skipped.items():
-        console.print(f"[yellow]Skipped {name}:[/yellow] {reason}")
+        console.print(f"[yellow]Skipped {name}:[/yellow] {escape(reason)}")
     _print_files(result)
 
 
@@ -49,8 +54,8 @@ def _runs_table(result) -> Table:
 def _scores_table(result) -> Table:
     table = Table(title="How good: each synthetic table vs the real training data "
                         "(the holdout column is real data: what 'as good as real' looks like)", title_justify="left")
-    table.add_column("metric")
-    table.add_column("goal")
+    table.add_column("metric", no_wrap=True)
+    table.add_column("goal", no_wrap=True)
     for run in result.runs:
         table.add_column(run.model, justify="right")
     table.add_column("real holdout", justify="right", style="dim")
