@@ -208,7 +208,8 @@ class PrivacyFilter:
         self.reference = reference
         self.info = SampleInfo(privacy=mode, holdout_copy_rate=reference.copy_rate if reference else None,
                                thresholds=tuple(float(t) for t in reference.thresholds) if reference else ())
-        self._quota: np.ndarray = np.zeros(0)
+        self._n_rows = 0                       # output rows asked for so far in this call
+        self._quota: np.ndarray = np.zeros(0)  # rows allowed in each band (copies first), for those rows
         self._used: np.ndarray = np.zeros(0)
         self._candidates: list[pd.DataFrame] = []
         # When every row the schema allows is a training row, any real new row would be a copy too.
@@ -224,7 +225,11 @@ class PrivacyFilter:
         return self.mode != "off"
 
     def start_group(self, n_rows: int) -> int:
-        """Quotas for the next ``n_rows`` output rows (copies, then each closeness band); returns rows replaced so far."""
+        """Add ``n_rows`` output rows to the quotas (copies, then each closeness band); returns rows replaced so far.
+
+        Quotas run over the whole call, so groups of conditioned rows share them: a quota left unused by
+        one group carries over to the next, and the output as a whole stays within ``floor(rate * n)``.
+        """
         reference = self.reference
         if self.mode == "no-copies":
             rates = np.zeros(1)
@@ -232,8 +237,10 @@ class PrivacyFilter:
             rates = np.ones(1 + len(reference.band_rates))
         else:
             rates = np.concatenate([[reference.copy_rate], reference.band_rates])
-        self._quota = np.floor(rates * n_rows + 1e-9)
-        self._used = np.zeros_like(self._quota)
+        self._n_rows += n_rows
+        self._quota = np.floor(rates * self._n_rows + 1e-9)
+        if len(self._used) != len(self._quota):
+            self._used = np.zeros_like(self._quota)
         return self.info.n_replaced
 
     def keep(self, model_rows: pd.DataFrame, canonical_rows: pd.DataFrame) -> np.ndarray:
