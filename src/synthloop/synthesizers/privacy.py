@@ -40,9 +40,9 @@ difference weighs like one category: the geometry of the evaluation suite's DCR 
 is searched only among rows with the same labels (exact, and fast on wide tables).
 
 Measured (``benchmarks/privacy_parity.py``, Adult, ``cart`` defaults, 2 shared cores): parity
-regenerated 1,367 of 39,073 rows (3.5%); DCR ratio 1.04 → 1.10, share of rows closer to training than
-to holdout 0.496 → 0.484, detection AUC 0.527 → 0.521, TSTR unchanged, largest per-column marginal
-shift 0.005; sampling took 4.3 s instead of 1.3 s and fitting the reference about 1.5 s.
+regenerated 1,367 of 39,073 rows (3.5%); DCR ratio 0.96 → 1.01, share of rows closer to training than
+to holdout 0.490 → 0.477, detection AUC 0.527 → 0.521, TSTR unchanged, largest per-column marginal
+shift 0.005; sampling took 2.6 s instead of 1.0 s and fitting the reference about 1.5 s.
 
 What the model keeps (and what that means for the model file): a 64-bit hash of every training row
 (for copies) and, for parity, every training row in model view as scaled float32 numerics and
