@@ -23,7 +23,7 @@ def evaluate_command(
     metrics: Annotated[str, typer.Option("--metrics", help="default, all, fast, or comma-separated names.")] = "default",
     seed: Annotated[int, typer.Option("--seed", help="Seed for subsamples and models.")] = 0,
 ) -> None:
-    """Score SYNTH against REAL, each score next to the holdout's; gates set the exit code."""
+    """Score SYNTHETIC against REAL, each score next to the holdout's; gates set the exit code."""
     from synthloop.io import read_table
     from synthloop.report import evaluate
     from synthloop.schema import Schema

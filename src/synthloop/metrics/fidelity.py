@@ -50,7 +50,7 @@ def ks_complement(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | 
     for name in _columns(schema, "numeric"):
         real_values, synthetic_values = real_view[name].dropna(), synthetic_view[name].dropna()
         if len(real_values) and len(synthetic_values):
-            per_column[name] = 1.0 - float(ks_2samp(real_values, synthetic_values).statistic)
+            per_column[name] = 1.0 - float(ks_2samp(real_values, synthetic_values, method="asymp").statistic)
         elif len(real_values):
             per_column[name] = 0.0
     if not per_column:

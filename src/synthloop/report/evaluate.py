@@ -76,14 +76,15 @@ def evaluate(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | None 
             baseline = score.baseline if score.baseline is not None else _baseline(info, real, holdout, schema, seed)
             rows.append(_row(info, score, baseline))
             details.update(_details(info.name, score))
-            notes.update({note: None for note in score.notes})
+            for note in score.notes:
+                notes.setdefault(note, []).append(info.name)
             timings[info.name] = round(time.perf_counter() - tic, 3)
         details.update(_plot_tables(real, synthetic, schema, holdout, seed))
     meta = {"seed": seed, "rows": {"real": len(real), "synthetic": len(synthetic),
                                    "holdout": None if holdout is None else len(holdout)},
             "target": schema.target, "sensitive": [c.name for c in schema.sensitive()],
-            "notes": list(notes), "skipped": skipped, "seconds": round(time.perf_counter() - started, 2),
-            "metric_seconds": timings}
+            "notes": [f"{', '.join(names)}: {note}" for note, names in notes.items()], "skipped": skipped,
+            "seconds": round(time.perf_counter() - started, 2), "metric_seconds": timings}
     return Report(scores=pd.DataFrame(rows, columns=Report.SCORE_COLUMNS), details=details, meta=meta)
 
 
