@@ -77,11 +77,18 @@ def run_safely(app: typer.Typer) -> int:
 
 
 @contextlib.contextmanager
-def working(message: str) -> Iterator[dict[str, float]]:
-    """Show a spinner with ``message`` while the block runs; yields a dict that receives ``seconds``."""
+def working(message: str, *, live: bool = True) -> Iterator[dict[str, float]]:
+    """Show ``message`` while the block runs; yields a dict that receives ``seconds`` at the end.
+
+    ``live`` shows a spinner. ``fit`` passes ``live=False`` and prints the message once instead: neural
+    synthesizers draw their own epoch progress bar, and two live displays would overwrite each other.
+    """
     timing: dict[str, float] = {}
     start = time.perf_counter()
-    with console.status(f"{message}…", spinner="dots"):
+    display = console.status(f"{message}…", spinner="dots") if live else contextlib.nullcontext()
+    if not live:
+        err_console.print(f"{escape(message)}…", style="dim", highlight=False)
+    with display:
         try:
             yield timing
         finally:

@@ -31,7 +31,7 @@ def fit(
     synthesizer = get(model, **parse_params(model, param or []))
     table_schema = read_schema(schema)
     real = read_table(data)
-    with working(f"Fitting {model} on {len(real):,} rows × {real.shape[1]} columns of {data.name}") as timing:
+    with working(f"Fitting {model} on {len(real):,} rows × {real.shape[1]} columns of {data.name}", live=False) as timing:
         synthesizer.fit(real, table_schema)
         synthesizer.save(out)
     console.print(f"Fitted [bold]{model}[/bold] on {len(real):,} rows in {timing['seconds']:.1f} s; "
