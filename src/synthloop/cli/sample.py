@@ -22,6 +22,10 @@ def sample(
                                              help="Seed for this draw (default: the model's seed).")] = None,
     lineage: Annotated[Path | None, typer.Option("--lineage", metavar="STORE.db",
                                                  help="Record the sample in this lineage store (created if missing).")] = None,
+    privacy: Annotated[str | None, typer.Option(
+        "--privacy", metavar="parity|no-copies|off",
+        help="Regenerate rows that copy training rows (no-copies) or sit closer to them than held-out "
+             "real rows do (parity). Default: the library's (parity).")] = None,
 ) -> None:
     """Generate N rows from a saved synthesizer and write them atomically to OUT."""
     from synthloop.io import write_table
@@ -32,10 +36,14 @@ def sample(
     conditions = parse_conditions(where or [])
     synthesizer = Synthesizer.load(model_dir)
     with working(f"Sampling {n_rows:,} rows from {synthesizer.name}") as timing:
-        synthetic = synthesizer.sample(n_rows, conditions=conditions, seed=seed)
+        synthetic = synthesizer.sample(n_rows, conditions=conditions, seed=seed, **({"privacy": privacy} if privacy else {}))
         provenance = sample_provenance(synthetic, model_dir, synthesizer=synthesizer.name,
                                        params=synthesizer.get_params(),
                                        store=LineageStore(lineage) if lineage is not None else None)
         write_table(synthetic, out, metadata=provenance)
     shown = f" where {', '.join(f'{k}={v}' for k, v in conditions.items())}" if conditions else ""
     console.print(f"Wrote {len(synthetic):,} rows{shown} to {out} ({human_size(out)}) in {timing['seconds']:.1f} s.")
+    info = synthesizer.last_sample_info_
+    console.print(f"Privacy {info.privacy}: {info.n_replaced:,} rows regenerated ({info.n_replaced_copies:,} training "
+                  f"copies, {info.n_replaced_close:,} too close); {info.n_copies_returned:,} copies returned; "
+                  f"largest marginal shift {info.max_marginal_shift:.3f}.")

@@ -8,6 +8,9 @@ It also owns what every model needs and no model should re-implement:
 - conditions (``sample(n, conditions={"income": ">50K"})`` or a frame of conditions): passed to
   models with native conditioning, met by rejection otherwise; exactly ``n`` rows or a clear error;
 - domain constraints: invalid rows are regenerated, with an acceptance-rate budget;
+- privacy (``sample(n, privacy="parity"|"no-copies"|"off")``, see ``synthesizers/privacy.py``): rows
+  that copy or sit too close to training rows are regenerated the same way; ``last_sample_info_``
+  says how many were replaced;
 - reproducibility: ``seed`` drives fitting, and sample calls draw from ``(seed, call number)``;
 - safe files: ``save`` writes JSON + safetensors; ``load`` never unpickles.
 
@@ -34,12 +37,20 @@ from synthloop.io.artifacts import load_artifact, save_artifact
 from synthloop.schema import Schema
 from synthloop.schema.constraints import valid_mask
 from synthloop.schema.schema import _to_labels, check_frame
+from synthloop.synthesizers.privacy import (
+    DEFAULT_PRIVACY,
+    PrivacyFilter,
+    PrivacyMode,
+    PrivacyReference,
+)
 
 ConditionsLike = Mapping[str, object] | pd.DataFrame | None
 
 # Rejection sampling gives up once this many rows were drawn per requested row with too few accepted.
 _MAX_DRAWS_PER_ROW = 200
 _MAX_ROUNDS = 60
+# Arrays of the privacy reference sit beside the model's own in weights.safetensors under this prefix.
+_PRIVACY_PREFIX = "_privacy/"
 
 
 class Synthesizer(ABC):
@@ -100,6 +111,7 @@ class Synthesizer(ABC):
         self._sample_calls = 0
         model_frame = self.schema_.to_model_frame(data)
         self._fit(model_frame, np.random.default_rng(self.seed))
+        self.privacy_reference_ = PrivacyReference.build(self.schema_, model_frame, np.random.default_rng(self.seed))
         return self
 
     @abstractmethod
@@ -107,8 +119,9 @@ class Synthesizer(ABC):
         """Learn the model view of the data (float numerics, str categoricals, NaN = missing)."""
 
     # ------------------------------------------------------------------ sample
-    def sample(self, n_rows: int, *, conditions: ConditionsLike = None, seed: int | None = None) -> pd.DataFrame:
-        """Generate exactly ``n_rows`` rows that meet ``conditions`` and the schema's constraints.
+    def sample(self, n_rows: int, *, conditions: ConditionsLike = None, seed: int | None = None,
+               privacy: PrivacyMode = DEFAULT_PRIVACY) -> pd.DataFrame:
+        """Generate exactly ``n_rows`` rows that meet ``conditions``, the schema's constraints and ``privacy``.
 
         Parameters
         ----------
@@ -119,36 +132,48 @@ class Synthesizer(ABC):
             output row. Condition values must be labels seen in training.
         seed
             Makes this call reproducible; without it, each call continues the model's seed.
+        privacy
+            ``"parity"`` (default): no more exact training copies, and no more rows unusually close to
+            a training row, than real held-out rows have (measured by cross-fitting at fit time);
+            ``"no-copies"``: no training row verbatim (``PrivacyError`` when impossible); ``"off"``.
+            Offending rows are regenerated, not dropped; ``self.last_sample_info_`` reports how many.
         """
         self._check_fitted()
+        privacy_filter = PrivacyFilter(privacy, getattr(self, "privacy_reference_", None), self.schema_)
         rng = self._sample_rng(seed)
         cond = self._condition_frame(n_rows, conditions)
         n_rows = len(cond) if cond is not None else _check_n_rows(n_rows)
         if n_rows == 0:
             empty = {name: pd.Series(dtype="float64" if kind == "numeric" else object)
                      for name, kind in self.schema_.model_kinds().items()}
+            self.last_sample_info_ = privacy_filter.info
             return self._to_user(pd.DataFrame(empty))
         if cond is None:
-            model_rows = self._draw_valid(n_rows, None, rng)
+            model_rows = self._draw_valid(n_rows, None, rng, privacy_filter)
         else:
-            model_rows = self._draw_conditioned(cond, rng)
+            model_rows = self._draw_conditioned(cond, rng, privacy_filter)
+        self.last_sample_info_ = privacy_filter.finish(model_rows, self._canonical(model_rows))
         return self._to_user(model_rows)
 
-    def _draw_conditioned(self, cond: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    def _draw_conditioned(self, cond: pd.DataFrame, rng: np.random.Generator,
+                          privacy: PrivacyFilter | None = None) -> pd.DataFrame:
         """Group identical condition rows and fill each group, keeping the caller's row order."""
         keys = pd.MultiIndex.from_frame(cond.astype(object).fillna("\0nan"))
         parts = []
         for _, positions in pd.Series(np.arange(len(cond))).groupby(pd.factorize(keys)[0]):
             group = cond.iloc[positions.to_numpy()].reset_index(drop=True)
-            drawn = self._draw_valid(len(group), group, rng)
+            drawn = self._draw_valid(len(group), group, rng, privacy)
             drawn.index = positions.to_numpy()
             parts.append(drawn)
         return pd.concat(parts).sort_index().reset_index(drop=True)
 
-    def _draw_valid(self, n_rows: int, cond: pd.DataFrame | None, rng: np.random.Generator) -> pd.DataFrame:
+    def _draw_valid(self, n_rows: int, cond: pd.DataFrame | None, rng: np.random.Generator,
+                    privacy: PrivacyFilter | None = None) -> pd.DataFrame:
         """Draw until ``n_rows`` rows pass conditions, constraints and privacy filters, or give up clearly."""
         accepted: list[pd.DataFrame] = []
         n_accepted = n_drawn = 0
+        privacy = privacy if privacy is not None and privacy.active else None
+        replaced_before = privacy.start_group(n_rows) if privacy is not None else 0
         for _ in range(_MAX_ROUNDS):
             missing = n_rows - n_accepted
             rate = max(n_accepted / n_drawn, 0.02) if n_drawn else 1.0
@@ -157,6 +182,8 @@ class Synthesizer(ABC):
             drawn = self._sample(batch, batch_cond if self.native_conditions else None, rng)
             drawn = drawn.reset_index(drop=True)
             mask = self._accept(drawn, batch_cond)
+            if privacy is not None and mask.any():
+                mask[np.flatnonzero(mask)] = privacy.keep(drawn[mask], self._canonical(drawn[mask]))
             n_drawn += batch
             kept = drawn[mask]
             n_accepted += len(kept)
@@ -165,7 +192,22 @@ class Synthesizer(ABC):
                 return pd.concat(accepted, ignore_index=True).iloc[:n_rows].reset_index(drop=True)
             if n_drawn >= _MAX_DRAWS_PER_ROW * n_rows + 10_000 and n_accepted < n_rows:
                 break
+        if privacy is not None and privacy.info.n_replaced > replaced_before:
+            where = "" if cond is None else " with " + ", ".join(f"{c}={cond[c].iloc[0]!r}" for c in cond.columns)
+            privacy.raise_impossible(n_rows, n_accepted, n_drawn, privacy.info.n_replaced - replaced_before, where)
         self._raise_impossible(n_rows, n_accepted, n_drawn, cond)
+
+    def _canonical(self, model_rows: pd.DataFrame) -> pd.DataFrame:
+        """Model rows as they will come out (rounded, clipped), in model view: what copy checks compare."""
+        model_rows = model_rows.reset_index(drop=True)
+        if type(self)._to_user is not Synthesizer._to_user:
+            return self.schema_.to_model_frame(self._to_user(model_rows))
+        # Labels pass through unchanged; only numerics and datetimes are rounded and clipped on output.
+        restored = replace(self.schema_, columns=self.schema_.of_kind("numeric", "datetime"), target=None, constraints=())
+        canonical = model_rows.copy()
+        numeric = restored.to_model_frame(restored.from_model_frame(model_rows))
+        canonical[list(numeric.columns)] = numeric
+        return canonical
 
     def _accept(self, model_rows: pd.DataFrame, cond: pd.DataFrame | None) -> np.ndarray:
         """Rows that match their condition and satisfy every constraint."""
@@ -242,14 +284,25 @@ class Synthesizer(ABC):
         return pd.DataFrame(out)
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path: str | Path) -> Path:
-        """Write ``config.json``, ``schema.json`` and ``weights.safetensors`` to a directory, atomically."""
+    def save(self, path: str | Path, *, privacy_reference: bool = True) -> Path:
+        """Write ``config.json``, ``schema.json`` and ``weights.safetensors`` to a directory, atomically.
+
+        With ``privacy_reference`` (default) the file keeps the training-row hashes and nearest-neighbour
+        reference that ``sample(privacy=...)`` checks against: the directory is then as sensitive as the
+        training data. ``privacy_reference=False`` leaves them out; the loaded model samples with
+        ``privacy="off"`` only.
+        """
         self._check_fitted()
         from synthloop import __version__
 
         arrays, meta = self._state()
+        reference = getattr(self, "privacy_reference_", None)
+        privacy_meta = None
+        if privacy_reference and reference is not None:
+            privacy_arrays, privacy_meta = reference.to_state()
+            arrays = {**arrays, **{_PRIVACY_PREFIX + k: v for k, v in privacy_arrays.items()}}
         config = {"synthesizer": self.name, "synthloop_version": __version__, "params": self.get_params(),
-                  "n_training_rows": self.n_training_rows_, "meta": meta}
+                  "n_training_rows": self.n_training_rows_, "meta": meta, "privacy_reference": privacy_meta}
         return save_artifact(path, config, self.schema_.to_json(), arrays)
 
     @classmethod
@@ -270,8 +323,11 @@ class Synthesizer(ABC):
         model.schema_ = Schema.from_json(schema_json)
         model.n_training_rows_ = int(config.get("n_training_rows", 0))
         model._sample_calls = 0
+        privacy_arrays = {k[len(_PRIVACY_PREFIX):]: arrays.pop(k) for k in list(arrays) if k.startswith(_PRIVACY_PREFIX)}
         try:
             model._load_state(arrays, config.get("meta", {}))
+            if config.get("privacy_reference"):
+                model.privacy_reference_ = PrivacyReference.from_state(privacy_arrays, config["privacy_reference"])
         except (KeyError, ValueError, TypeError) as exc:
             raise ArtifactError(f"'{path}' is corrupt or from another version: {exc!r}. Re-train the model.") from None
         return model
