@@ -22,6 +22,17 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from synthloop.errors import DataError, SchemaError, SynthloopWarning
 from synthloop.schema.column import KINDS, Column, Kind
 from synthloop.schema.constraints import Constraint, constraint_from_dict
+from synthloop.schema.values import (
+    datetime_to_float,
+    json_value,
+    make_ids,
+    natural_key,
+    parse_datetimes,
+    restore_labels,
+    restore_numeric,
+    safe_dtype,
+    to_labels,
+)
 
 SCHEMA_VERSION = 1
 _ID_NAME = re.compile(r"(^|[_\s-])(id|uuid|guid|key)$|^id[_\s-]", re.IGNORECASE)
@@ -171,9 +182,9 @@ class Schema:
             if column.kind == "numeric":
                 out[column.name] = pd.to_numeric(values, errors="coerce").astype("float64")
             elif column.kind == "datetime":
-                out[column.name] = _datetime_to_float(values)
+                out[column.name] = datetime_to_float(values)
             else:
-                out[column.name] = _to_labels(values)
+                out[column.name] = to_labels(values)
         return pd.DataFrame(out, index=data.index)
 
     def from_model_frame(self, model_frame: pd.DataFrame, rng: np.random.Generator | None = None) -> pd.DataFrame:
@@ -182,13 +193,13 @@ class Schema:
         out = {}
         for column in self.columns:
             if column.kind == "id":
-                out[column.name] = _make_ids(column, n_rows)
+                out[column.name] = make_ids(column, n_rows)
             elif column.kind == "constant":
-                out[column.name] = pd.Series([column.value] * n_rows, dtype=_safe_dtype(column.dtype, column.value))
+                out[column.name] = pd.Series([column.value] * n_rows, dtype=safe_dtype(column.dtype, column.value))
             elif column.kind in ("numeric", "datetime"):
-                out[column.name] = _restore_numeric(column, model_frame[column.name].to_numpy(dtype="float64"))
+                out[column.name] = restore_numeric(column, model_frame[column.name].to_numpy(dtype="float64"))
             else:
-                out[column.name] = _restore_labels(column, model_frame[column.name])
+                out[column.name] = restore_labels(column, model_frame[column.name])
         return pd.DataFrame(out, index=pd.RangeIndex(n_rows))
 
     # ------------------------------------------------------------------ JSON
@@ -285,7 +296,7 @@ def _infer_column(name: str, values: pd.Series, kind: Kind | None, problems: lis
         if kind is None:
             return None
     if kind == "constant":
-        value = _json_value(non_null.iloc[0]) if len(non_null) else None
+        value = json_value(non_null.iloc[0]) if len(non_null) else None
         return Column(name, "constant", nullable=nullable, dtype=dtype, value=value)
     if kind == "id":
         integer = pd.api.types.is_integer_dtype(values.dtype)
@@ -308,16 +319,16 @@ def _infer_column(name: str, values: pd.Series, kind: Kind | None, problems: lis
         return Column(name, "numeric", nullable=nullable, low=float(finite.min()), high=float(finite.max()),
                       integer=integer, dtype=dtype)
     if kind == "datetime":
-        stamps = _parse_datetimes(non_null)
+        stamps = parse_datetimes(non_null)
         if stamps.isna().any():
             problems.append(f"column '{name}' is datetime but has unparseable values, e.g. {_examples(non_null[stamps.isna()])}")
             return None
-        seconds = _datetime_to_float(stamps)
+        seconds = datetime_to_float(stamps)
         date_only = bool(np.all(np.mod(seconds.to_numpy(), 86400) == 0))
         return Column(name, "datetime", nullable=nullable, low=float(seconds.min()), high=float(seconds.max()),
                       integer=date_only, dtype=dtype)
-    labels = _to_labels(non_null)
-    categories = tuple(sorted(pd.unique(labels).tolist(), key=_natural_key))
+    labels = to_labels(non_null)
+    categories = tuple(sorted(pd.unique(labels).tolist(), key=natural_key))
     return Column(name, kind, nullable=nullable, categories=categories, dtype=dtype)
 
 
@@ -383,12 +394,12 @@ def _check_column(column: Column, values: pd.Series) -> list[str]:
         elif len(numbers) and not np.isfinite(numbers.to_numpy(dtype="float64")).all():
             problems.append(f"column '{column.name}' has infinite values; replace them with NaN or a bound")
     elif column.kind in ("categorical", "boolean") and column.categories is not None:
-        unseen = sorted(set(_to_labels(non_null).unique()) - set(column.categories), key=_natural_key)
+        unseen = sorted(set(to_labels(non_null).unique()) - set(column.categories), key=natural_key)
         if unseen:
             problems.append(f"column '{column.name}' has labels not in the schema: {unseen[:5]}"
                             f"{' …' if len(unseen) > 5 else ''}")
     elif column.kind == "datetime":
-        stamps = _parse_datetimes(non_null)
+        stamps = parse_datetimes(non_null)
         if stamps.isna().any():
             problems.append(f"column '{column.name}' is datetime but has unparseable values, "
                             f"e.g. {_examples(non_null[stamps.isna()])}")
@@ -397,129 +408,6 @@ def _check_column(column: Column, values: pd.Series) -> list[str]:
 
 # What Series.map leaves for a missing entry among string labels: NaN where pandas infers its str dtype
 # (pandas >= 3), None before.
-_MISSING_LABEL = pd.Series(np.array(["label", None], dtype=object)).astype(object).iloc[1]
-
-
-def _to_labels(values: pd.Series) -> pd.Series:
-    """Labels as Python strings, missing values as Series.map leaves them (NaN under pandas 3).
-
-    So '1' and 1 are the same category. Each distinct value is labelled once and the labels are
-    spread back by code (fast on long columns); object columns holding non-strings, where equal values
-    such as ``True`` and ``1`` have different labels, and all-missing columns are labelled value by value.
-    """
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    uniques = np.asarray(uniques, dtype=object)
-    present = codes >= 0
-    if not present.any() or (values.dtype == object and not all(isinstance(v, str) for v in uniques)):
-        out = values.astype(object).where(values.notna(), None)
-        return out.map(lambda v: v if v is None else _label(v)).astype(object)
-    labels = np.array([_label(v) for v in uniques], dtype=object)
-    result = labels[np.maximum(codes, 0)]
-    result[~present] = _MISSING_LABEL
-    return pd.Series(result, index=values.index, name=values.name, dtype=object)
-
-
-def _label(value: object) -> str:
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return str(int(value)) if abs(value) < 2**53 else str(value)
-    return str(value)
-
-
-def _natural_key(label: str) -> tuple[int, float, str]:
-    try:
-        return (0, float(label), label)
-    except ValueError:
-        return (1, 0.0, label)
-
-
-def _parse_datetimes(values: pd.Series) -> pd.Series:
-    if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        return values
-    return pd.to_datetime(values, errors="coerce", format="mixed")
-
-
-def _datetime_to_float(values: pd.Series) -> pd.Series:
-    stamps = _parse_datetimes(values)
-    if getattr(stamps.dt, "tz", None) is not None:
-        stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
-    seconds = (stamps - pd.Timestamp("1970-01-01")).dt.total_seconds()
-    return seconds.astype("float64")
-
-
-def _restore_numeric(column: Column, values: np.ndarray) -> pd.Series:
-    values = values.copy()
-    finite = np.isfinite(values)
-    if column.low is not None or column.high is not None:
-        values[finite] = np.clip(values[finite], column.low if column.low is not None else -np.inf,
-                                 column.high if column.high is not None else np.inf)
-    if column.kind == "datetime":
-        unit = 86400.0 if column.integer else 1.0
-        values[finite] = np.round(values[finite] / unit) * unit
-        stamps = pd.to_datetime(pd.Series(values), unit="s", errors="coerce")
-        if not column.nullable:
-            stamps = stamps.fillna(pd.Timestamp(column.low, unit="s") if column.low is not None else pd.NaT)
-        if column.dtype.startswith("datetime64"):
-            return stamps
-        return stamps.dt.strftime("%Y-%m-%d" if column.integer else "%Y-%m-%d %H:%M:%S").astype(object)
-    if column.integer:
-        values[finite] = np.round(values[finite])
-    if not column.nullable and not finite.all():
-        values[~finite] = np.nanmedian(values) if finite.any() else (column.low or 0.0)
-    series = pd.Series(values)
-    if column.integer and not np.isnan(values).any() and column.dtype.startswith(("int", "uint", "Int", "UInt")):
-        return series.astype(column.dtype)
-    if column.dtype.startswith(("Int", "UInt", "Float")):
-        return series.astype(column.dtype)
-    return series.astype("float64") if column.dtype.startswith(("int", "uint")) else series.astype(_numeric_dtype(column.dtype))
-
-
-def _numeric_dtype(dtype: str) -> str:
-    return dtype if dtype.startswith("float") else "float64"
-
-
-def _restore_labels(column: Column, labels: pd.Series) -> pd.Series:
-    labels = labels.astype(object).where(labels.notna(), None).reset_index(drop=True)
-    if column.kind == "boolean":
-        mapped = labels.map(lambda v: None if v is None else str(v).lower() == "true")
-        return mapped.astype("bool") if mapped.notna().all() and column.dtype == "bool" else mapped.astype(object)
-    dtype = column.dtype
-    try:
-        if dtype.startswith(("int", "uint")) and labels.notna().all():
-            return labels.astype("float64").astype(dtype)
-        if dtype.startswith(("int", "uint", "float", "Int", "UInt", "Float")):
-            return pd.to_numeric(labels, errors="coerce").astype(dtype if not dtype.startswith(("int", "uint")) else "float64")
-        if dtype == "category":
-            return labels.astype(pd.CategoricalDtype(list(column.categories or ())))
-        if dtype.startswith("str") or dtype == "string":
-            return labels.astype(dtype)
-    except (TypeError, ValueError):
-        pass
-    return labels.astype(object)
-
-
-def _make_ids(column: Column, n_rows: int) -> pd.Series:
-    if column.integer:
-        start = int(column.low or 0)
-        dtype = column.dtype if column.dtype.startswith(("int", "uint")) else "int64"
-        return pd.Series(np.arange(start, start + n_rows), dtype=dtype)
-    width = max(6, len(str(n_rows)))
-    return pd.Series([f"syn-{i:0{width}d}" for i in range(n_rows)], dtype=object)
-
-
-def _safe_dtype(dtype: str, value: Any) -> str | None:
-    if value is None:
-        return "float64" if dtype.startswith(("float", "int")) else None
-    return dtype if dtype != "object" else None
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    return value
-
-
 def _json_default(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()

@@ -36,7 +36,8 @@ from synthloop.errors import ConditionError, ConfigError, ConstraintError, DataE
 from synthloop.io.artifacts import load_artifact, save_artifact
 from synthloop.schema import Schema
 from synthloop.schema.constraints import valid_mask
-from synthloop.schema.schema import _to_labels, check_frame
+from synthloop.schema.schema import check_frame
+from synthloop.schema.values import to_labels
 from synthloop.synthesizers.privacy import (
     DEFAULT_PRIVACY,
     PrivacyFilter,
@@ -273,7 +274,7 @@ class Synthesizer(ABC):
                     problems.append(f"'{name}' is numeric; {self.name} can condition on categorical columns only")
                 out[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
                 continue
-            labels = _to_labels(frame[name])
+            labels = to_labels(frame[name])
             unseen = sorted(set(labels.dropna()) - set(column.categories or ()))
             if unseen:
                 shown = ", ".join(map(repr, (column.categories or ())[:10]))
