@@ -95,3 +95,15 @@ def test_failing_write_inside_the_directory_leaves_the_old_model_intact(saved, m
     with pytest.raises(OSError, match="half way"):
         artifacts.save_artifact(folder, {"synthesizer": "cart"}, model.schema_.to_json(), {})
     assert (folder / "weights.safetensors").read_bytes() == before
+
+
+def test_save_refuses_to_replace_a_folder_that_is_not_a_model(tmp_path, penguins):
+    folder = tmp_path / "my_data"
+    folder.mkdir()
+    (folder / "precious.csv").write_text("a,b\n1,2\n")
+    model = sl.synthesizers.get("independent", seed=0).fit(penguins)
+    with pytest.raises(ArtifactError, match="not a synthloop model"):
+        model.save(folder)
+    assert (folder / "precious.csv").read_text() == "a,b\n1,2\n"
+    model.save(tmp_path / "model")
+    model.save(tmp_path / "model")  # replacing an existing model is fine

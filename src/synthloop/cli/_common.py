@@ -225,12 +225,10 @@ def check_table_path(path: Path) -> None:
 
 
 def check_model_dir(path: Path) -> None:
-    """Refuse to replace a directory that is not a synthloop model (a model save replaces the folder whole)."""
-    if path.exists() and not path.is_dir():
-        raise DataError(f"'{path}' exists and is a file; give a new directory for the model, e.g. -o models/{path.stem}")
-    if path.is_dir() and any(path.iterdir()) and not (path / "config.json").is_file():
-        raise DataError(f"'{path}' is a non-empty directory that is not a synthloop model; saving would replace it. "
-                        f"Give a new directory, e.g. -o {path / 'model'}")
+    """Fail before a long fit, not after it, when OUT cannot take a model (see check_artifact_target)."""
+    from synthloop.io.artifacts import check_artifact_target
+
+    check_artifact_target(path)
 
 
 def read_schema(path: Path | None):

@@ -27,8 +27,7 @@ def save_artifact(path: str | Path, config: dict[str, Any], schema_json: str,
     from safetensors.numpy import save_file
 
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise ArtifactError(f"'{path}' exists and is a file; give a directory path for the model.")
+    check_artifact_target(path)
     config = {"format_version": FORMAT_VERSION, **config}
     with atomic_dir(path) as tmp:
         (tmp / CONFIG).write_text(json.dumps(config, indent=2, ensure_ascii=False, default=_json_default))
@@ -38,6 +37,20 @@ def save_artifact(path: str | Path, config: dict[str, Any], schema_json: str,
         for name, content in (extra_files or {}).items():
             (tmp / name).write_bytes(content)
     return path
+
+
+def check_artifact_target(path: str | Path) -> None:
+    """Refuse a target that saving would destroy: a file, or a non-empty folder that is not a model.
+
+    A save replaces the model folder whole, so without this check a user's folder of other files
+    would be lost.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ArtifactError(f"'{path}' exists and is a file; give a new directory for the model, e.g. models/{path.stem}")
+    if path.is_dir() and any(path.iterdir()) and not (path / CONFIG).is_file():
+        raise ArtifactError(f"'{path}' is a non-empty directory that is not a synthloop model; saving would replace it. "
+                            f"Give a new directory, e.g. {path / 'model'}")
 
 
 def load_artifact(path: str | Path) -> tuple[dict[str, Any], str, dict[str, np.ndarray]]:
