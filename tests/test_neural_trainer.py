@@ -17,7 +17,7 @@ torch = pytest.importorskip("torch")
 
 from synthloop import synthesizers  # noqa: E402
 from synthloop.nn.conditioning import Conditioner  # noqa: E402
-from synthloop.nn.heads import SpanIndex, activate, decode, reconstruction_loss  # noqa: E402
+from synthloop.nn.heads import SpanIndex, activate, condition_loss, decode, reconstruction_loss  # noqa: E402
 from synthloop.nn.trainer import CHECKPOINT_FILE, _should_stop  # noqa: E402
 from synthloop.schema import Schema  # noqa: E402
 from synthloop.transforms import TableEncoder  # noqa: E402
@@ -140,6 +140,52 @@ def test_heads_give_a_distribution_per_span_and_decode_to_one_hot(encoded_adult)
     target = torch.as_tensor(encoded[:64])
     loss = reconstruction_loss(raw, target, index, torch.full((len(index.continuous),), 0.1))
     assert torch.isfinite(loss) and loss > 0
+
+
+def _per_span_log_softmax(raw: torch.Tensor, index: SpanIndex) -> list[torch.Tensor]:
+    """The plain reference: one log-softmax per categorical span, by a loop over the layout."""
+    return [torch.log_softmax(raw[:, span.slice], dim=1) for span in index.spans if span.kind == "categorical"]
+
+
+def test_segment_heads_match_a_per_span_softmax(encoded_adult):
+    _, encoder, encoded = encoded_adult
+    index = SpanIndex(encoder.layout_)
+    raw = torch.randn(64, encoder.layout_.width, dtype=torch.float64) * 30      # large logits: stability matters
+    raw[:5] += 500.0                                                               # and a shifted row
+    reference = _per_span_log_softmax(raw, index)
+    softmax = index.segment_softmax(raw)
+    categorical = [span for span in index.spans if span.kind == "categorical"]
+    for span, expected in zip(categorical, reference):
+        torch.testing.assert_close(softmax[:, span.slice], expected.exp())
+    assert torch.equal(softmax[:, index.continuous], torch.ones(64, len(index.continuous), dtype=torch.float64))
+    target = torch.as_tensor(encoded[:64], dtype=torch.float64)
+    sigma = torch.full((len(index.continuous),), 0.1, dtype=torch.float64)
+    mean = torch.tanh(raw[:, index.continuous])
+    gaussian = ((target[:, index.continuous] - mean) ** 2 / (2 * sigma**2)).sum(dim=1) + torch.log(sigma).sum()
+    cross_entropy = -sum((target[:, span.slice] * lp).sum(dim=1) for span, lp in zip(categorical, reference))
+    torch.testing.assert_close(reconstruction_loss(raw, target, index, sigma), (gaussian + cross_entropy).mean())
+
+
+def test_condition_loss_is_the_cross_entropy_of_the_conditioned_spans_only(encoded_adult):
+    _, encoder, _ = encoded_adult
+    index = SpanIndex(encoder.layout_)
+    raw = torch.randn(8, encoder.layout_.width, dtype=torch.float64)
+    race = next(span for span in index.spans if span.column == "race")
+    target = torch.zeros_like(raw)
+    target[:4, race.slice.start + 1] = 1.0                                           # rows 4..7: no condition
+    expected = -torch.log_softmax(raw[:4, race.slice], dim=1)[:, 1].sum() / 8
+    torch.testing.assert_close(condition_loss(raw, target, index), expected)
+
+
+def test_sampled_decoding_draws_from_the_softmax(encoded_adult):
+    _, encoder, _ = encoded_adult
+    index = SpanIndex(encoder.layout_)
+    sex = next(span for span in index.spans if span.column == "sex")
+    raw = torch.zeros(20_000, encoder.layout_.width)
+    raw[:, sex.slice.start] = np.log(3.0)                                            # p = 3/4 for the first level
+    decoded = decode(raw, index, sample=True, generator=torch.Generator().manual_seed(0))
+    assert abs(decoded[:, sex.slice.start].mean().item() - 0.75) < 0.01
+    assert torch.equal(decode(raw, index)[:, sex.slice.start], torch.ones(20_000))  # argmax: the mode only
 
 
 def test_training_by_sampling_oversamples_rare_categories_by_log_frequency(encoded_adult, adult_small):

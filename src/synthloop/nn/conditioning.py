@@ -29,6 +29,8 @@ class Conditioner:
         self.sizes = np.array([s.stop - s.start for s in self.slices], dtype=np.int64)
         self.max_size = int(self.sizes.max(initial=1))
         self.mask = np.arange(self.max_size)[None, :] < self.sizes[:, None]        # (n_columns, max_size)
+        # Where each slot of the compact vector sits in the encoded matrix.
+        self.positions = np.array([p for s in self.slices for p in range(s.start, s.stop)], dtype=np.int64)
 
     @property
     def n_columns(self) -> int:

@@ -104,7 +104,7 @@ class Trainer:
             for rows, cond in model._epoch_batches(len(data), self.batch_size, rng):
                 rows_t = torch.as_tensor(rows, device=data.device)
                 cond_t = None if cond is None else torch.as_tensor(cond, device=data.device)
-                for name, value in model._train_step(data[rows_t], cond_t).items():
+                for name, value in model._train_step(data.index_select(0, rows_t), cond_t).items():
                     totals[name] = totals.get(name, 0.0) + value
                 step += 1
                 if bar is not None:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from synthloop.nn.blocks import mlp, residual_stack
+from synthloop.nn.blocks import adam, mlp, residual_stack
 from synthloop.nn.heads import activate, condition_loss, decode
 from synthloop.synthesizers.neural import EncodedConditions, TorchSynthesizer
 
@@ -108,23 +108,24 @@ class CTGAN(TorchSynthesizer):
         self.generator_.to(self.device_)
         self.critic_.to(self.device_)
         self.nets_ = {"generator": self.generator_, "critic": self.critic_}
-        adam = {"lr": self.lr, "betas": (0.5, 0.9), "weight_decay": 1e-6}
-        self.optimizers_ = {"generator": torch.optim.Adam(self.generator_.parameters(), **adam),
-                            "critic": torch.optim.Adam(self.critic_.parameters(), **adam)}
-        self.block_of_cond_ = torch.as_tensor(self.conditioner_.block_ids, device=self.device_)
-        self.cond_positions_ = torch.as_tensor(self.conditioner_.mask.reshape(-1).nonzero()[0], device=self.device_)
+        options = {"lr": self.lr, "betas": (0.5, 0.9), "weight_decay": 1e-6}
+        self.optimizers_ = {"generator": adam(self.generator_.parameters(), **options),
+                            "critic": adam(self.critic_.parameters(), **options)}
+        self.cond_positions_ = torch.as_tensor(self.conditioner_.positions, device=self.device_)
 
     def _pac(self) -> int:
         return max(1, min(self.pac, self.batch_size, getattr(self, "n_training_rows_", self.pac)))
 
     def _fake(self, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Raw generator output and its activated rows for a batch of (padded) conditions."""
+        """Raw generator output and its activated rows for a batch of compact conditions."""
         noise = torch.randn(len(cond), self.embedding_dim, device=self.device_)
-        raw = self.generator_(torch.cat([noise, self._compact(cond)], dim=1))        # (batch, width)
+        raw = self.generator_(torch.cat([noise, cond], dim=1))                       # (batch, width)
         return raw, activate(raw, self.span_index_, tau=self.tau)
 
-    def _compact(self, cond: torch.Tensor) -> torch.Tensor:
-        return cond.reshape(len(cond), -1)[:, self.cond_positions_]                  # (batch, cond width)
+    def _cond_target(self, cond: torch.Tensor) -> torch.Tensor:
+        """Compact conditions placed at their categories' positions in the encoded width."""
+        target = torch.zeros(len(cond), self.layout_.width, device=self.device_)
+        return target.index_copy_(1, self.cond_positions_, cond)                     # (batch, width)
 
     # ------------------------------------------------------------------ training
     def _epoch_batches(self, n_rows: int, batch_size: int,
@@ -137,16 +138,16 @@ class CTGAN(TorchSynthesizer):
                 yield rng.integers(n_rows, size=batch_size), None
                 continue
             cond, rows = self.conditioner_.sample_training(batch_size, rng)
-            yield rows, cond
+            yield rows, self.conditioner_.compact(cond)
 
     def _train_step(self, batch: torch.Tensor, cond: torch.Tensor | None) -> dict[str, float]:
         if cond is None:
-            cond = torch.zeros(len(batch), 0, 1, device=self.device_)
+            cond = torch.zeros(len(batch), 0, device=self.device_)
         for _ in range(self.critic_steps):
             critic_loss, penalty = self._critic_step(batch, cond)
         raw, fake = self._fake(cond)
-        adversarial = -self.critic_(torch.cat([fake, self._compact(cond)], dim=1)).mean()
-        honour = condition_loss(raw, cond, self.span_index_, self.block_of_cond_) if cond.shape[1] else 0.0
+        adversarial = -self.critic_(torch.cat([fake, cond], dim=1)).mean()
+        honour = condition_loss(raw, self._cond_target(cond), self.span_index_) if cond.shape[1] else 0.0
         generator_loss = adversarial + honour
         self.optimizers_["generator"].zero_grad(set_to_none=True)
         generator_loss.backward()
@@ -156,11 +157,11 @@ class CTGAN(TorchSynthesizer):
     def _critic_step(self, real: torch.Tensor, cond: torch.Tensor) -> tuple[float, float]:
         # The real rows were drawn to match `cond`; the fakes are generated for a shuffled copy of it,
         # as in the reference implementation, so both halves carry the same condition distribution.
-        shuffled = cond[torch.randperm(len(cond), device=self.device_)]
+        shuffled = cond.index_select(0, torch.randperm(len(cond), device=self.device_))
         with torch.no_grad():
             _, fake = self._fake(shuffled)
-        real_in = torch.cat([real, self._compact(cond)], dim=1)
-        fake_in = torch.cat([fake, self._compact(shuffled)], dim=1)
+        real_in = torch.cat([real, cond], dim=1)
+        fake_in = torch.cat([fake, shuffled], dim=1)
         # One critic pass over real and fake packs together (each pack stays all-real or all-fake).
         scores = self.critic_(torch.cat([real_in, fake_in]))                          # (2 * batch / pac, 1)
         real_score, fake_score = scores.chunk(2)
@@ -184,6 +185,8 @@ class CTGAN(TorchSynthesizer):
 
     # ------------------------------------------------------------------ sampling
     def _generate(self, n_rows: int, conditions: EncodedConditions | None, rng: np.random.Generator) -> torch.Tensor:
-        cond = self._conditions_or_marginal(n_rows, conditions, rng)
+        cond = self.conditioner_.compact(self._conditions_or_marginal(n_rows, conditions, rng))
         raw, _ = self._fake(torch.as_tensor(cond, device=self.device_))
-        return decode(raw, self.span_index_)
+        # Categories are drawn from the generator's softmax (Gumbel-max), as the reference CTGAN does by
+        # taking the argmax of its Gumbel-softmax output; a plain argmax would return only the modes.
+        return decode(raw, self.span_index_, sample=True)

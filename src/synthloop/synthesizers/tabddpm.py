@@ -20,7 +20,7 @@ import math
 import numpy as np
 import torch
 
-from synthloop.nn.blocks import Denoiser
+from synthloop.nn.blocks import Denoiser, adam
 from synthloop.synthesizers.neural import EncodedConditions, TorchSynthesizer
 
 _EPS = 1e-30
@@ -91,7 +91,7 @@ class TabDDPM(TorchSynthesizer):
         width = self.layout_.width
         self.denoiser_ = Denoiser(width, tuple(self.hidden), width, time_dim=self.time_dim).to(self.device_)
         self.nets_ = {"denoiser": self.denoiser_}
-        self.optimizers_ = {"adamw": torch.optim.AdamW(self.denoiser_.parameters(), lr=self.lr, weight_decay=1e-5)}
+        self.optimizers_ = {"adamw": adam(self.denoiser_.parameters(), decoupled=True, lr=self.lr, weight_decay=1e-5)}
         alphas_cumprod = cosine_alphas_cumprod(self.timesteps)
         previous = torch.cat([torch.ones(1, dtype=torch.float64), alphas_cumprod[:-1]])
         schedule = {"alphas_cumprod": alphas_cumprod, "alphas_cumprod_prev": previous,

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from synthloop.nn.blocks import mlp
+from synthloop.nn.blocks import adam, mlp
 from synthloop.nn.heads import decode, reconstruction_loss
 from synthloop.synthesizers.neural import EncodedConditions, TorchSynthesizer
 
@@ -116,8 +116,8 @@ class TVAE(TorchSynthesizer):
                                      cond_shape, cond_width).to(self.device_)
         self.nets_ = {"encoder": self.encoder_net_, "decoder": self.decoder_net_}
         parameters = [*self.encoder_net_.parameters(), *self.decoder_net_.parameters()]
-        self.optimizers_ = {"adam": torch.optim.Adam(parameters, lr=self.lr, weight_decay=1e-5)}
-        self.cond_mask_ = torch.as_tensor(self.conditioner_.mask, device=self.device_)
+        self.optimizers_ = {"adam": adam(parameters, lr=self.lr, weight_decay=1e-5)}
+        self.cond_slots_ = torch.as_tensor(self.conditioner_.mask.reshape(-1).nonzero()[0], device=self.device_)
 
     def _epoch_batches(self, n_rows: int, batch_size: int,
                        rng: np.random.Generator) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
@@ -128,7 +128,7 @@ class TVAE(TorchSynthesizer):
                 continue
             cond = self.conditioner_.own_conditions(rows, rng)
             cond[rng.random(len(rows)) < _UNCONDITIONED_SHARE] = 0.0
-            yield rows, cond
+            yield rows, self.conditioner_.compact(cond)
 
     def _after_training(self, rows: torch.Tensor) -> None:
         """Record each category's region of latent space, so conditional samples start from it."""
@@ -138,7 +138,7 @@ class TVAE(TorchSynthesizer):
             categories = torch.as_tensor(conditioner.category_of_row_[:, j], device=self.device_)
             has_value = categories >= 0
             cond[has_value, j, categories[has_value]] = 1.0
-            mean, log_var = self.encoder_net_(torch.cat([rows, self._compact(cond, len(rows))], dim=1))
+            mean, log_var = self.encoder_net_(torch.cat([rows, self._compact(cond)], dim=1))
             for k in range(int(conditioner.sizes[j])):
                 members = categories == k
                 if int(members.sum()) == 0:
@@ -147,13 +147,13 @@ class TVAE(TorchSynthesizer):
                 self.decoder_net_.latent_mean[j, k] = mean[members].mean(dim=0)
                 self.decoder_net_.latent_std[j, k] = spread.sqrt()
 
-    def _compact(self, cond: torch.Tensor | None, n_rows: int) -> torch.Tensor:
-        if cond is None:
-            return torch.zeros(n_rows, 0, device=self.device_)
-        return cond[:, self.cond_mask_]                                               # (batch, cond width)
+    def _compact(self, cond: torch.Tensor) -> torch.Tensor:
+        """Padded conditions ``(batch, columns, max_size)`` → the network input ``(batch, cond width)``."""
+        return cond.reshape(len(cond), -1).index_select(1, self.cond_slots_)
 
     def _train_step(self, batch: torch.Tensor, cond: torch.Tensor | None) -> dict[str, float]:
-        cond_in = self._compact(cond, len(batch))
+        """One step on ``batch`` with its compact conditions ``(batch, cond width)`` (None: no categoricals)."""
+        cond_in = torch.zeros(len(batch), 0, device=self.device_) if cond is None else cond
         mean, log_var = self.encoder_net_(torch.cat([batch, cond_in], dim=1))
         z = mean + torch.randn_like(mean) * torch.exp(0.5 * log_var)                  # reparameterisation
         raw = self.decoder_net_(torch.cat([z, cond_in], dim=1))
@@ -184,7 +184,7 @@ class TVAE(TorchSynthesizer):
         else:
             cond = torch.as_tensor(conditions.cond, device=self.device_)
             z = self._conditional_latent(cond, z)
-        cond_in = self._compact(cond, n_rows)
+        cond_in = self._compact(cond)
         raw = self.decoder_net_(torch.cat([z, cond_in], dim=1))
         continuous = self.span_index_.continuous
         # The decoder's Gaussian: add its learned noise to the scalar means (as the reference TVAE does).
