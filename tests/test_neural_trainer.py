@@ -119,22 +119,37 @@ def test_early_stopping_ends_training(adult_small):
     assert len(model.history_) < 10
 
 
-def test_span_index_splits_and_reassembles_the_layout(encoded_adult):
+def test_span_index_gives_each_categorical_span_one_segment_and_decodes_one_hot_rows(encoded_adult):
     _, encoder, encoded = encoded_adult
     index = SpanIndex(encoder.layout_)
+    categorical = [span for span in encoder.layout_.spans if span.kind == "categorical"]
+    for block, span in enumerate(categorical):
+        assert (index.segment_of[span.slice] == block).all()
+    assert index.is_continuous.sum() == len(index.continuous) and index.n_blocks == len(categorical)
     rows = torch.as_tensor(encoded[:50])
-    rebuilt = index.assemble(rows[:, index.continuous], index.blocks(rows, fill=0.0))
-    assert torch.equal(rebuilt, rows)
+    logits = torch.where(index.is_continuous, torch.atanh(rows.clamp(-0.999999, 0.999999)), rows * 10)
+    torch.testing.assert_close(decode(logits, index), rows, atol=1e-5, rtol=0)
+
+
+def test_segment_one_hot_breaks_ties_by_taking_the_first(encoded_adult):
+    _, encoder, _ = encoded_adult
+    index = SpanIndex(encoder.layout_)
+    one_hot = index.segment_one_hot(torch.zeros(3, encoder.layout_.width))
+    per_span = one_hot @ index.membership
+    assert torch.equal(per_span, torch.ones_like(per_span))
+    for span in encoder.layout_.spans:
+        if span.kind == "categorical":
+            assert one_hot[0, span.slice.start] == 1
 
 
 def test_heads_give_a_distribution_per_span_and_decode_to_one_hot(encoded_adult):
     _, encoder, encoded = encoded_adult
     index = SpanIndex(encoder.layout_)
     raw = torch.randn(64, encoder.layout_.width)
-    probs = index.blocks(activate(raw, index, tau=0.2), fill=0.0)
-    torch.testing.assert_close(probs.sum(dim=-1), torch.ones(64, index.n_blocks))
+    per_span = activate(raw, index, tau=0.2) @ index.membership[:, : index.n_blocks]
+    torch.testing.assert_close(per_span, torch.ones(64, index.n_blocks))
     decoded = decode(raw, index, sample=True)
-    assert torch.equal(index.blocks(decoded, fill=0.0).sum(dim=-1), torch.ones(64, index.n_blocks))
+    assert torch.equal(decoded @ index.membership[:, : index.n_blocks], torch.ones(64, index.n_blocks))
     back = encoder.inverse_transform(decoded.numpy())
     assert len(back) == 64
     target = torch.as_tensor(encoded[:64])

@@ -138,5 +138,7 @@ class Denoiser(nn.Module):
         self.body = mlp(time_dim, hidden, d_out, activation=nn.ReLU, dropout=dropout)
 
     def forward(self, x: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
-        embedding = self.time_mlp(timestep_embedding(timesteps, self.time_dim))   # (batch, time_dim)
-        return self.body(self.project(x) + embedding)                            # (batch, d_out)
+        # Embed each distinct timestep once (sampling uses one per pass, training at most T per batch).
+        distinct, row_of = torch.unique(timesteps, return_inverse=True)
+        embedding = self.time_mlp(timestep_embedding(distinct, self.time_dim))     # (distinct, time_dim)
+        return self.body(self.project(x) + embedding.index_select(0, row_of))     # (batch, d_out)

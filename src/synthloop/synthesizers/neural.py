@@ -35,8 +35,6 @@ from synthloop.nn.heads import SpanIndex  # noqa: E402
 from synthloop.nn.trainer import Trainer  # noqa: E402
 from synthloop.transforms import TableEncoder  # noqa: E402
 
-# Rows generated per forward pass when sampling: bounds memory for millions of rows.
-_SAMPLE_CHUNK = 50_000
 # Parameters that do not change what is learned: a checkpoint stays valid when they change.
 _RUN_PARAMS = frozenset({"epochs", "progress", "checkpoint_dir", "checkpoint_every", "device"})
 
@@ -63,6 +61,8 @@ class TorchSynthesizer(Synthesizer):
     numeric_encoding: ClassVar[str] = "mode_specific"
     #: The loss early stopping watches.
     monitor: ClassVar[str] = "loss"
+    #: Rows generated per pass when sampling: bounds memory for millions of rows.
+    sample_chunk: ClassVar[int] = 50_000
 
     epochs: int
     batch_size: int
@@ -149,8 +149,8 @@ class TorchSynthesizer(Synthesizer):
         encoded_conditions = None if conditions is None else self._encode_conditions(conditions)
         chunks = []
         with torch.no_grad(), torch_threads(), seeded(int(rng.integers(2**62))):
-            for start in range(0, n_rows, _SAMPLE_CHUNK):
-                stop = min(start + _SAMPLE_CHUNK, n_rows)
+            for start in range(0, n_rows, self.sample_chunk):
+                stop = min(start + self.sample_chunk, n_rows)
                 part = None if encoded_conditions is None else EncodedConditions(
                     encoded_conditions.cond[start:stop], encoded_conditions.encoded[start:stop],
                     encoded_conditions.known)

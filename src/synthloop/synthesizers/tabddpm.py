@@ -63,6 +63,9 @@ class TabDDPM(TorchSynthesizer):
 
     name = "tabddpm"
     numeric_encoding = "quantile"
+    # T denoiser passes per chunk: 4,096 rows keep each pass's tensors in cache (measured on Adult,
+    # 20k rows on 2 cores: 12.4 s with 4,096-row chunks, 14.8 s with 16,384).
+    sample_chunk = 4096
 
     def __init__(self, *, timesteps: int = 100, hidden: tuple[int, ...] = (256, 256, 256), time_dim: int = 128,
                  epochs: int = 60, batch_size: int = 1024, lr: float = 2e-3, device: str = "auto",
@@ -99,7 +102,8 @@ class TabDDPM(TorchSynthesizer):
         schedule["posterior_variance"] = schedule["betas"] * (1 - previous) / (1 - alphas_cumprod)
         self.schedule_ = {k: v.float().to(self.device_) for k, v in schedule.items()}
         index = self.span_index_
-        self.block_size_ = index.block_sizes.float()[None, :, None]                    # (1, spans, 1)
+        # 1/K at each categorical position (K: the size of its span), 0 at continuous positions.
+        self.inverse_size_ = (1 / index.membership.sum(dim=0)).index_select(0, index.segment_of) * index.categorical_mask
         self.n_blocks_ = max(index.n_blocks, 1)
 
     def _at(self, name: str, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -107,83 +111,90 @@ class TabDDPM(TorchSynthesizer):
         return self.schedule_[name][t].reshape(-1, *([1] * (like.dim() - 1)))
 
     # ------------------------------------------------------------------ representation
+    # Rows are kept at the encoded width: numerics as a (batch, n_continuous) standard-normal tensor, the
+    # categorical spans as one-hots at their own positions of a (batch, width) tensor (zeros elsewhere).
     def _split(self, encoded: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Encoded rows → (standard-normal numerics, padded one-hot blocks)."""
-        uniform = encoded[:, self.span_index_.continuous]
+        """Encoded rows → (standard-normal numerics, categorical one-hots at the encoded width)."""
+        uniform = encoded.index_select(1, self.span_index_.continuous)
         numeric = torch.special.ndtri(((uniform + 1) / 2).clamp(_UNIFORM_CLIP, 1 - _UNIFORM_CLIP))
-        return numeric, self.span_index_.blocks(encoded, fill=0.0)
+        return numeric, encoded * self.span_index_.categorical_mask
 
-    def _join(self, numeric: torch.Tensor, blocks: torch.Tensor) -> torch.Tensor:
-        return self.span_index_.assemble(numeric, blocks)
+    def _join(self, numeric: torch.Tensor, categorical: torch.Tensor) -> torch.Tensor:
+        return categorical.index_copy(1, self.span_index_.continuous, numeric)
 
     def _categorical_q(self, x_start: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-        """``weight · x + (1 − weight) / K`` on valid slots: the multinomial noising kernel."""
-        probs = weight * x_start + (1 - weight) / self.block_size_
-        return probs * self.span_index_.block_mask
+        """``weight · x + (1 − weight) / K`` at categorical positions: the multinomial noising kernel."""
+        return weight * x_start + (1 - weight) * self.inverse_size_
 
     def _sample_one_hot(self, probs: torch.Tensor) -> torch.Tensor:
-        """One category per span by inverse CDF (much faster than ``torch.multinomial`` on many small rows)."""
-        cumulative = probs.cumsum(dim=-1)
-        uniform = torch.rand(probs.shape[:2], device=probs.device)[..., None] * cumulative[..., -1:]
-        chosen = (cumulative <= uniform).sum(dim=-1).clamp_max(self.span_index_.block_sizes - 1)   # (batch, spans)
-        return torch.nn.functional.one_hot(chosen, probs.shape[-1]).float()
+        """One category per span, drawn from ``probs`` (zeros at continuous positions).
+
+        Gumbel-max in its exponential form: argmax p / E with E ~ Exp(1) equals argmax log p + Gumbel.
+        """
+        exponential = -torch.log(torch.rand_like(probs).clamp_(1e-10, 1.0))     # Exp(1); torch's exponential_ is slower
+        scores = probs / exponential
+        return self.span_index_.segment_one_hot(scores) * self.span_index_.categorical_mask
 
     def _posterior(self, x_t: torch.Tensor, x_start: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """q(x_{t-1} | x_t, x_0) ∝ (α_t x_t + (1 − α_t)/K) ⊙ (ᾱ_{t-1} x_0 + (1 − ᾱ_{t-1})/K)."""
         forward = self._categorical_q(x_t, self._at("alphas", t, x_t))
         backward = self._categorical_q(x_start, self._at("alphas_cumprod_prev", t, x_t))
         unnormalised = forward * backward
-        return unnormalised / unnormalised.sum(dim=-1, keepdim=True).clamp_min(_EPS)
+        index = self.span_index_
+        totals = (unnormalised @ index.membership).index_select(1, index.segment_of)
+        return unnormalised / totals.clamp_min(_EPS)
 
     # ------------------------------------------------------------------ training
     def _train_step(self, batch: torch.Tensor, cond: torch.Tensor | None) -> dict[str, float]:
-        numeric, blocks = self._split(batch)
+        numeric, categorical = self._split(batch)
         t = torch.randint(0, self.timesteps, (len(batch),), device=self.device_)
         noise = torch.randn_like(numeric)
         alpha_bar = self._at("alphas_cumprod", t, numeric)
         noisy_numeric = alpha_bar.sqrt() * numeric + (1 - alpha_bar).sqrt() * noise
-        noisy_blocks = self._sample_one_hot(self._categorical_q(blocks, self._at("alphas_cumprod", t, blocks)))
-        output = self.denoiser_(self._join(noisy_numeric, noisy_blocks), t)
-        gaussian = ((output[:, self.span_index_.continuous] - noise) ** 2).mean() if numeric.shape[1] else output.sum() * 0
-        multinomial = self._multinomial_loss(output, blocks, noisy_blocks, t)
+        noisy_categorical = self._sample_one_hot(self._categorical_q(categorical, self._at("alphas_cumprod", t, batch)))
+        output = self.denoiser_(self._join(noisy_numeric, noisy_categorical), t)
+        predicted_noise = output.index_select(1, self.span_index_.continuous)
+        gaussian = ((predicted_noise - noise) ** 2).mean() if numeric.shape[1] else output.sum() * 0
+        multinomial = self._multinomial_loss(output, categorical, noisy_categorical, t)
         loss = gaussian + multinomial
         self.optimizers_["adamw"].zero_grad(set_to_none=True)
         loss.backward()
         self.optimizers_["adamw"].step()
         return {"loss": loss.item(), "gaussian": gaussian.item(), "multinomial": multinomial.item()}
 
-    def _multinomial_loss(self, output: torch.Tensor, blocks: torch.Tensor, noisy_blocks: torch.Tensor,
+    def _multinomial_loss(self, output: torch.Tensor, categorical: torch.Tensor, noisy_categorical: torch.Tensor,
                           t: torch.Tensor) -> torch.Tensor:
         """KL(q(x_{t-1}|x_t,x_0) ‖ p(x_{t-1}|x_t)) for t > 0, −log p(x_0|x_1) at t = 0; as TabDDPM, × T / spans."""
-        predicted_start = torch.softmax(self.span_index_.blocks(output), dim=-1)
-        true_posterior = self._posterior(noisy_blocks, blocks, t)
-        model_posterior = self._posterior(noisy_blocks, predicted_start, t)
-        kl = (true_posterior * (torch.log(true_posterior + _EPS) - torch.log(model_posterior + _EPS))).sum(dim=(1, 2))
-        nll = -(blocks * torch.log(predicted_start + _EPS)).sum(dim=(1, 2))
+        predicted_start = self._predicted_start(output)
+        true_posterior = self._posterior(noisy_categorical, categorical, t)
+        model_posterior = self._posterior(noisy_categorical, predicted_start, t)
+        kl = (true_posterior * (torch.log(true_posterior + _EPS) - torch.log(model_posterior + _EPS))).sum(dim=1)
+        nll = -(categorical * torch.log(predicted_start + _EPS)).sum(dim=1)
         per_row = torch.where(t == 0, nll, kl)
         return per_row.mean() * self.timesteps / self.n_blocks_
+
+    def _predicted_start(self, output: torch.Tensor) -> torch.Tensor:
+        """The denoiser's distribution over each span's categories for x_0 (zeros at continuous positions)."""
+        return self.span_index_.segment_softmax(output) * self.span_index_.categorical_mask
 
     # ------------------------------------------------------------------ sampling
     def _generate(self, n_rows: int, conditions: EncodedConditions | None, rng: np.random.Generator) -> torch.Tensor:
         index = self.span_index_
         numeric = torch.randn(n_rows, len(index.continuous), device=self.device_)
-        uniform_blocks = self._categorical_q(torch.zeros(n_rows, index.n_blocks, index.block_index.shape[1],
-                                                         device=self.device_), torch.zeros(1, device=self.device_))
-        blocks = self._sample_one_hot(uniform_blocks)
+        categorical = self._sample_one_hot(self.inverse_size_.expand(n_rows, -1))   # uniform over each span
         known = None if conditions is None else self._known(conditions)
         for step in reversed(range(self.timesteps)):
             t = torch.full((n_rows,), step, device=self.device_, dtype=torch.long)
             if known is not None:
-                numeric, blocks = self._inpaint(numeric, blocks, known, t)
-            output = self.denoiser_(self._join(numeric, blocks), t)
-            numeric = self._denoise_numeric(numeric, output[:, index.continuous], t, step)
-            predicted_start = torch.softmax(index.blocks(output), dim=-1)
-            blocks = self._sample_one_hot(self._posterior(blocks, predicted_start, t))
+                numeric, categorical = self._inpaint(numeric, categorical, known, t)
+            output = self.denoiser_(self._join(numeric, categorical), t)
+            numeric = self._denoise_numeric(numeric, output.index_select(1, index.continuous), t, step)
+            categorical = self._sample_one_hot(self._posterior(categorical, self._predicted_start(output), t))
         if known is not None:
             numeric = torch.where(known["numeric_mask"], known["numeric"], numeric)
-            blocks = torch.where(known["block_mask"], known["blocks"], blocks)
+            categorical = torch.where(known["categorical_mask"], known["categorical"], categorical)
         uniform = torch.special.ndtr(numeric) * 2 - 1
-        return self._join(uniform, blocks)
+        return self._join(uniform, categorical)
 
     def _denoise_numeric(self, x_t: torch.Tensor, predicted_noise: torch.Tensor, t: torch.Tensor,
                          step: int) -> torch.Tensor:
@@ -199,17 +210,17 @@ class TabDDPM(TorchSynthesizer):
 
     def _known(self, conditions: EncodedConditions) -> dict[str, torch.Tensor]:
         encoded = torch.as_tensor(conditions.encoded, device=self.device_)
-        mask = torch.as_tensor(conditions.known, device=self.device_)[None, :].float()
-        numeric, blocks = self._split(encoded)
-        numeric_mask, block_mask = self._split(mask.expand(len(encoded), -1))
-        return {"numeric": numeric, "blocks": blocks, "numeric_mask": numeric_mask > 0,
-                "block_mask": (block_mask.sum(dim=-1, keepdim=True) > 0).expand_as(blocks)}
+        known = torch.as_tensor(conditions.known, device=self.device_)                  # (width,) bool
+        numeric, categorical = self._split(encoded)
+        return {"numeric": numeric, "categorical": categorical,
+                "numeric_mask": known.index_select(0, self.span_index_.continuous)[None, :],
+                "categorical_mask": (known & ~self.span_index_.is_continuous)[None, :]}
 
-    def _inpaint(self, numeric: torch.Tensor, blocks: torch.Tensor, known: dict[str, torch.Tensor],
+    def _inpaint(self, numeric: torch.Tensor, categorical: torch.Tensor, known: dict[str, torch.Tensor],
                  t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Replace the conditioned spans of x_t by their known values noised to level t."""
         alpha_bar = self._at("alphas_cumprod", t, numeric)
         noised = alpha_bar.sqrt() * known["numeric"] + (1 - alpha_bar).sqrt() * torch.randn_like(numeric)
-        noised_blocks = self._sample_one_hot(self._categorical_q(known["blocks"], self._at("alphas_cumprod", t, blocks)))
+        noised_categorical = self._sample_one_hot(self._categorical_q(known["categorical"], alpha_bar))
         return (torch.where(known["numeric_mask"], noised, numeric),
-                torch.where(known["block_mask"], noised_blocks, blocks))
+                torch.where(known["categorical_mask"], noised_categorical, categorical))
