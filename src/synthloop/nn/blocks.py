@@ -94,6 +94,36 @@ def mlp(d_in: int, hidden: Sequence[int], d_out: int | None = None, *, activatio
     return nn.Sequential(*layers)
 
 
+class ConditionedMLP(nn.Module):
+    """An MLP whose first layer also reads a condition: ``act(W x + C c + b)``, then the other layers.
+
+    ``c`` is either a multi-hot float matrix ``(batch, cond_width)`` (any conditions, as when sampling)
+    or one slot index per row ``(batch,)`` with -1 for no condition (as in training, where each row
+    fixes at most one category). Both give ``C c``; the index form is a row lookup instead of a matmul
+    with a matrix of zeros, so the condition adds no FLOPs to the step.
+    """
+
+    def __init__(self, d_in: int, cond_width: int, hidden: Sequence[int], d_out: int | None = None):
+        super().__init__()
+        self.cond_width = cond_width
+        self.first = nn.Linear(d_in, hidden[0])
+        bound = 1 / math.sqrt(d_in + cond_width)           # nn.Linear's init, as if x and c were one input
+        nn.init.uniform_(self.first.weight, -bound, bound)
+        nn.init.uniform_(self.first.bias, -bound, bound)
+        self.condition = nn.Parameter(torch.empty(cond_width + 1, hidden[0]).uniform_(-bound, bound))
+        with torch.no_grad():
+            self.condition[cond_width] = 0.0                # the "no condition" row
+        self.rest = mlp(hidden[0], hidden[1:], d_out)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        if cond.dtype == torch.long:
+            slots = torch.where(cond < 0, self.cond_width, cond)
+            projected = nn.functional.embedding(slots, self.condition, padding_idx=self.cond_width)
+        else:
+            projected = cond @ self.condition[: self.cond_width]
+        return self.rest(torch.relu(self.first(x) + projected))
+
+
 class Residual(nn.Module):
     """CTGAN's generator block: Linear → BatchNorm → ReLU, concatenated to its input (Xu et al., 2019)."""
 

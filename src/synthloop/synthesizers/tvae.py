@@ -22,7 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from synthloop.nn.blocks import adam, mlp
+from synthloop.errors import ConfigError
+from synthloop.nn.blocks import ConditionedMLP, adam
 from synthloop.nn.heads import decode, reconstruction_loss
 from synthloop.synthesizers.neural import EncodedConditions, TorchSynthesizer
 
@@ -31,14 +32,14 @@ _UNCONDITIONED_SHARE = 0.5
 
 
 class _Encoder(nn.Module):
-    def __init__(self, d_in: int, hidden: tuple[int, ...], latent_dim: int):
+    def __init__(self, d_in: int, cond_width: int, hidden: tuple[int, ...], latent_dim: int):
         super().__init__()
-        self.body = mlp(d_in, hidden)
-        self.mean = nn.Linear(hidden[-1] if hidden else d_in, latent_dim)
-        self.log_var = nn.Linear(hidden[-1] if hidden else d_in, latent_dim)
+        self.body = ConditionedMLP(d_in, cond_width, hidden)
+        self.mean = nn.Linear(hidden[-1], latent_dim)
+        self.log_var = nn.Linear(hidden[-1], latent_dim)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        hidden = self.body(x)
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        hidden = self.body(x, cond)
         return self.mean(hidden), self.log_var(hidden)                               # (batch, latent) each
 
 
@@ -46,15 +47,14 @@ class _Decoder(nn.Module):
     def __init__(self, latent_dim: int, hidden: tuple[int, ...], width: int, n_continuous: int,
                  cond_shape: tuple[int, int], cond_width: int):
         super().__init__()
-        self.body = mlp(latent_dim + cond_width, hidden, width)
+        self.body = ConditionedMLP(latent_dim, cond_width, hidden, width)
         self.sigma = nn.Parameter(torch.full((n_continuous,), 0.1))                  # one scale per scalar
         # Where training rows of each (column, category) sit in latent space: mean and std per dimension.
-        latent = latent_dim
-        self.register_buffer("latent_mean", torch.zeros(*cond_shape, latent))         # (columns, max_size, latent)
-        self.register_buffer("latent_std", torch.ones(*cond_shape, latent))
+        self.register_buffer("latent_mean", torch.zeros(*cond_shape, latent_dim))     # (columns, max_size, latent)
+        self.register_buffer("latent_std", torch.ones(*cond_shape, latent_dim))
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.body(z)                                                           # (batch, width) raw
+    def forward(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        return self.body(z, cond)                                                     # (batch, width) raw
 
 
 class TVAE(TorchSynthesizer):
@@ -110,7 +110,9 @@ class TVAE(TorchSynthesizer):
     def _build(self) -> None:
         width, cond_width = self.layout_.width, self.conditioner_.width
         hidden = tuple(self.hidden)
-        self.encoder_net_ = _Encoder(width + cond_width, hidden, self.latent_dim).to(self.device_)
+        if not hidden:
+            raise ConfigError("Cannot train tvae: hidden=() must list at least one layer width, e.g. hidden=[128, 128].")
+        self.encoder_net_ = _Encoder(width, cond_width, hidden, self.latent_dim).to(self.device_)
         cond_shape = (self.conditioner_.n_columns, self.conditioner_.max_size)
         self.decoder_net_ = _Decoder(self.latent_dim, tuple(reversed(hidden)), width, len(self.span_index_.continuous),
                                      cond_shape, cond_width).to(self.device_)
@@ -126,9 +128,10 @@ class TVAE(TorchSynthesizer):
             if not self.conditioner_.n_columns:
                 yield rows, None
                 continue
-            cond = self.conditioner_.own_conditions(rows, rng)
-            cond[rng.random(len(rows)) < _UNCONDITIONED_SHARE] = 0.0
-            yield rows, self.conditioner_.compact(cond)
+            compact = self.conditioner_.compact(self.conditioner_.own_conditions(rows, rng))
+            slots = np.where(compact.any(axis=1), compact.argmax(axis=1), -1)          # one slot per row
+            slots[rng.random(len(rows)) < _UNCONDITIONED_SHARE] = -1
+            yield rows, slots
 
     def _after_training(self, rows: torch.Tensor) -> None:
         """Record each category's region of latent space, so conditional samples start from it."""
@@ -138,7 +141,7 @@ class TVAE(TorchSynthesizer):
             categories = torch.as_tensor(conditioner.category_of_row_[:, j], device=self.device_)
             has_value = categories >= 0
             cond[has_value, j, categories[has_value]] = 1.0
-            mean, log_var = self.encoder_net_(torch.cat([rows, self._compact(cond)], dim=1))
+            mean, log_var = self.encoder_net_(rows, self._compact(cond))
             for k in range(int(conditioner.sizes[j])):
                 members = categories == k
                 if int(members.sum()) == 0:
@@ -152,11 +155,12 @@ class TVAE(TorchSynthesizer):
         return cond.reshape(len(cond), -1).index_select(1, self.cond_slots_)
 
     def _train_step(self, batch: torch.Tensor, cond: torch.Tensor | None) -> dict[str, float]:
-        """One step on ``batch`` with its compact conditions ``(batch, cond width)`` (None: no categoricals)."""
-        cond_in = torch.zeros(len(batch), 0, device=self.device_) if cond is None else cond
-        mean, log_var = self.encoder_net_(torch.cat([batch, cond_in], dim=1))
+        """One step on ``batch``; ``cond`` holds each row's condition slot (-1: none; None: no categoricals)."""
+        if cond is None:                                   # no categorical columns: nothing to condition on
+            cond = torch.full((len(batch),), -1, dtype=torch.long, device=self.device_)
+        mean, log_var = self.encoder_net_(batch, cond)
         z = mean + torch.randn_like(mean) * torch.exp(0.5 * log_var)                  # reparameterisation
-        raw = self.decoder_net_(torch.cat([z, cond_in], dim=1))
+        raw = self.decoder_net_(z, cond)
         reconstruction = reconstruction_loss(raw, batch, self.span_index_, self.decoder_net_.sigma)
         kl = -0.5 * (1 + log_var - mean**2 - log_var.exp()).sum(dim=1).mean()
         loss = self.loss_factor * reconstruction + kl
@@ -184,8 +188,7 @@ class TVAE(TorchSynthesizer):
         else:
             cond = torch.as_tensor(conditions.cond, device=self.device_)
             z = self._conditional_latent(cond, z)
-        cond_in = self._compact(cond)
-        raw = self.decoder_net_(torch.cat([z, cond_in], dim=1))
+        raw = self.decoder_net_(z, self._compact(cond))
         continuous = self.span_index_.continuous
         # The decoder's Gaussian: add its learned noise to the scalar means (as the reference TVAE does).
         noise = torch.randn(n_rows, len(continuous), device=self.device_) * self.decoder_net_.sigma
