@@ -137,18 +137,19 @@ class TVAE(TorchSynthesizer):
         """Record each category's region of latent space, so conditional samples start from it."""
         conditioner = self.conditioner_
         for j in range(conditioner.n_columns):
-            cond = torch.zeros(len(rows), conditioner.n_columns, conditioner.max_size, device=self.device_)
             categories = torch.as_tensor(conditioner.category_of_row_[:, j], device=self.device_)
             has_value = categories >= 0
-            cond[has_value, j, categories[has_value]] = 1.0
-            mean, log_var = self.encoder_net_(rows, self._compact(cond))
-            for k in range(int(conditioner.sizes[j])):
-                members = categories == k
-                if int(members.sum()) == 0:
-                    continue
-                spread = mean[members].var(dim=0, unbiased=False) + log_var[members].exp().mean(dim=0)
-                self.decoder_net_.latent_mean[j, k] = mean[members].mean(dim=0)
-                self.decoder_net_.latent_std[j, k] = spread.sqrt()
+            slots = torch.where(has_value, categories + int(conditioner.sizes[:j].sum()), -1)
+            mean, log_var = self.encoder_net_(rows, slots)                              # (rows, latent) each
+            # Per-category moments in one matmul each: members (categories, rows) @ values (rows, latent).
+            members = torch.nn.functional.one_hot(categories.clamp_min(0), int(conditioner.max_size)).T.float()
+            members = members * has_value.float()
+            counts = members.sum(dim=1, keepdim=True)                                   # (max_size, 1)
+            seen = counts.squeeze(1) > 0
+            average = members @ mean / counts.clamp_min(1)
+            spread = members @ (mean**2 + log_var.exp()) / counts.clamp_min(1) - average**2
+            self.decoder_net_.latent_mean[j, seen] = average[seen]
+            self.decoder_net_.latent_std[j, seen] = spread[seen].clamp_min(0).sqrt()
 
     def _compact(self, cond: torch.Tensor) -> torch.Tensor:
         """Padded conditions ``(batch, columns, max_size)`` → the network input ``(batch, cond width)``."""
