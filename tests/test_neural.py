@@ -116,3 +116,30 @@ def test_penguins_with_missing_values(penguins):
         assert synthetic["bill_length_mm"].isna().any() or penguins["bill_length_mm"].isna().mean() < 0.01
         assert set(synthetic["species"]) <= set(penguins["species"])
         assert np.isfinite(synthetic["body_mass_g"].dropna()).all()
+
+
+def test_strided_reverse_schedule_composes_the_one_step_kernels():
+    from synthloop.synthesizers.tabddpm import cosine_alphas_cumprod, reverse_schedule
+
+    alphas_cumprod = cosine_alphas_cumprod(100)
+    every = reverse_schedule(alphas_cumprod, torch.arange(100))
+    torch.testing.assert_close(torch.cumprod(every["alphas"], dim=0), alphas_cumprod)
+    visited = torch.tensor([0, 33, 66, 99])
+    strided = reverse_schedule(alphas_cumprod, visited)
+    torch.testing.assert_close(torch.prod(strided["alphas"][visited]), alphas_cumprod[99])
+    torch.testing.assert_close(strided["alphas_cumprod_prev"][66], alphas_cumprod[33])
+    assert strided["alphas_cumprod_prev"][0] == 1.0 and strided["posterior_variance"][0] == 0.0
+
+
+def test_tabddpm_samples_with_fewer_steps_and_none_means_every_step(fitted, adult_small):
+    from synthloop.errors import ConfigError
+    from synthloop.synthesizers.tabddpm import TabDDPM
+
+    model = fitted["tabddpm"]
+    every = model.set_params(sample_steps=None).sample(300, seed=3)
+    pd.testing.assert_frame_equal(model.set_params(sample_steps=model.timesteps).sample(300, seed=3), every)
+    fewer = model.set_params(sample_steps=5).sample(300, seed=3)
+    model.set_params(sample_steps=TabDDPM().sample_steps)
+    assert len(fewer) == 300 and set(fewer["workclass"].dropna()) <= set(adult_small["workclass"].dropna())
+    with pytest.raises(ConfigError, match="sample_steps=0"):
+        tiny("tabddpm", sample_steps=0).fit(adult_small)

@@ -214,3 +214,15 @@ def test_training_by_sampling_oversamples_rare_categories_by_log_frequency(encod
     np.testing.assert_allclose(drawn, conditioner.log_frequency_[0, : conditioner.sizes[0]], atol=0.02)
     block = encoded[rows][:, conditioner.slices[0]]
     assert (block.argmax(axis=1) == cond[:, 0, : conditioner.sizes[0]].argmax(axis=1)).all()
+
+
+def test_default_threads_subtract_the_cores_busy_right_now(monkeypatch):
+    from synthloop.nn import blocks
+
+    readings = iter([[100, 0, 100, 800, 0, 0, 0, 0], [200, 0, 200, 900, 0, 0, 0, 0]])    # 2 of 3 ticks busy
+    monkeypatch.setattr(blocks, "_cpu_times", lambda: next(readings))
+    monkeypatch.setattr(blocks.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(blocks, "available_cores", lambda: 3)
+    assert blocks._busy_cores(3) == pytest.approx(2.0)
+    readings = iter([[0, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 100, 0, 0, 0, 0]])               # all idle
+    assert blocks.default_threads() == 3

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -36,14 +37,35 @@ def default_threads() -> int:
 
     Small MLPs stop scaling beyond a few threads, and on a busy machine extra OpenMP threads make
     each step many times slower (they spin waiting for descheduled peers; measured 0.08 s/step with
-    one thread vs 1.35 s with two on a loaded 2-core box), so the current load average is subtracted.
+    one thread vs 1.35 s with two on a loaded 2-core box), so cores busy with other work right now
+    are subtracted. "Right now" is read from the kernel's CPU counters over 50 ms, not from the load
+    average: that one-minute average still counts a job that just finished (often the previous
+    command of the same pipeline) and would halve the threads on an idle 2-core machine.
     """
     cores = available_cores()
-    try:
-        busy = os.getloadavg()[0]
-    except OSError:  # pragma: no cover - not available
-        busy = 0.0
+    busy = _busy_cores(cores)
     return max(1, min(8, cores, round(cores - busy + 0.49)))
+
+
+def _busy_cores(cores: int, window: float = 0.05) -> float:
+    """Cores busy over the next ``window`` seconds (from /proc/stat; the load average elsewhere)."""
+    try:
+        before = _cpu_times()
+        time.sleep(window)
+        after = _cpu_times()
+    except (OSError, ValueError):
+        try:
+            return os.getloadavg()[0]
+        except OSError:  # pragma: no cover - not available
+            return 0.0
+    total = sum(after) - sum(before)
+    idle = (after[3] + after[4]) - (before[3] + before[4])          # idle + iowait
+    return cores * (1 - idle / total) if total > 0 else 0.0
+
+
+def _cpu_times() -> list[int]:
+    with open("/proc/stat", encoding="ascii") as stat:
+        return [int(field) for field in stat.readline().split()[1:]]
 
 
 @contextlib.contextmanager

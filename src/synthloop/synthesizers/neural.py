@@ -36,7 +36,7 @@ from synthloop.nn.trainer import Trainer  # noqa: E402
 from synthloop.transforms import TableEncoder  # noqa: E402
 
 # Parameters that do not change what is learned: a checkpoint stays valid when they change.
-_RUN_PARAMS = frozenset({"epochs", "progress", "checkpoint_dir", "checkpoint_every", "device"})
+_RUN_PARAMS = frozenset({"epochs", "progress", "checkpoint_dir", "checkpoint_every", "device", "sample_steps"})
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ import math
 import numpy as np
 import torch
 
+from synthloop.errors import ConfigError
 from synthloop.nn.blocks import Denoiser, adam
 from synthloop.synthesizers.neural import EncodedConditions, TorchSynthesizer
 
@@ -35,13 +36,38 @@ def cosine_alphas_cumprod(n_steps: int, offset: float = 0.008) -> torch.Tensor:
     return torch.cumprod(1 - betas, dim=0)
 
 
+def reverse_schedule(alphas_cumprod: torch.Tensor, timesteps: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Per-step constants of a reverse chain that visits ``timesteps`` (ascending, from 0), indexed by t.
+
+    Each step jumps from t to the previous visited step s (or to the data, at t = 0). Both noising
+    kernels compose over a jump with α = ᾱ_t / ᾱ_s, so the Gaussian and the multinomial posteriors
+    q(x_s | x_t, x_0) keep their one-step form (as DDIM's strided schedule, Song et al., 2021). Visiting
+    every step gives the ancestral DDPM chain; entries of unvisited steps are unused.
+    """
+    previous_step = torch.cat([timesteps.new_tensor([-1]), timesteps[:-1]])
+    previous = torch.where(previous_step >= 0, alphas_cumprod[previous_step.clamp_min(0)], torch.ones(()).double())
+    current = alphas_cumprod[timesteps]
+    alphas = current / previous
+    table = {"alphas_cumprod": current, "alphas_cumprod_prev": previous, "alphas": alphas, "betas": 1 - alphas,
+             "posterior_variance": (1 - alphas) * (1 - previous) / (1 - current)}
+    full = {}
+    for name, values in table.items():
+        full[name] = torch.zeros(len(alphas_cumprod), dtype=torch.float64).index_copy(0, timesteps, values)
+    return full
+
+
 class TabDDPM(TorchSynthesizer):
     """Mixed-type denoising diffusion for tables.
 
     Parameters
     ----------
     timesteps
-        Diffusion steps T; sampling runs the denoiser T times. 100 is TabDDPM's fast setting.
+        Diffusion steps T of training. 100 is TabDDPM's fast setting.
+    sample_steps
+        At most this many denoiser passes when sampling: an evenly strided subsequence of the T steps
+        (the posteriors hold for any stride); None runs all T. On Adult, 50 of 100 steps sampled 39k
+        rows in 13 s instead of 28 s with the same quality (detection AUC 0.780 vs 0.778, TSTR AUC
+        0.907 vs 0.906); 25 steps took 7 s (0.784 / 0.907).
     hidden
         Widths of the denoiser MLP.
     time_dim
@@ -67,11 +93,12 @@ class TabDDPM(TorchSynthesizer):
     # 20k rows on 2 cores: 12.4 s with 4,096-row chunks, 14.8 s with 16,384).
     sample_chunk = 4096
 
-    def __init__(self, *, timesteps: int = 100, hidden: tuple[int, ...] = (256, 256, 256), time_dim: int = 128,
-                 epochs: int = 60, batch_size: int = 1024, lr: float = 2e-3, device: str = "auto",
+    def __init__(self, *, timesteps: int = 100, sample_steps: int | None = 50, hidden: tuple[int, ...] = (256, 256, 256),
+                 time_dim: int = 128, epochs: int = 60, batch_size: int = 1024, lr: float = 2e-3, device: str = "auto",
                  seed: int | None = None, checkpoint_dir: str | None = None, checkpoint_every: int = 10,
                  patience: int | None = None, progress: bool = True):
         self.timesteps = timesteps
+        self.sample_steps = sample_steps
         self.hidden = tuple(hidden)
         self.time_dim = time_dim
         self.epochs = epochs
@@ -95,20 +122,33 @@ class TabDDPM(TorchSynthesizer):
         self.denoiser_ = Denoiser(width, tuple(self.hidden), width, time_dim=self.time_dim).to(self.device_)
         self.nets_ = {"denoiser": self.denoiser_}
         self.optimizers_ = {"adamw": adam(self.denoiser_.parameters(), decoupled=True, lr=self.lr, weight_decay=1e-5)}
-        alphas_cumprod = cosine_alphas_cumprod(self.timesteps)
-        previous = torch.cat([torch.ones(1, dtype=torch.float64), alphas_cumprod[:-1]])
-        schedule = {"alphas_cumprod": alphas_cumprod, "alphas_cumprod_prev": previous,
-                    "alphas": alphas_cumprod / previous, "betas": 1 - alphas_cumprod / previous}
-        schedule["posterior_variance"] = schedule["betas"] * (1 - previous) / (1 - alphas_cumprod)
-        self.schedule_ = {k: v.float().to(self.device_) for k, v in schedule.items()}
+        self.alphas_cumprod_ = cosine_alphas_cumprod(self.timesteps)                       # float64, (T,)
+        self.schedule_ = self._schedule(torch.arange(self.timesteps))
         index = self.span_index_
         # 1/K at each categorical position (K: the size of its span), 0 at continuous positions.
         self.inverse_size_ = (1 / index.membership.sum(dim=0)).index_select(0, index.segment_of) * index.categorical_mask
         self.n_blocks_ = max(index.n_blocks, 1)
 
-    def _at(self, name: str, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-        """Schedule value per row, shaped to broadcast against ``like``."""
-        return self.schedule_[name][t].reshape(-1, *([1] * (like.dim() - 1)))
+    def _check_training_params(self) -> None:
+        super()._check_training_params()
+        self._sampling_steps()                              # a bad sample_steps fails before training, not after
+
+    def _schedule(self, timesteps: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {k: v.float().to(self.device_) for k, v in reverse_schedule(self.alphas_cumprod_, timesteps).items()}
+
+    def _sampling_steps(self) -> torch.Tensor:
+        """The timesteps the reverse chain visits, ascending: all T, or ``sample_steps`` evenly strided."""
+        count = self.sample_steps
+        if count is not None and (not isinstance(count, int) or count < 1):
+            raise ConfigError(f"Cannot sample tabddpm: sample_steps={count!r} must be a whole number ≥ 1 "
+                              "(or None for all timesteps).")
+        count = self.timesteps if count is None else min(count, self.timesteps)
+        return torch.linspace(0, self.timesteps - 1, count, dtype=torch.float64).round().long().unique()
+
+    def _at(self, name: str, t: torch.Tensor, like: torch.Tensor, schedule: dict[str, torch.Tensor] | None = None
+            ) -> torch.Tensor:
+        """Schedule value per row (the training chain's unless ``schedule`` is given), broadcast against ``like``."""
+        return (schedule or self.schedule_)[name][t].reshape(-1, *([1] * (like.dim() - 1)))
 
     # ------------------------------------------------------------------ representation
     # Rows are kept at the encoded width: numerics as a (batch, n_continuous) standard-normal tensor, the
@@ -135,10 +175,11 @@ class TabDDPM(TorchSynthesizer):
         scores = probs / exponential
         return self.span_index_.segment_one_hot(scores) * self.span_index_.categorical_mask
 
-    def _posterior(self, x_t: torch.Tensor, x_start: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def _posterior(self, x_t: torch.Tensor, x_start: torch.Tensor, t: torch.Tensor,
+                   schedule: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
         """q(x_{t-1} | x_t, x_0) ∝ (α_t x_t + (1 − α_t)/K) ⊙ (ᾱ_{t-1} x_0 + (1 − ᾱ_{t-1})/K)."""
-        forward = self._categorical_q(x_t, self._at("alphas", t, x_t))
-        backward = self._categorical_q(x_start, self._at("alphas_cumprod_prev", t, x_t))
+        forward = self._categorical_q(x_t, self._at("alphas", t, x_t, schedule))
+        backward = self._categorical_q(x_start, self._at("alphas_cumprod_prev", t, x_t, schedule))
         unnormalised = forward * backward
         index = self.span_index_
         totals = (unnormalised @ index.membership).index_select(1, index.segment_of)
@@ -183,13 +224,16 @@ class TabDDPM(TorchSynthesizer):
         numeric = torch.randn(n_rows, len(index.continuous), device=self.device_)
         categorical = self._sample_one_hot(self.inverse_size_.expand(n_rows, -1))   # uniform over each span
         known = None if conditions is None else self._known(conditions)
-        for step in reversed(range(self.timesteps)):
+        steps = self._sampling_steps()
+        schedule = self._schedule(steps)
+        for step in reversed(steps.tolist()):
             t = torch.full((n_rows,), step, device=self.device_, dtype=torch.long)
             if known is not None:
                 numeric, categorical = self._inpaint(numeric, categorical, known, t)
             output = self.denoiser_(self._join(numeric, categorical), t)
-            numeric = self._denoise_numeric(numeric, output.index_select(1, index.continuous), t, step)
-            categorical = self._sample_one_hot(self._posterior(categorical, self._predicted_start(output), t))
+            numeric = self._denoise_numeric(numeric, output.index_select(1, index.continuous), t, step, schedule)
+            posterior = self._posterior(categorical, self._predicted_start(output), t, schedule)
+            categorical = self._sample_one_hot(posterior)
         if known is not None:
             numeric = torch.where(known["numeric_mask"], known["numeric"], numeric)
             categorical = torch.where(known["categorical_mask"], known["categorical"], categorical)
@@ -197,16 +241,16 @@ class TabDDPM(TorchSynthesizer):
         return self._join(uniform, categorical)
 
     def _denoise_numeric(self, x_t: torch.Tensor, predicted_noise: torch.Tensor, t: torch.Tensor,
-                         step: int) -> torch.Tensor:
+                         step: int, schedule: dict[str, torch.Tensor]) -> torch.Tensor:
         """One DDPM reverse step: the posterior mean from the predicted x_0, plus posterior noise."""
-        alpha_bar = self._at("alphas_cumprod", t, x_t)
-        alpha_bar_prev = self._at("alphas_cumprod_prev", t, x_t)
-        beta = self._at("betas", t, x_t)
+        alpha_bar = self._at("alphas_cumprod", t, x_t, schedule)
+        alpha_bar_prev = self._at("alphas_cumprod_prev", t, x_t, schedule)
+        beta = self._at("betas", t, x_t, schedule)
         x_start = ((x_t - (1 - alpha_bar).sqrt() * predicted_noise) / alpha_bar.sqrt()).clamp(-4, 4)
         mean = (alpha_bar_prev.sqrt() * beta * x_start + (1 - beta).sqrt() * (1 - alpha_bar_prev) * x_t) / (1 - alpha_bar)
         if step == 0:
             return mean
-        return mean + self._at("posterior_variance", t, x_t).sqrt() * torch.randn_like(x_t)
+        return mean + self._at("posterior_variance", t, x_t, schedule).sqrt() * torch.randn_like(x_t)
 
     def _known(self, conditions: EncodedConditions) -> dict[str, torch.Tensor]:
         encoded = torch.as_tensor(conditions.encoded, device=self.device_)
