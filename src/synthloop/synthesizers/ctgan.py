@@ -54,9 +54,10 @@ class CTGAN(TorchSynthesizer):
     tau
         Temperature of the Gumbel-softmax heads.
     epochs, batch_size, lr
-        Training length, rows per step, Adam learning rate (both nets, betas 0.5/0.9). The defaults
-        (~3,900 steps on Adult) are sized by FLOP count for about 5 minutes on 2 idle CPU cores; a GAN
-        improves with more steps, so give it more epochs when time allows.
+        Training length, rows per step, Adam learning rate (both nets, betas 0.5/0.9). On Adult the
+        defaults (~3,900 steps) took about 2.5 minutes on 2 CPU cores and reached detection AUC 0.94
+        and TSTR AUC 0.86 (real data: 0.92); a GAN improves with more steps, so give it more epochs
+        when time allows (docs/benchmarks.md).
     device
         ``"auto"`` (CUDA when available), ``"cpu"`` or a torch device string.
     seed
