@@ -207,8 +207,12 @@ def _matmul_recorder():
     return MatmulRecorder
 
 
-def matmul_seconds(rows: int, d_in: int, d_out: int, repeats: int = 20) -> float:
-    """Best time of (rows × d_in) @ (d_in × d_out) in float32 on this machine, with the current threads."""
+def matmul_seconds(rows: int, d_in: int, d_out: int, repeats: int = 50) -> float:
+    """Best time of (rows × d_in) @ (d_in × d_out) in float32 on this machine, with the current threads.
+
+    Best of many: noisy neighbours only ever slow a timing down (20 repeats once read a batch-2000 floor
+    at 101 GFLOP/s where another run of the same script read 189).
+    """
     import torch
 
     a, b = torch.randn(rows, d_in), torch.randn(d_in, d_out)

@@ -116,6 +116,8 @@ class Dropout(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0:
             return x
+        if self.p >= 1:
+            return torch.zeros_like(x)
         return x * (torch.rand_like(x) >= self.p) * (1 / (1 - self.p))
 
 

@@ -21,11 +21,9 @@ class Conditioner:
 
     def __init__(self, layout: Any, columns: Sequence[str]):
         wanted = set(columns)
-        categorical = [span for span in layout.spans if span.kind == "categorical"]
-        chosen = [(block, span) for block, span in enumerate(categorical) if span.column in wanted]
-        self.columns = tuple(span.column for _, span in chosen)
-        self.block_ids = np.array([block for block, _ in chosen], dtype=np.int64)   # position among all blocks
-        self.slices = tuple(span.slice for _, span in chosen)
+        chosen = [span for span in layout.spans if span.kind == "categorical" and span.column in wanted]
+        self.columns = tuple(span.column for span in chosen)
+        self.slices = tuple(span.slice for span in chosen)
         self.sizes = np.array([s.stop - s.start for s in self.slices], dtype=np.int64)
         self.max_size = int(self.sizes.max(initial=1))
         self.mask = np.arange(self.max_size)[None, :] < self.sizes[:, None]        # (n_columns, max_size)

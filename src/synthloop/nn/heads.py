@@ -46,7 +46,7 @@ class SpanIndex:
         self.membership = torch.nn.functional.one_hot(segment_of, n_segments).float().to(device)  # (width, segments)
         self.is_continuous = self.segment_of >= self.n_blocks                              # (width,)
         self.categorical_mask = (~self.is_continuous).float()                              # (width,)
-        self.block_sizes = self.membership.sum(dim=0)[: self.n_blocks]                     # (n_blocks,)
+        self.segment_sizes = self.membership.sum(dim=0)                                    # (segments,)
         self._positions = torch.arange(self.width, device=device)
 
     def _segment_reduce(self, x: torch.Tensor, reduce: str, initial: float) -> torch.Tensor:

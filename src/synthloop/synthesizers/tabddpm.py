@@ -44,16 +44,12 @@ def reverse_schedule(alphas_cumprod: torch.Tensor, timesteps: torch.Tensor) -> d
     q(x_s | x_t, x_0) keep their one-step form (as DDIM's strided schedule, Song et al., 2021). Visiting
     every step gives the ancestral DDPM chain; entries of unvisited steps are unused.
     """
-    previous_step = torch.cat([timesteps.new_tensor([-1]), timesteps[:-1]])
-    previous = torch.where(previous_step >= 0, alphas_cumprod[previous_step.clamp_min(0)], torch.ones(()).double())
     current = alphas_cumprod[timesteps]
+    previous = torch.cat([torch.ones(1, dtype=current.dtype), alphas_cumprod[timesteps[:-1]]])
     alphas = current / previous
     table = {"alphas_cumprod": current, "alphas_cumprod_prev": previous, "alphas": alphas, "betas": 1 - alphas,
              "posterior_variance": (1 - alphas) * (1 - previous) / (1 - current)}
-    full = {}
-    for name, values in table.items():
-        full[name] = torch.zeros(len(alphas_cumprod), dtype=torch.float64).index_copy(0, timesteps, values)
-    return full
+    return {name: torch.zeros_like(alphas_cumprod).index_copy(0, timesteps, values) for name, values in table.items()}
 
 
 class TabDDPM(TorchSynthesizer):
@@ -127,7 +123,7 @@ class TabDDPM(TorchSynthesizer):
         self.schedule_ = self._schedule(torch.arange(self.timesteps))
         index = self.span_index_
         # 1/K at each categorical position (K: the size of its span), 0 at continuous positions.
-        self.inverse_size_ = (1 / index.membership.sum(dim=0)).index_select(0, index.segment_of) * index.categorical_mask
+        self.inverse_size_ = (1 / index.segment_sizes).index_select(0, index.segment_of) * index.categorical_mask
         self.n_blocks_ = max(index.n_blocks, 1)
 
     def _check_training_params(self) -> None:
