@@ -330,7 +330,8 @@ class Synthesizer(ABC):
             if config.get("privacy_reference"):
                 model.privacy_reference_ = PrivacyReference.from_state(privacy_arrays, config["privacy_reference"])
         except (KeyError, ValueError, TypeError) as exc:
-            raise ArtifactError(f"'{path}' is corrupt or from another version: {exc!r}. Re-train the model.") from None
+            detail = str(exc) if type(exc) is ValueError else repr(exc)      # our own ValueErrors read as sentences
+            raise ArtifactError(f"'{path}' is corrupt or from another version: {detail}. Re-train the model.") from None
         return model
 
     def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -213,7 +213,12 @@ class TorchSynthesizer(Synthesizer):
         for name, net in self.nets_.items():
             prefix = f"net/{name}/"
             weights = {k[len(prefix):]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith(prefix)}
-            net.load_state_dict(weights)
+            try:
+                net.load_state_dict(weights)
+            except RuntimeError as exc:          # torch's message for missing, extra or mis-shaped weights
+                first_line = str(exc).splitlines()[1 if "\n" in str(exc) else 0].strip()
+                raise ValueError(f"the weights of its {name} network do not fit this version's {self.name} "
+                                 f"({first_line})") from None
             net.eval()
         self.history_ = meta.get("history", [])
 
