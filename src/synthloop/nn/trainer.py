@@ -115,16 +115,9 @@ class Trainer:
         return losses
 
     def _progress_bar(self, start_epoch: int):
-        from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-        console = Console(stderr=True)
-        if not (self.progress and console.is_terminal):
+        if not self.progress:
             return nullcontext((None, None))
-        bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(bar_width=24),
-                       TextColumn("epoch {task.completed:.0f}/{task.total:.0f}"), TimeElapsedColumn(),
-                       TimeRemainingColumn(), TextColumn("{task.fields[losses]}"), console=console)
-        return _BarContext(bar, self.description, self.epochs, start_epoch)
+        return progress_bar(self.description, self.epochs, start_epoch, unit="epoch", show_losses=True)
 
     # ------------------------------------------------------------------ checkpoints
     @property
@@ -156,19 +149,34 @@ class Trainer:
         return meta
 
 
+def progress_bar(description: str, total: int, start: int = 0, *, unit: str, show_losses: bool = False):
+    """A rich progress bar on stderr as a context giving ``(bar, task)``; ``(None, None)`` off a terminal."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        return nullcontext((None, None))
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(bar_width=24),
+               TextColumn(f"{unit} {{task.completed:.0f}}/{{task.total:.0f}}"), TimeElapsedColumn(), TimeRemainingColumn()]
+    if show_losses:
+        columns.append(TextColumn("{task.fields[losses]}"))
+    return _BarContext(Progress(*columns, console=console), description, total, start)
+
+
 class _BarContext:
-    def __init__(self, bar: Any, description: str, epochs: int, start_epoch: int):
-        self.bar, self.description, self.epochs, self.start_epoch = bar, description, epochs, start_epoch
+    def __init__(self, bar: Any, description: str, total: int, start: int):
+        self.bar, self.description, self.total, self.start = bar, description, total, start
 
     def __enter__(self) -> tuple[Any, Any]:
         from rich.errors import LiveError
 
         try:
             self.bar.__enter__()
-        except LiveError:                      # another live display owns this console: train without a bar
+        except LiveError:                      # another live display owns this console: go on without a bar
             self.bar = None
             return None, None
-        task = self.bar.add_task(self.description, total=self.epochs, completed=self.start_epoch, losses="")
+        task = self.bar.add_task(self.description, total=self.total, completed=self.start, losses="")
         return self.bar, task
 
     def __exit__(self, *exc: object) -> None:

@@ -16,6 +16,7 @@ import hashlib
 import json
 from abc import abstractmethod
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -32,7 +33,7 @@ import torch  # noqa: E402 - after the friendly check above
 from synthloop.nn.blocks import resolve_device, seeded, torch_threads  # noqa: E402
 from synthloop.nn.conditioning import Conditioner  # noqa: E402
 from synthloop.nn.heads import SpanIndex  # noqa: E402
-from synthloop.nn.trainer import Trainer  # noqa: E402
+from synthloop.nn.trainer import Trainer, progress_bar  # noqa: E402
 from synthloop.transforms import TableEncoder  # noqa: E402
 
 # Parameters that do not change what is learned: a checkpoint stays valid when they change.
@@ -148,13 +149,18 @@ class TorchSynthesizer(Synthesizer):
     def _sample(self, n_rows: int, conditions: pd.DataFrame | None, rng: np.random.Generator) -> pd.DataFrame:
         encoded_conditions = None if conditions is None else self._encode_conditions(conditions)
         chunks = []
-        with torch.no_grad(), torch_threads(), seeded(int(rng.integers(2**62))):
-            for start in range(0, n_rows, self.sample_chunk):
+        starts = range(0, n_rows, self.sample_chunk)
+        show = self.progress and len(starts) > 1
+        bar_context = progress_bar(f"{self.name} sampling", n_rows, unit="rows") if show else nullcontext((None, None))
+        with torch.no_grad(), torch_threads(), seeded(int(rng.integers(2**62))), bar_context as (bar, task):
+            for start in starts:
                 stop = min(start + self.sample_chunk, n_rows)
                 part = None if encoded_conditions is None else EncodedConditions(
                     encoded_conditions.cond[start:stop], encoded_conditions.encoded[start:stop],
                     encoded_conditions.known)
                 chunks.append(self._generate(stop - start, part, rng).cpu().numpy())
+                if bar is not None:
+                    bar.update(task, completed=stop)
         frame = self.encoder_.inverse_transform(np.concatenate(chunks), rng=rng)
         if conditions is not None:
             for column in conditions.columns:            # conditioned values come back exactly as asked
