@@ -120,7 +120,6 @@ class TVAE(TorchSynthesizer):
         self.nets_ = {"encoder": self.encoder_net_, "decoder": self.decoder_net_}
         parameters = [*self.encoder_net_.parameters(), *self.decoder_net_.parameters()]
         self.optimizers_ = {"adam": adam(parameters, lr=self.lr, weight_decay=1e-5)}
-        self.cond_slots_ = torch.as_tensor(self.conditioner_.mask.reshape(-1).nonzero()[0], device=self.device_)
 
     def _epoch_batches(self, n_rows: int, batch_size: int,
                        rng: np.random.Generator) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
@@ -152,10 +151,6 @@ class TVAE(TorchSynthesizer):
             self.decoder_net_.latent_mean[j, seen] = average[seen]
             self.decoder_net_.latent_std[j, seen] = spread[seen].clamp_min(0).sqrt()
 
-    def _compact(self, cond: torch.Tensor) -> torch.Tensor:
-        """Padded conditions ``(batch, columns, max_size)`` → the network input ``(batch, cond width)``."""
-        return cond.reshape(len(cond), -1).index_select(1, self.cond_slots_)
-
     def _train_step(self, batch: torch.Tensor, cond: torch.Tensor | None) -> dict[str, float]:
         """One step on ``batch``; ``cond`` holds each row's condition slot (-1: none; None: no categoricals)."""
         if cond is None:                                   # no categorical columns: nothing to condition on
@@ -186,11 +181,11 @@ class TVAE(TorchSynthesizer):
     def _generate(self, n_rows: int, conditions: EncodedConditions | None, rng: np.random.Generator) -> torch.Tensor:
         z = torch.randn(n_rows, self.latent_dim, device=self.device_)
         if conditions is None or not self.conditioner_.n_columns:
-            cond = torch.zeros(n_rows, self.conditioner_.n_columns, self.conditioner_.max_size, device=self.device_)
+            cond_in = torch.zeros(n_rows, self.conditioner_.width, device=self.device_)
         else:
-            cond = torch.as_tensor(conditions.cond, device=self.device_)
-            z = self._conditional_latent(cond, z)
-        raw = self.decoder_net_(z, self._compact(cond))
+            z = self._conditional_latent(torch.as_tensor(conditions.cond, device=self.device_), z)
+            cond_in = torch.as_tensor(self.conditioner_.compact(conditions.cond), device=self.device_)
+        raw = self.decoder_net_(z, cond_in)
         continuous = self.span_index_.continuous
         # The decoder's Gaussian: add its learned noise to the scalar means (as the reference TVAE does).
         noise = torch.randn(n_rows, len(continuous), device=self.device_) * self.decoder_net_.sigma
