@@ -223,6 +223,7 @@ def test_default_threads_subtract_the_cores_busy_right_now(monkeypatch):
     monkeypatch.setattr(blocks, "_cpu_times", lambda: next(readings))
     monkeypatch.setattr(blocks.time, "sleep", lambda seconds: None)
     monkeypatch.setattr(blocks, "available_cores", lambda: 3)
+    monkeypatch.setattr(blocks, "_THREADS_READING", [])
     assert blocks._busy_cores(3) == pytest.approx(2.0)
     readings = iter([[0, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 100, 0, 0, 0, 0]])               # all idle
     assert blocks.default_threads() == 3

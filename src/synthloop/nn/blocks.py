@@ -40,11 +40,21 @@ def default_threads() -> int:
     one thread vs 1.35 s with two on a loaded 2-core box), so cores busy with other work right now
     are subtracted. "Right now" is read from the kernel's CPU counters over 50 ms, not from the load
     average: that one-minute average still counts a job that just finished (often the previous
-    command of the same pipeline) and would halve the threads on an idle 2-core machine.
+    command of the same pipeline) and would halve the threads on an idle 2-core machine. A reading
+    is reused for a few seconds, so sampling that regenerates rows in rounds does not wait each time.
     """
+    now = time.monotonic()
+    if _THREADS_READING and now - _THREADS_READING[0] < _THREADS_READING_SECONDS:
+        return _THREADS_READING[1]
     cores = available_cores()
-    busy = _busy_cores(cores)
-    return max(1, min(8, cores, round(cores - busy + 0.49)))
+    threads = max(1, min(8, cores, round(cores - _busy_cores(cores) + 0.49)))
+    _THREADS_READING[:] = [now, threads]
+    return threads
+
+
+# (when, threads) of the last reading of the idle cores; a busy/idle change shows after this many seconds.
+_THREADS_READING: list = []
+_THREADS_READING_SECONDS = 5.0
 
 
 def _busy_cores(cores: int, window: float = 0.05) -> float:
