@@ -8,9 +8,11 @@ import pytest
 
 import synthloop as sl
 from synthloop.errors import ConfigError, PrivacyError
+from synthloop.privacy import PrivacyReference
 from synthloop.schema.constraints import Inequality, Range
 from synthloop.synthesizers.base import Synthesizer
-from synthloop.synthesizers.privacy import PrivacyReference, hash_rows, nearest_distances
+from synthloop.tabular.geometry import MixedGeometry, nearest_distances
+from synthloop.tabular.hashing import hash_rows
 
 
 class DonorJitter(Synthesizer):
@@ -158,17 +160,23 @@ def test_off_reports_copies_but_replaces_nothing(repeated):
     assert info.privacy == "off" and info.n_replaced == 0 and info.n_copies_returned > 0
 
 
-def test_reference_survives_save_and_can_be_left_out(adult_small, tmp_path):
+def test_reference_is_kept_only_when_asked_and_can_be_left_out(adult_small, tmp_path):
     model = sl.synthesizers.get("independent", seed=0).fit(adult_small)
-    model.save(tmp_path / "with")
+    model.save(tmp_path / "with", keep_privacy_reference=True)
+    assert (tmp_path / "with" / "privacy_reference.safetensors").is_file()
     loaded = Synthesizer.load(tmp_path / "with")
     np.testing.assert_array_equal(loaded.privacy_reference_.hashes, model.privacy_reference_.hashes)
     np.testing.assert_allclose(loaded.privacy_reference_.thresholds, model.privacy_reference_.thresholds)
     assert len(loaded.sample(100, privacy="no-copies", seed=0)) == 100
-    model.save(tmp_path / "without", privacy_reference=False)
+    model.save(tmp_path / "without")
+    assert not (tmp_path / "without" / "privacy_reference.safetensors").exists()
     stripped = Synthesizer.load(tmp_path / "without")
-    with pytest.raises(PrivacyError, match="privacy_reference=False"):
-        stripped.sample(10)
+    for privacy in ("parity", "no-copies"):
+        with pytest.raises(PrivacyError, match="keep_privacy_reference=True"):
+            stripped.sample(10, privacy=privacy)
+    with pytest.warns(sl.errors.SynthloopWarning, match="privacy='off'"):
+        assert len(stripped.sample(10)) == 10
+    assert stripped.last_sample_info_.privacy == "off" and stripped.last_sample_info_.n_copies_returned is None
     assert len(stripped.sample(10, privacy="off")) == 10
 
 
@@ -176,9 +184,11 @@ def test_blocked_search_matches_brute_force():
     rng = np.random.default_rng(0)
     ref_points, query_points = rng.normal(size=(300, 3)).astype("float32"), rng.normal(size=(80, 3)).astype("float32")
     ref_points[rng.random((300, 3)) < 0.1] = np.nan
-    ref_codes, query_codes = rng.integers(-1, 2, size=(300, 2)), rng.integers(-1, 2, size=(80, 2))
-    exact = nearest_distances(query_points, query_codes, ref_points, ref_codes)
-    blocked = nearest_distances(query_points, query_codes, ref_points, ref_codes, cap=0.999)
+    ref_codes, query_codes = rng.integers(0, 4, size=(300, 2)), rng.integers(0, 4, size=(80, 2))
+    geometry = MixedGeometry(("x", "y", "z"), np.zeros(3), np.ones(3), np.ones(3, dtype=bool), ("a", "b"),
+                             (("p", "q"), ("r", "s")))
+    exact = nearest_distances(geometry, (query_points, query_codes), (ref_points, ref_codes))
+    blocked = nearest_distances(geometry, (query_points, query_codes), (ref_points, ref_codes), cap=0.999)
     close = exact < 1.0
     np.testing.assert_allclose(blocked[close], exact[close], rtol=1e-6, atol=1e-6)
     assert (blocked[~close] >= 1.0).all()
@@ -186,7 +196,7 @@ def test_blocked_search_matches_brute_force():
 
 def test_thresholds_come_from_cross_fitted_training_rows(adult_small):
     schema = sl.Schema.infer(adult_small)
-    reference = PrivacyReference.build(schema, schema.to_model_frame(adult_small), np.random.default_rng(0))
+    reference = PrivacyReference.build(schema.model_kinds(), schema.to_model_frame(adult_small), np.random.default_rng(0))
     assert reference.n_calibration == 2000
     assert 0 < reference.thresholds[0] <= reference.thresholds[1]
     np.testing.assert_allclose(reference.band_rates, [0.01, 0.05], atol=0.005)
@@ -200,7 +210,8 @@ def test_cli_sample_privacy_option(tmp_path, repeated):
     data, model_dir, out = tmp_path / "data.csv", tmp_path / "model", tmp_path / "out.csv"
     repeated.to_csv(data, index=False)
     runner = CliRunner()
-    assert runner.invoke(app, ["fit", str(data), "-m", "independent", "-o", str(model_dir)]).exit_code == 0
+    fitted = runner.invoke(app, ["fit", str(data), "-m", "independent", "-o", str(model_dir), "--keep-privacy-reference"])
+    assert fitted.exit_code == 0 and "privacy reference" in fitted.output
     result = runner.invoke(app, ["sample", str(model_dir), "-n", "300", "-o", str(out), "--privacy", "no-copies"])
     assert result.exit_code == 0, result.output
     assert "Privacy no-copies" in result.output and "0 copies returned" in result.output
@@ -208,3 +219,20 @@ def test_cli_sample_privacy_option(tmp_path, repeated):
     assert len(synthetic) == 300 and synthetic.merge(repeated.drop_duplicates(), how="inner").empty
     bad = runner.invoke(app, ["sample", str(model_dir), "-n", "5", "-o", str(out), "--privacy", "strict"])
     assert bad.exit_code == 2 and "no-copies" in bad.output
+
+
+def test_cli_sample_without_reference_says_privacy_was_off(tmp_path, repeated):
+    from typer.testing import CliRunner
+
+    from synthloop.cli import app
+
+    data, model_dir, out = tmp_path / "data.csv", tmp_path / "model", tmp_path / "out.csv"
+    repeated.to_csv(data, index=False)
+    runner = CliRunner()
+    assert runner.invoke(app, ["fit", str(data), "-m", "independent", "-o", str(model_dir)]).exit_code == 0
+    assert not (model_dir / "privacy_reference.safetensors").exists()
+    result = runner.invoke(app, ["sample", str(model_dir), "-n", "50", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Privacy off" in result.output and "--keep-privacy-reference" in result.output
+    refused = runner.invoke(app, ["sample", str(model_dir), "-n", "5", "-o", str(out), "--privacy", "parity"])
+    assert refused.exit_code == 2 and "keep-privacy-reference" in refused.output

@@ -27,6 +27,10 @@ def fit(
                                                  help="Record the fit in this lineage store (created if missing).")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Refuse (exit 2) instead of warning when DATA is too "
                                                           "synthetic or too many generations deep.")] = False,
+    keep_privacy_reference: Annotated[bool, typer.Option(
+        "--keep-privacy-reference",
+        help="Also save the training-row reference that sample --privacy parity|no-copies needs. SENSITIVE: "
+             "those files hold every training row; without them the model samples with privacy off.")] = False,
 ) -> None:
     """Fit a synthesizer to DATA and save it to OUT (config.json + schema.json + weights.safetensors)."""
     from synthloop.io import read_table
@@ -43,7 +47,7 @@ def fit(
     training = guard_fit(store, real, synthesizer=model, params=synthesizer.get_params(), source=data, strict=strict)
     with working(f"Fitting {model} on {len(real):,} rows × {real.shape[1]} columns of {data.name}", live=False) as timing:
         synthesizer.fit(real, table_schema)
-        synthesizer.save(out)
+        synthesizer.save(out, keep_privacy_reference=keep_privacy_reference)
     link_model(out, training, store)
     if checkpoint is not None:
         shutil.rmtree(checkpoint, ignore_errors=True)
@@ -51,6 +55,9 @@ def fit(
                   f"saved to {out} ({human_size(out)}).")
     for note in schema_notes(synthesizer.schema_):
         console.print(f"[yellow]Note:[/yellow] {escape(note)}")
+    if keep_privacy_reference:
+        console.print("[yellow]Note:[/yellow] the model folder keeps the privacy reference (every training row): "
+                      "share it like the training data, or delete privacy_reference.* before sharing.")
     console.print(f"Next: synthloop sample {out} -n {len(real)} -o synthetic.csv", style="dim")
 
 
