@@ -74,7 +74,7 @@ def test_native_conditions_give_exactly_the_rare_class_quickly(name, fitted, adu
 
 @pytest.mark.parametrize("name", NEURAL)
 def test_save_and_load_give_the_same_samples(name, fitted, tmp_path):
-    fitted[name].save(tmp_path / name)
+    fitted[name].save(tmp_path / name, keep_privacy_reference=True)
     loaded = synthesizers.Synthesizer.load(tmp_path / name)
     assert type(loaded) is type(fitted[name])
     pd.testing.assert_frame_equal(loaded.sample(200, seed=3), fitted[name].sample(200, seed=3))

@@ -211,6 +211,13 @@ class Synthesizer(ABC):
             self._privacy_reference = reference
         return reference
 
+    def forget_training_rows(self) -> Self:
+        """Drop the training rows and the privacy reference held in memory: the model then samples as a
+        model loaded without its reference does (privacy off, no model-level copy avoidance)."""
+        self._check_fitted()
+        self._training_rows = self._privacy_reference = self._hashes_of_training = None
+        return self
+
     def _training_hashes(self) -> np.ndarray | None:
         """Row hashes of the training rows (to count copies when privacy is off), or None."""
         reference = getattr(self, "_privacy_reference", None)

@@ -39,7 +39,13 @@ Two mechanisms, because each fixes a different failure:
   rate) reproduced a training row: common profiles complete a copy by chance. A sampled row whose
   64-bit hash matches a training row's gets its last column redrawn from the same leaf (up to 4
   times), then is regenerated whole (up to 16 times). This touches about 1% of rows and keeps every
-  value a real donor value, so spikes and repeated values survive.
+  value a real donor value, so spikes and repeated values survive. The training-row hashes are not
+  saved (they would be an exact membership oracle): a model loaded without its privacy reference
+  samples without this redraw.
+
+What a saved model keeps: the tree splits and, per leaf, the training values of its column (the
+donors) in random order, so rows cannot be re-linked across columns; a categorical target with more
+than 256 labels chooses splits on its 255 most frequent labels plus one pooled class.
 
 Jitter within the observed support (``smoothing``) also stops copies, but moved values are easy to
 detect (0.63–0.67), so it is off by default. Conditions on the first visited column (the target,
@@ -126,7 +132,6 @@ class SequentialCART(Synthesizer):
                 if kinds[name] == "numeric":
                     tree.update(_trees.support_arrays(tree, self.atom_share))
                 self.trees_.append(tree)
-        self.row_hashes_ = np.unique(_trees.row_hashes(matrix))
 
     def _visit_order(self, data: pd.DataFrame, kinds: dict[str, str]) -> list[str]:
         names = list(kinds)
@@ -234,11 +239,22 @@ class SequentialCART(Synthesizer):
 
     def _replace_copies(self, matrix: np.ndarray, leaves: np.ndarray, fixed: dict[int, np.ndarray],
                         rng: np.random.Generator) -> np.ndarray:
-        """Redraw rows equal to a training row: the last free column first, then whole rows."""
+        """Redraw rows equal to a training row: the last free column first, then whole rows.
+
+        Equality is the shared row hash (:mod:`synthloop.tabular.hashing`) against the training rows
+        the base class holds: in memory after ``fit``, or the privacy reference of a model folder that
+        kept it. A model loaded without them cannot tell copies (the folder holds no per-row hashes),
+        so it samples without this redraw.
+        """
+        training = self._training_hashes()
         free = [p for p in range(len(self.order_)) if p not in fixed]
+        rows = np.arange(len(matrix))
         for round_ in range(_LAST_COLUMN_ROUNDS + _WHOLE_ROW_ROUNDS):
-            copies = np.flatnonzero(np.isin(_trees.row_hashes(matrix), self.row_hashes_))
-            if len(copies) == 0 or not free:
+            if training is None or len(rows) == 0 or not free:
+                break
+            copies = rows[self._copies(self._decode(matrix[rows]), training)]
+            rows = copies
+            if len(copies) == 0:
                 break
             if round_ < _LAST_COLUMN_ROUNDS:
                 last = free[-1]
@@ -250,7 +266,7 @@ class SequentialCART(Synthesizer):
 
     # ------------------------------------------------------------------ persistence
     def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        arrays = {"row_hashes": self.row_hashes_}
+        arrays = {}
         for position, tree in enumerate(self.trees_):
             arrays.update({f"tree/{position}/{key}": value for key, value in tree.items()})
         return arrays, {"order": self.order_}
@@ -259,7 +275,6 @@ class SequentialCART(Synthesizer):
         self.order_ = [str(name) for name in meta["order"]]
         if sorted(self.order_) != sorted(self.schema_.model_kinds()):
             raise ValueError("stored column order does not match the schema")
-        self.row_hashes_ = arrays["row_hashes"]
         self.trees_ = []
         for position in range(len(self.order_)):
             prefix = f"tree/{position}/"

@@ -63,11 +63,6 @@ def hash_rows(frame: pd.DataFrame, numeric: Sequence[str], categorical: Sequence
     return combine(keys, len(frame))
 
 
-def hash_matrix(matrix: np.ndarray) -> np.ndarray:
-    """One uint64 per row of a numeric matrix (e.g. numerics and category codes as floats)."""
-    return combine([number_keys(matrix[:, column]) for column in range(matrix.shape[1])], len(matrix))
-
-
 def _numbers(values: pd.Series) -> np.ndarray:
     """Exact integers where the column holds them (int64, uint64, or nullable without gaps), else float64."""
     if values.dtype.kind in "iu":
