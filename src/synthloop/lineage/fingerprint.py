@@ -24,6 +24,8 @@ import hashlib
 import numpy as np
 import pandas as pd
 
+from synthloop.tabular.labels import canonical_label
+
 ID_LENGTH = 16
 _MISSING = "\0<missing>"
 
@@ -80,6 +82,4 @@ def _canonical(values: pd.Series) -> pd.Series:
 def _text(value: object) -> str:
     if isinstance(value, (bool, np.bool_)):
         return str(bool(value))
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return str(int(value))  # a categorical code read back as 1.0 vs "1"
-    return str(value)
+    return canonical_label(value)  # a categorical code read back as 1.0 is "1"

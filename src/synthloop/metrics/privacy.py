@@ -6,7 +6,8 @@
 - ``dcr_median`` and ``nndr_median``: median distance to the closest training row, and the nearest-
   neighbour distance ratio (closest / second closest; Lowe 2004, used for synthetic data by
   Zhao et al. 2021); the holdout's own values are the baseline.
-- ``exact_copy_rate``: share of synthetic rows identical to a training row.
+- ``exact_copy_rate``: share of synthetic rows identical to a training row (the shared row hash of
+  :mod:`synthloop.tabular.hashing`, so it agrees row by row with the ``no-copies`` privacy step).
 - ``membership_inference_auc``: DOMIAS (van Breugel et al., AISTATS 2023): a row is called a member
   when the synthetic density at it exceeds the population density; densities are estimated with
   nearest-neighbour distances (log d(x, reference) − log d(x, synthetic)). Members are training rows,
@@ -28,6 +29,7 @@ from synthloop.metrics.encoding import MixedEncoding, model_view, resolve_schema
 from synthloop.metrics.neighbours import nearest
 from synthloop.metrics.registry import NotApplicable, Score, metric
 from synthloop.schema import Schema
+from synthloop.tabular.hashing import hash_rows
 
 MAX_QUERY_ROWS = 2_000
 MAX_TRAINING_ROWS = 50_000
@@ -133,12 +135,10 @@ def nndr_median(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | No
     return Score(float(np.median(_nndr(found.synthetic_to_train))), baseline=baseline, notes=found.notes)
 
 
-def _row_hashes(view: pd.DataFrame) -> np.ndarray:
-    rounded = view.copy()
-    for name in rounded.columns:
-        if rounded[name].dtype.kind == "f":
-            rounded[name] = rounded[name].round(6)
-    return pd.util.hash_pandas_object(rounded.astype(object).where(rounded.notna(), None), index=False).to_numpy()
+def _row_hashes(view: pd.DataFrame, schema: Schema) -> np.ndarray:
+    """The shared row hash (the ``no-copies`` privacy step's): exact numbers, canonical labels."""
+    kinds = schema.model_kinds()
+    return hash_rows(view, [n for n, k in kinds.items() if k == "numeric"], [n for n, k in kinds.items() if k != "numeric"])
 
 
 @metric("exact_copy_rate", family="privacy", goal="min", bounds=(0.0, 1.0))
@@ -146,8 +146,8 @@ def exact_copy_rate(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema 
                     holdout: pd.DataFrame | None = None, rng: np.random.Generator | None = None) -> Score:
     """Share of synthetic rows identical (all learned columns) to some training row."""
     schema = resolve_schema(real, schema)
-    real_hashes = memo(("row_hashes", *frame_key(real, schema)), lambda: _row_hashes(model_view(real, schema)))
-    copies = np.isin(_row_hashes(model_view(synthetic, schema)), real_hashes)
+    real_hashes = memo(("row_hashes", *frame_key(real, schema)), lambda: _row_hashes(model_view(real, schema), schema))
+    copies = np.isin(_row_hashes(model_view(synthetic, schema), schema), real_hashes)
     return Score(float(copies.mean()), details=pd.DataFrame({"copies": [int(copies.sum())], "rows": [len(copies)]}))
 
 

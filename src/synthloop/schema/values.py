@@ -8,33 +8,7 @@ import numpy as np
 import pandas as pd
 
 from synthloop.schema.column import Column
-
-_MISSING_LABEL = pd.Series(np.array(["label", None], dtype=object)).astype(object).iloc[1]
-
-
-def to_labels(values: pd.Series) -> pd.Series:
-    """Labels as Python strings, missing values as Series.map leaves them (NaN under pandas 3).
-
-    So '1' and 1 are the same category. Each distinct value is labelled once and the labels are
-    spread back by code (fast on long columns); object columns holding non-strings, where equal values
-    such as ``True`` and ``1`` have different labels, and all-missing columns are labelled value by value.
-    """
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    uniques = np.asarray(uniques, dtype=object)
-    present = codes >= 0
-    if not present.any() or (values.dtype == object and not all(isinstance(v, str) for v in uniques)):
-        out = values.astype(object).where(values.notna(), None)
-        return out.map(lambda v: v if v is None else _label(v)).astype(object)
-    labels = np.array([_label(v) for v in uniques], dtype=object)
-    result = labels[np.maximum(codes, 0)]
-    result[~present] = _MISSING_LABEL
-    return pd.Series(result, index=values.index, name=values.name, dtype=object)
-
-
-def _label(value: object) -> str:
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return str(int(value)) if abs(value) < 2**53 else str(value)
-    return str(value)
+from synthloop.tabular.labels import to_labels  # noqa: F401  (re-exported: the one label rule lives in tabular)
 
 
 def natural_key(label: str) -> tuple[int, float, str]:
