@@ -345,7 +345,6 @@ class Synthesizer(ABC):
         self._check_fitted()
         from synthloop import __version__
 
-        arrays, meta = self._state()
         extra_files = None
         if keep_privacy_reference:
             reference = self.privacy_reference_
@@ -353,6 +352,7 @@ class Synthesizer(ABC):
                 raise PrivacyError(f"Cannot keep the privacy reference: this {type(self).__name__} holds no training "
                                    "rows (it was loaded without the reference, or never keeps training rows).")
             extra_files = reference.to_files()
+        arrays, meta = self._state()
         config = {"synthesizer": self.name, "synthloop_version": __version__, "params": self.get_params(),
                   "n_training_rows": self.n_training_rows_, "meta": meta}
         return save_artifact(path, config, self.schema_.to_json(), arrays, extra_files=extra_files)
