@@ -150,7 +150,9 @@ def _nearest_within_blocks(geometry: MixedGeometry, query: tuple[np.ndarray, np.
     """Exact nearest numeric distance among reference rows with the same labels (inf if none)."""
     (query_points, query_codes), (ref_points, ref_codes) = query, reference
     codes = np.concatenate([ref_codes, query_codes]).astype("int64")       # (n_ref + n_query, n_labels) ≥ 0
-    group_ids = np.unique(codes, axis=0, return_inverse=True)[1].reshape(-1)
+    group_ids = np.zeros(len(codes), dtype="int64")
+    for column in codes.T:                                                 # mixed radix, renumbered per column
+        group_ids = np.unique(group_ids * (int(column.max()) + 1) + column, return_inverse=True)[1].astype("int64")
     ref_groups, query_groups = group_ids[:len(ref_codes)], group_ids[len(ref_codes):]
     no_labels = replace(geometry, categorical=(), labels=())
     ref_embedded = no_labels.embed(ref_points, ref_codes[:, :0])

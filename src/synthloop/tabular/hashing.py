@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from synthloop.tabular.labels import label_keys
+from synthloop.tabular.labels import MISSING_KEY, factorized_labels
 
 _SEED = np.uint64(0xCBF29CE484222325)
 _PRIME = np.uint64(0x100000001B3)
@@ -43,7 +43,8 @@ def number_keys(values: np.ndarray) -> np.ndarray:
 
 def label_hashes(values: pd.Series) -> np.ndarray:
     """A uint64 per label (canonical text; missing is its own label)."""
-    return pd.util.hash_array(label_keys(values), categorize=True)
+    codes, uniques = factorized_labels(values)
+    return np.append(pd.util.hash_array(uniques), pd.util.hash_array(np.array([MISSING_KEY], dtype=object)))[codes]
 
 
 def combine(column_keys: Sequence[np.ndarray], n_rows: int) -> np.ndarray:

@@ -43,20 +43,30 @@ def to_labels(values: pd.Series) -> pd.Series:
     return pd.Series(result, index=values.index, name=values.name, dtype=object)
 
 
+def factorized_labels(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``(codes, labels)``: each row's index into the distinct canonical labels (-1 where missing).
+
+    Work per distinct value, not per row: the model view repeats a few labels many times.
+    """
+    objects = pd.Series(values, dtype=object).to_numpy(dtype=object)
+    codes, uniques = pd.factorize(objects, use_na_sentinel=True)
+    if not all(isinstance(v, str) for v in uniques):     # e.g. True and 1 factorize together: label each value
+        codes, uniques = pd.factorize(to_labels(pd.Series(objects, dtype=object)).to_numpy(dtype=object),
+                                      use_na_sentinel=True)
+    return codes.astype("int64"), np.asarray(uniques, dtype=object)
+
+
 def label_keys(values: pd.Series) -> np.ndarray:
     """Labels as an object array with missing values as :data:`MISSING_KEY` (for hashing and counting)."""
-    labels = values.to_numpy(dtype=object)
-    if not all(isinstance(v, str) for v in labels[:100]):       # the model view already holds str labels
-        labels = to_labels(pd.Series(labels, dtype=object)).to_numpy(dtype=object)
-    return np.where(pd.isna(labels), MISSING_KEY, labels).astype(object)
+    codes, uniques = factorized_labels(values)
+    return np.append(uniques, MISSING_KEY).astype(object)[codes]
 
 
 def label_codes(values: pd.Series, categories: Sequence[str]) -> np.ndarray:
     """Position of each label in ``categories``; -1 when missing or absent."""
-    keys = label_keys(values)
-    codes = pd.Index(list(dict.fromkeys(categories)), dtype=object).get_indexer(keys).astype("int64")
-    codes[keys == MISSING_KEY] = -1
-    return codes
+    codes, uniques = factorized_labels(values)
+    positions = pd.Index(list(dict.fromkeys(categories)), dtype=object).get_indexer(uniques).astype("int64")
+    return np.append(positions, -1)[codes]
 
 
 def shares(values: pd.Series) -> pd.Series:
