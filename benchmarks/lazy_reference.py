@@ -41,7 +41,8 @@ def measure(name: str, train, holdout, schema, repeats: int) -> dict[str, float]
     rng = np.random.default_rng(0)
     detection = get_metric("detection_auc")(train, synthetic, schema, holdout=holdout, rng=rng).value
     copies = get_metric("exact_copy_rate")(train, synthetic, schema).value
-    return {"model": name, "fit_s": min(fits), "off_s": off_s, "first_sample_s": sample_s, "next_sample_s": next_s, "detection_auc": float(detection),
+    return {"model": name, "fit_s": min(fits), "off_s": off_s, "first_sample_s": sample_s, "next_sample_s": next_s,
+            "detection_auc": float(detection),
             "exact_copy_rate": float(copies), "replaced": int(model.last_sample_info_.n_replaced)}
 
 
