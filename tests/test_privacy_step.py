@@ -294,7 +294,7 @@ def relinked_cart_rows(arrays: dict[str, np.ndarray], n_trees: int) -> np.ndarra
     return np.column_stack(columns)
 
 
-@pytest.mark.parametrize("name", ["independent", "gaussian_copula", "cart", "tabddpm"])
+@pytest.mark.parametrize("name", ["independent", "gaussian_copula", "cart", pytest.param("tabddpm", marks=pytest.mark.slow)])
 def test_a_default_model_folder_gives_back_no_training_row(name, tmp_path):
     """Rebuild nothing: no row hash, no stored row, no re-linkable donors, no exact continuous values."""
     from safetensors.numpy import load_file
