@@ -171,3 +171,12 @@ def test_cart_smoothing_moves_values_only_along_the_real_support(adult_small, ad
     assert set(synthetic["fnlwgt"]) <= set(adult_small["fnlwgt"])
     assert abs((synthetic["capital_gain"] == 0).mean() - (adult_small["capital_gain"] == 0).mean()) < 0.03
     assert (synthetic["hours_per_week"] == 40).mean() > 0.4                # the spike at 40 hours survives
+
+
+def test_cart_tree_on_a_many_level_target_pools_rare_classes_for_splits_only():
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(5000, 1))
+    target = rng.integers(0, 3000, 5000).astype("float64")             # 3,000 classes
+    tree = _trees.fit_tree(features, target, categorical=True, min_leaf=20, max_depth=None, seed=0)
+    assert sorted(tree["pool"]) == sorted(target)                       # donors keep every real label
+    assert len(np.unique(_trees._pooled_classes(target.astype(np.int64)))) == _trees.MAX_SPLIT_CLASSES
