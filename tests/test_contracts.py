@@ -6,17 +6,6 @@ from synthloop import synthesizers
 from synthloop.testing import CHECKS, ContractError, check_synthesizer, default_data
 from synthloop.testing.checks import check_round_trip
 
-# Parameters that make a model fit in about a second on 300 rows; a new model adds one line here.
-FAST_PARAMS: dict[str, dict[str, object]] = {
-    "independent": {},
-    "gaussian_copula": {},
-    "cart": {},
-    "ctgan": {"epochs": 1, "batch_size": 100, "generator_dim": (32,), "critic_dim": (32,), "embedding_dim": 16,
-              "progress": False},
-    "tvae": {"epochs": 2, "batch_size": 100, "hidden": (32,), "latent_dim": 8, "progress": False},
-    "tabddpm": {"epochs": 2, "batch_size": 100, "hidden": (32,), "time_dim": 16, "timesteps": 10, "progress": False},
-}
-
 
 @pytest.fixture(scope="module")
 def contract_data():
@@ -26,13 +15,14 @@ def contract_data():
 @pytest.mark.parametrize("check", CHECKS, ids=lambda check: check.__name__)
 @pytest.mark.parametrize("name", synthesizers.available())
 def test_synthesizer_contract(name, check, contract_data):
-    model = synthesizers.get(name, **FAST_PARAMS.get(name, {}))
+    # Each model declares the parameters that make it fit in about a second on 300 rows (``test_params``).
+    model = synthesizers.get(name, **synthesizers.get_class(name).test_params)
     check(model, contract_data)
 
 
 @pytest.mark.slow
 def test_check_synthesizer_runs_every_check():
-    assert check_synthesizer(synthesizers.get("cart"), fast_params={"min_leaf": 3}) == [c.__name__ for c in CHECKS]
+    assert check_synthesizer(synthesizers.get("cart")) == [c.__name__ for c in CHECKS]
 
 
 class _InventsLabels(synthesizers.get_class("independent")):

@@ -13,6 +13,7 @@ from typing import Any
 
 from synthloop.errors import ConfigError
 from synthloop.synthesizers.base import Synthesizer
+from synthloop.synthesizers.params import check_params
 
 _REGISTRY: dict[str, str] = {
     "independent": "synthloop.synthesizers.independent:IndependentMarginals",
@@ -52,7 +53,7 @@ def get_class(name: str) -> type[Synthesizer]:
 def get(name: str, **params: Any) -> Synthesizer:
     """Create the synthesizer registered under ``name`` with the given parameters."""
     cls = get_class(name)
-    return cls().set_params(**params) if params else cls()
+    return cls(**check_params(cls, params))
 
 
 __all__ = ["Synthesizer", "available", "get", "get_class"]

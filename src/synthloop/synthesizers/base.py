@@ -20,7 +20,6 @@ saveable, ``_state()`` / ``_load_state(arrays, meta)``.
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import json
 from abc import ABC, abstractmethod
@@ -38,6 +37,7 @@ from synthloop.schema import Schema
 from synthloop.schema.constraints import valid_mask
 from synthloop.schema.schema import check_frame
 from synthloop.schema.values import to_labels
+from synthloop.synthesizers.params import RUN_OPTIONS, Constraint, check_params, param_names, run_options
 from synthloop.synthesizers.privacy import (
     DEFAULT_PRIVACY,
     PrivacyFilter,
@@ -64,23 +64,29 @@ class Synthesizer(ABC):
     seed: int | None
 
     # ------------------------------------------------------------------ params
+    #: Ranges and choices of parameters, checked with the type hints by :func:`~synthloop.synthesizers.params.check_params`.
+    param_constraints: ClassVar[Mapping[str, Constraint]] = {}
+    #: Parameters that change how a fit or sample runs, not what is learned: never saved with the model.
+    run_options: ClassVar[frozenset[str]] = RUN_OPTIONS
+    #: Parameters that make the contract suite (``synthloop.testing``) fit in about a second on 300 rows.
+    test_params: ClassVar[Mapping[str, Any]] = {}
+
     @classmethod
     def _param_names(cls) -> list[str]:
-        signature = inspect.signature(cls.__init__)
-        return [p.name for p in signature.parameters.values() if p.name != "self" and p.kind is p.KEYWORD_ONLY]
+        return param_names(cls)
 
     def get_params(self) -> dict[str, Any]:
-        """Constructor parameters and their current values."""
+        """Constructor parameters and their current values (hyperparameters and run options)."""
         return {name: getattr(self, name) for name in self._param_names()}
 
+    def hyperparameters(self) -> dict[str, Any]:
+        """The parameters that define what is learned: what a saved model and a lineage record keep."""
+        options = run_options(type(self))
+        return {name: value for name, value in self.get_params().items() if name not in options}
+
     def set_params(self, **params: Any) -> Self:
-        """Set constructor parameters by name; unknown names raise ConfigError with a suggestion."""
-        names = self._param_names()
-        for key, value in params.items():
-            if key not in names:
-                close = difflib.get_close_matches(key, names, n=1)
-                hint = f" Did you mean '{close[0]}'?" if close else ""
-                raise ConfigError(f"'{self.name}' has no parameter '{key}'.{hint} Parameters: {', '.join(names)}.")
+        """Set constructor parameters by name, checked and normalised; every problem in one ConfigError."""
+        for key, value in check_params(type(self), params).items():
             setattr(self, key, value)
         return self
 
@@ -100,6 +106,9 @@ class Synthesizer(ABC):
     # ------------------------------------------------------------------ fit
     def fit(self, data: pd.DataFrame, schema: Schema | None = None) -> Self:
         """Learn ``data``. The schema is inferred when not given; it is validated either way."""
+        params = check_params(type(self), self.get_params())   # also catches attributes set directly
+        for key, value in params.items():
+            setattr(self, key, value)
         check_frame(data, what="training data")
         if len(data) < 2:
             raise DataError(f"The training data has {len(data)} row; a synthesizer needs at least 2 rows.")
@@ -302,7 +311,7 @@ class Synthesizer(ABC):
         if privacy_reference and reference is not None:
             privacy_arrays, privacy_meta = reference.to_state()
             arrays = {**arrays, **{_PRIVACY_PREFIX + k: v for k, v in privacy_arrays.items()}}
-        config = {"synthesizer": self.name, "synthloop_version": __version__, "params": self.get_params(),
+        config = {"synthesizer": self.name, "synthloop_version": __version__, "params": self.hyperparameters(),
                   "n_training_rows": self.n_training_rows_, "meta": meta, "privacy_reference": privacy_meta}
         return save_artifact(path, config, self.schema_.to_json(), arrays)
 
@@ -319,8 +328,13 @@ class Synthesizer(ABC):
             raise ArtifactError(f"'{path}' was saved by an unknown synthesizer: {exc}") from None
         if cls is not Synthesizer and not issubclass(model_cls, cls):
             raise ArtifactError(f"'{path}' holds a '{config['synthesizer']}' model, not a {cls.__name__}.")
-        params = {k: v for k, v in config.get("params", {}).items() if k in model_cls._param_names()}
-        model = model_cls(**params)
+        # Run options are not kept (older files held a checkpoint folder): the loaded model gets the defaults.
+        learned = set(model_cls._param_names()) - run_options(model_cls)
+        params = {k: v for k, v in config.get("params", {}).items() if k in learned}
+        try:
+            model = model_cls(**check_params(model_cls, params))
+        except ConfigError as exc:
+            raise ArtifactError(f"'{path}' holds invalid parameters: {exc}") from None
         model.schema_ = Schema.from_json(schema_json)
         model.n_training_rows_ = int(config.get("n_training_rows", 0))
         model._sample_calls = 0

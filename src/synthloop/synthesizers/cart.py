@@ -49,7 +49,7 @@ with ``order="auto"``) are exact; later ones use sampling-importance-resampling 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -58,6 +58,7 @@ from threadpoolctl import threadpool_limits
 from synthloop.errors import ConfigError
 from synthloop.synthesizers import _trees
 from synthloop.synthesizers.base import Synthesizer
+from synthloop.synthesizers.params import NON_NEGATIVE, POSITIVE_INT, SEED, Choices, Either, Interval, Items
 
 # Candidate rows drawn per requested row when a condition sits after the first visited column.
 _CANDIDATES_PER_ROW = 4
@@ -95,6 +96,10 @@ class SequentialCART(Synthesizer):
 
     name = "cart"
     native_conditions = True
+    param_constraints: ClassVar = {"min_leaf": POSITIVE_INT, "max_depth": POSITIVE_INT, "smoothing": NON_NEGATIVE,
+                         "atom_share": Interval(0, 1), "seed": SEED,
+                         "order": Either((Choices(("auto", "data")), Items()))}
+    test_params: ClassVar = {"min_leaf": 3}
 
     def __init__(self, *, min_leaf: int = 40, max_depth: int | None = None, order: str | Sequence[str] = "auto",
                  smoothing: float = 0.0, atom_share: float = 0.01, avoid_copies: bool = True,

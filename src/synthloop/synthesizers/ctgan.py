@@ -14,6 +14,7 @@ NeurIPS 2019. The parts, and where they live:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -22,6 +23,7 @@ from torch import nn
 from synthloop.nn.blocks import adam, mlp, residual_stack
 from synthloop.nn.heads import activate, condition_loss, decode
 from synthloop.synthesizers.neural import EncodedConditions, TorchSynthesizer
+from synthloop.synthesizers.params import NON_NEGATIVE, POSITIVE, POSITIVE_INT, Items
 
 
 class Critic(nn.Module):
@@ -64,6 +66,9 @@ class CTGAN(TorchSynthesizer):
         Makes fitting and sampling reproducible (on CPU).
     checkpoint_dir, checkpoint_every
         Write a resumable checkpoint there every this many epochs; a re-run resumes from it.
+    threads
+        CPU threads for torch (None: 1 for a seeded fit, so its weights do not depend on the
+        machine's load; otherwise the idle cores). The same seed and threads give the same weights.
     patience
         Early stopping on the generator loss after this many epochs without improvement (off: None).
     progress
@@ -72,15 +77,21 @@ class CTGAN(TorchSynthesizer):
 
     name = "ctgan"
     monitor = "generator"
+    param_constraints: ClassVar = {**TorchSynthesizer.param_constraints, "embedding_dim": POSITIVE_INT,
+                         "generator_dim": Items(POSITIVE_INT), "critic_dim": Items(POSITIVE_INT), "pac": POSITIVE_INT,
+                         "critic_steps": POSITIVE_INT, "gradient_penalty": NON_NEGATIVE, "tau": POSITIVE}
+    test_params: ClassVar = {"epochs": 1, "batch_size": 100, "generator_dim": (32,), "critic_dim": (32,), "embedding_dim": 16,
+                   "progress": False}
 
     def __init__(self, *, embedding_dim: int = 128, generator_dim: tuple[int, ...] = (256, 256),
                  critic_dim: tuple[int, ...] = (256, 256), pac: int = 10, critic_steps: int = 1,
                  gradient_penalty: float = 10.0, tau: float = 0.2, epochs: int = 50, batch_size: int = 500,
                  lr: float = 2e-4, device: str = "auto", seed: int | None = None, checkpoint_dir: str | None = None,
-                 checkpoint_every: int = 10, patience: int | None = None, progress: bool = True):
+                 checkpoint_every: int = 10, patience: int | None = None, progress: bool = True,
+                 threads: int | None = None):
         self.embedding_dim = embedding_dim
-        self.generator_dim = tuple(generator_dim)
-        self.critic_dim = tuple(critic_dim)
+        self.generator_dim = generator_dim
+        self.critic_dim = critic_dim
         self.pac = pac
         self.critic_steps = critic_steps
         self.gradient_penalty = gradient_penalty
@@ -94,6 +105,7 @@ class CTGAN(TorchSynthesizer):
         self.checkpoint_every = checkpoint_every
         self.patience = patience
         self.progress = progress
+        self.threads = threads
 
     @classmethod
     def search_space(cls, trial) -> dict[str, object]:

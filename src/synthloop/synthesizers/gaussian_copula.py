@@ -23,13 +23,14 @@ other scores are drawn from the Gaussian conditional distribution given them.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy.special import ndtr, ndtri
 
 from synthloop.synthesizers.base import Synthesizer
+from synthloop.synthesizers.params import SEED, Interval
 
 _N_KNOTS = 2001
 _EPS = 1e-9
@@ -50,6 +51,7 @@ class GaussianCopula(Synthesizer):
 
     name = "gaussian_copula"
     native_conditions = True
+    param_constraints: ClassVar = {"shrinkage": Interval(0, 1), "seed": SEED}
 
     def __init__(self, *, shrinkage: float = 0.01, seed: int | None = None):
         self.shrinkage = shrinkage

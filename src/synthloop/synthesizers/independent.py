@@ -9,12 +9,13 @@ which is what makes this the baseline every other model must beat.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from synthloop.synthesizers.base import Synthesizer
+from synthloop.synthesizers.params import SEED
 
 _N_QUANTILES = 1001
 
@@ -29,6 +30,7 @@ class IndependentMarginals(Synthesizer):
     """
 
     name = "independent"
+    param_constraints: ClassVar = {"seed": SEED}
 
     def __init__(self, *, seed: int | None = None):
         self.seed = seed

@@ -23,8 +23,9 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from synthloop.errors import ConfigError, require
+from synthloop.errors import require
 from synthloop.synthesizers.base import Synthesizer
+from synthloop.synthesizers.params import POSITIVE, POSITIVE_INT, SEED, Device, Interval
 
 require("torch", "torch", "Neural synthesizers (ctgan, tvae, tabddpm)")
 
@@ -35,9 +36,6 @@ from synthloop.nn.conditioning import Conditioner  # noqa: E402
 from synthloop.nn.heads import SpanIndex  # noqa: E402
 from synthloop.nn.trainer import Trainer, progress_bar  # noqa: E402
 from synthloop.transforms import TableEncoder  # noqa: E402
-
-# Parameters that do not change what is learned: a checkpoint stays valid when they change.
-_RUN_PARAMS = frozenset({"epochs", "progress", "checkpoint_dir", "checkpoint_every", "device", "sample_steps"})
 
 
 @dataclass(frozen=True)
@@ -64,6 +62,10 @@ class TorchSynthesizer(Synthesizer):
     monitor: ClassVar[str] = "loss"
     #: Rows generated per pass when sampling: bounds memory for millions of rows.
     sample_chunk: ClassVar[int] = 50_000
+
+    param_constraints: ClassVar = {"epochs": POSITIVE_INT, "batch_size": POSITIVE_INT, "lr": POSITIVE, "device": Device(),
+                         "seed": SEED, "checkpoint_every": POSITIVE_INT, "patience": POSITIVE_INT,
+                         "threads": Interval(1, 1024)}
 
     epochs: int
     batch_size: int
@@ -97,7 +99,6 @@ class TorchSynthesizer(Synthesizer):
 
     # ------------------------------------------------------------------ fit
     def _fit(self, data: pd.DataFrame, rng: np.random.Generator) -> None:
-        self._check_training_params()
         train_seed = int(rng.integers(2**62))
         self.encoder_ = TableEncoder(self.schema_, numeric=self.numeric_encoding,
                                      seed=self.seed if self.seed is not None else 0).fit(data)
@@ -128,18 +129,10 @@ class TorchSynthesizer(Synthesizer):
         categorical = [name for name, kind in self.schema_.model_kinds().items() if kind == "categorical"]
         self.conditioner_ = Conditioner(self.layout_, categorical)
 
-    def _check_training_params(self) -> None:
-        problems = [f"{name}={getattr(self, name)!r} must be a whole number ≥ 1"
-                    for name in ("epochs", "batch_size", "checkpoint_every")
-                    if not isinstance(getattr(self, name), int) or getattr(self, name) < 1]
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
-            problems.append(f"lr={self.lr!r} must be a positive number")
-        if problems:
-            raise ConfigError(f"Cannot train {self.name}: " + "; ".join(problems) + ".")
-
     def _fingerprint(self, encoded: np.ndarray) -> str:
         """What a checkpoint must match to be resumed: the learning params and the encoded data."""
-        params = {k: v for k, v in self.get_params().items() if k not in _RUN_PARAMS}
+        # Run options and the epoch count do not change what an epoch learns: a checkpoint stays valid.
+        params = {k: v for k, v in self.hyperparameters().items() if k != "epochs"}
         digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode())
         digest.update(str(encoded.shape).encode())
         digest.update(np.ascontiguousarray(encoded).tobytes())

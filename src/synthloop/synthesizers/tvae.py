@@ -17,15 +17,16 @@ from the decoder's softmax.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
-from synthloop.errors import ConfigError
 from synthloop.nn.blocks import ConditionedMLP, adam
 from synthloop.nn.heads import decode, reconstruction_loss
 from synthloop.synthesizers.neural import EncodedConditions, TorchSynthesizer
+from synthloop.synthesizers.params import POSITIVE, POSITIVE_INT, Items
 
 # Share of training rows without a condition: they teach the decoder the unconditional p(x | z).
 _UNCONDITIONED_SHARE = 0.5
@@ -78,6 +79,9 @@ class TVAE(TorchSynthesizer):
         Makes fitting and sampling reproducible (on CPU).
     checkpoint_dir, checkpoint_every
         Write a resumable checkpoint there every this many epochs; a re-run resumes from it.
+    threads
+        CPU threads for torch (None: 1 for a seeded fit, so its weights do not depend on the
+        machine's load; otherwise the idle cores). The same seed and threads give the same weights.
     patience
         Early stopping on the training loss after this many epochs without improvement (off: None).
     progress
@@ -85,13 +89,16 @@ class TVAE(TorchSynthesizer):
     """
 
     name = "tvae"
+    param_constraints: ClassVar = {**TorchSynthesizer.param_constraints, "latent_dim": POSITIVE_INT,
+                         "hidden": Items(POSITIVE_INT, min_len=1), "loss_factor": POSITIVE}
+    test_params: ClassVar = {"epochs": 2, "batch_size": 100, "hidden": (32,), "latent_dim": 8, "progress": False}
 
     def __init__(self, *, latent_dim: int = 128, hidden: tuple[int, ...] = (128, 128), loss_factor: float = 2.0,
                  epochs: int = 100, batch_size: int = 500, lr: float = 1e-3, device: str = "auto",
                  seed: int | None = None, checkpoint_dir: str | None = None, checkpoint_every: int = 10,
-                 patience: int | None = None, progress: bool = True):
+                 patience: int | None = None, progress: bool = True, threads: int | None = None):
         self.latent_dim = latent_dim
-        self.hidden = tuple(hidden)
+        self.hidden = hidden
         self.loss_factor = loss_factor
         self.epochs = epochs
         self.batch_size = batch_size
@@ -102,6 +109,7 @@ class TVAE(TorchSynthesizer):
         self.checkpoint_every = checkpoint_every
         self.patience = patience
         self.progress = progress
+        self.threads = threads
 
     @classmethod
     def search_space(cls, trial) -> dict[str, object]:
@@ -111,8 +119,6 @@ class TVAE(TorchSynthesizer):
     def _build(self) -> None:
         width, cond_width = self.layout_.width, self.conditioner_.width
         hidden = tuple(self.hidden)
-        if not hidden:
-            raise ConfigError("Cannot train tvae: hidden=() must list at least one layer width, e.g. hidden=[128, 128].")
         self.encoder_net_ = _Encoder(width, cond_width, hidden, self.latent_dim).to(self.device_)
         cond_shape = (self.conditioner_.n_columns, self.conditioner_.max_size)
         self.decoder_net_ = _Decoder(self.latent_dim, tuple(reversed(hidden)), width, len(self.span_index_.continuous),

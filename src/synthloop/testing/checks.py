@@ -109,12 +109,15 @@ def check_reproducible(synthesizer: Synthesizer, data: pd.DataFrame) -> None:
 
 
 def check_save_load(synthesizer: Synthesizer, data: pd.DataFrame) -> None:
-    """A saved and loaded model gives identical samples for the same sample seed."""
+    """A saved and loaded model has the same hyperparameters and gives identical samples for the same seed.
+
+    Run options (device, progress, checkpoint folder, …) are not saved: the loaded model has the defaults.
+    """
     model = _fresh(synthesizer).fit(data)
     with tempfile.TemporaryDirectory() as folder:
         model.save(f"{folder}/model")
         loaded = Synthesizer.load(f"{folder}/model")
-    if type(loaded) is not type(model) or loaded.get_params() != model.get_params():
+    if type(loaded) is not type(model) or loaded.hyperparameters() != model.hyperparameters():
         _fail("check_save_load", f"loaded {loaded!r}, saved {model!r}")
     _same_frames("check_save_load", model.sample(_SAMPLE, seed=11), loaded.sample(_SAMPLE, seed=11), "after load")
 
@@ -219,9 +222,11 @@ def check_synthesizer(synthesizer: Synthesizer, data: pd.DataFrame | None = None
     data
         Small real data with at least two numeric and two categorical columns; default: 300 Adult rows.
     fast_params
-        Parameters that make fitting quick (e.g. ``{"epochs": 2}``), applied to every clone.
+        Parameters that make fitting quick (e.g. ``{"epochs": 2}``), applied to every clone; default:
+        the class's ``test_params``, so a new model never runs the suite at full epochs by accident.
     """
-    model = synthesizer.clone().set_params(**dict(fast_params or {}))
+    fast = type(synthesizer).test_params if fast_params is None else fast_params
+    model = synthesizer.clone().set_params(**dict(fast))
     data = default_data() if data is None else data
     failures = []
     for check in CHECKS:
