@@ -14,7 +14,7 @@ It also owns what every model needs and no model should re-implement:
 - reproducibility: ``seed`` drives fitting, and sample calls draw from ``(seed, call number)``;
 - safe files: ``save`` writes JSON + safetensors; ``load`` never unpickles.
 
-A model implements ``_fit(model_frame, rng)``, ``_sample(n_rows, conditions, rng)`` and, to be
+A model implements ``_fit(model_frame, seeds)``, ``_sample(n_rows, conditions, rng)`` and, to be
 saveable, ``_state()`` / ``_load_state(arrays, meta)``.
 """
 
@@ -44,6 +44,7 @@ from synthloop.synthesizers.privacy import (
     PrivacyMode,
     PrivacyReference,
 )
+from synthloop.synthesizers.seeds import SeedTree
 
 ConditionsLike = Mapping[str, object] | pd.DataFrame | None
 
@@ -120,13 +121,18 @@ class Synthesizer(ABC):
         self.n_training_rows_ = len(data)
         self._sample_calls = 0
         model_frame = self.schema_.to_model_frame(data)
-        self._fit(model_frame, np.random.default_rng(self.seed))
-        self.privacy_reference_ = PrivacyReference.build(self.schema_, model_frame, np.random.default_rng(self.seed))
+        seeds = SeedTree(params.get("seed", getattr(self, "seed", None)))     # the only read of the seed in a fit
+        self._fit(model_frame, seeds)
+        self.privacy_reference_ = PrivacyReference.build(self.schema_, model_frame, seeds.generator("calibration"))
         return self
 
     @abstractmethod
-    def _fit(self, data: pd.DataFrame, rng: np.random.Generator) -> None:
-        """Learn the model view of the data (float numerics, str categoricals, NaN = missing)."""
+    def _fit(self, data: pd.DataFrame, seeds: SeedTree) -> None:
+        """Learn the model view of the data (float numerics, str categoricals, NaN = missing).
+
+        ``seeds`` is the fit's seed tree: draw from ``seeds.generator("model")`` (and the other named
+        children a model needs), never from ``self.seed`` or a global random state.
+        """
 
     # ------------------------------------------------------------------ sample
     def sample(self, n_rows: int, *, conditions: ConditionsLike = None, seed: int | None = None,

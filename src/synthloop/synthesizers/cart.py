@@ -59,6 +59,7 @@ from synthloop.errors import ConfigError
 from synthloop.synthesizers import _trees
 from synthloop.synthesizers.base import Synthesizer
 from synthloop.synthesizers.params import NON_NEGATIVE, POSITIVE_INT, SEED, Choices, Either, Interval, Items
+from synthloop.synthesizers.seeds import SeedTree
 
 # Candidate rows drawn per requested row when a condition sits after the first visited column.
 _CANDIDATES_PER_ROW = 4
@@ -117,7 +118,8 @@ class SequentialCART(Synthesizer):
         return {"min_leaf": trial.suggest_int("min_leaf", 5, 100, log=True)}
 
     # ------------------------------------------------------------------ fit
-    def _fit(self, data: pd.DataFrame, rng: np.random.Generator) -> None:
+    def _fit(self, data: pd.DataFrame, seeds: SeedTree) -> None:
+        rng = seeds.generator("model")
         kinds = self.schema_.model_kinds()
         self.order_ = self._visit_order(data, kinds)
         matrix = self._encode(data)

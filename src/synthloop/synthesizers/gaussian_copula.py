@@ -31,6 +31,7 @@ from scipy.special import ndtr, ndtri
 
 from synthloop.synthesizers.base import Synthesizer
 from synthloop.synthesizers.params import SEED, Interval
+from synthloop.synthesizers.seeds import SeedTree
 
 _N_KNOTS = 2001
 _EPS = 1e-9
@@ -62,7 +63,8 @@ class GaussianCopula(Synthesizer):
         return {"shrinkage": trial.suggest_float("shrinkage", 1e-3, 0.3, log=True)}
 
     # ------------------------------------------------------------------ fit
-    def _fit(self, data: pd.DataFrame, rng: np.random.Generator) -> None:
+    def _fit(self, data: pd.DataFrame, seeds: SeedTree) -> None:
+        rng = seeds.generator("model")
         self.margins_: dict[str, dict[str, np.ndarray]] = {}
         self.labels_: dict[str, list[str | None]] = {}
         scores = []

@@ -16,6 +16,7 @@ import pandas as pd
 
 from synthloop.synthesizers.base import Synthesizer
 from synthloop.synthesizers.params import SEED
+from synthloop.synthesizers.seeds import SeedTree
 
 _N_QUANTILES = 1001
 
@@ -35,7 +36,7 @@ class IndependentMarginals(Synthesizer):
     def __init__(self, *, seed: int | None = None):
         self.seed = seed
 
-    def _fit(self, data: pd.DataFrame, rng: np.random.Generator) -> None:
+    def _fit(self, data: pd.DataFrame, seeds: SeedTree) -> None:
         self.columns_: dict[str, dict[str, np.ndarray]] = {}
         levels = np.linspace(0.0, 1.0, _N_QUANTILES)
         for name, kind in self.schema_.model_kinds().items():

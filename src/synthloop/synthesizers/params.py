@@ -147,6 +147,8 @@ POSITIVE_INT = Interval(1, None)
 NON_NEGATIVE = Interval(0, None)
 POSITIVE = Interval(0, None, closed="neither")
 SEED = Interval(0, None)
+#: A layer width or code size: wider layers than this would not fit in memory at any batch size.
+WIDTH = Interval(1, 65_536)
 
 
 def available_devices() -> list[str]:

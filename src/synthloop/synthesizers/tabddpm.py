@@ -22,8 +22,9 @@ import numpy as np
 import torch
 
 from synthloop.nn.blocks import Denoiser, adam
+from synthloop.nn.runtime import rand_like, randn_like
 from synthloop.synthesizers.neural import EncodedConditions, TorchSynthesizer
-from synthloop.synthesizers.params import POSITIVE_INT, Interval, Items
+from synthloop.synthesizers.params import POSITIVE_INT, WIDTH, Interval, Items
 
 _EPS = 1e-30
 _UNIFORM_CLIP = 1e-4     # keep the probit of quantile levels finite (±3.7 standard deviations)
@@ -94,7 +95,7 @@ class TabDDPM(TorchSynthesizer):
     # 20k rows on 2 cores: 12.4 s with 4,096-row chunks, 14.8 s with 16,384).
     sample_chunk = 4096
     param_constraints: ClassVar = {**TorchSynthesizer.param_constraints, "timesteps": Interval(2, None),
-                         "sample_steps": POSITIVE_INT, "hidden": Items(POSITIVE_INT), "time_dim": Interval(2, None)}
+                         "sample_steps": POSITIVE_INT, "hidden": Items(WIDTH), "time_dim": Interval(2, 65_536)}
     test_params: ClassVar = {"epochs": 2, "batch_size": 100, "hidden": (32,), "time_dim": 16, "timesteps": 10, "progress": False}
 
     def __init__(self, *, timesteps: int = 100, sample_steps: int | None = 50, hidden: tuple[int, ...] = (256, 256, 256),
@@ -169,7 +170,8 @@ class TabDDPM(TorchSynthesizer):
 
         Gumbel-max in its exponential form: argmax p / E with E ~ Exp(1) equals argmax log p + Gumbel.
         """
-        exponential = -torch.log(torch.rand_like(probs).clamp_(1e-10, 1.0))     # Exp(1); torch's exponential_ is slower
+        # Exp(1) by inversion; torch's exponential_ is slower
+        exponential = -torch.log(rand_like(probs, self.torch_rng_).clamp_(1e-10, 1.0))
         scores = probs / exponential
         return self.span_index_.segment_one_hot(scores) * self.span_index_.categorical_mask
 
@@ -184,10 +186,10 @@ class TabDDPM(TorchSynthesizer):
         return unnormalised / totals.clamp_min(_EPS)
 
     # ------------------------------------------------------------------ training
-    def _train_step(self, batch: torch.Tensor, cond: torch.Tensor | None) -> dict[str, float]:
+    def train_step(self, batch: torch.Tensor, cond: torch.Tensor | None) -> dict[str, float]:
         numeric, categorical = self._split(batch)
-        t = torch.randint(0, self.timesteps, (len(batch),), device=self.device_)
-        noise = torch.randn_like(numeric)
+        t = torch.randint(0, self.timesteps, (len(batch),), device=self.device_, generator=self.torch_rng_)
+        noise = randn_like(numeric, self.torch_rng_)
         alpha_bar = self._at("alphas_cumprod", t, numeric)
         noisy_numeric = alpha_bar.sqrt() * numeric + (1 - alpha_bar).sqrt() * noise
         noisy_categorical = self._sample_one_hot(self._categorical_q(categorical, self._at("alphas_cumprod", t, batch)))
@@ -219,7 +221,7 @@ class TabDDPM(TorchSynthesizer):
     # ------------------------------------------------------------------ sampling
     def _generate(self, n_rows: int, conditions: EncodedConditions | None, rng: np.random.Generator) -> torch.Tensor:
         index = self.span_index_
-        numeric = torch.randn(n_rows, len(index.continuous), device=self.device_)
+        numeric = torch.randn(n_rows, len(index.continuous), device=self.device_, generator=self.torch_rng_)
         categorical = self._sample_one_hot(self.inverse_size_.expand(n_rows, -1))   # uniform over each span
         known = None if conditions is None else self._known(conditions)
         steps = self._sampling_steps()
@@ -248,7 +250,7 @@ class TabDDPM(TorchSynthesizer):
         mean = (alpha_bar_prev.sqrt() * beta * x_start + (1 - beta).sqrt() * (1 - alpha_bar_prev) * x_t) / (1 - alpha_bar)
         if step == 0:
             return mean
-        return mean + self._at("posterior_variance", t, x_t, schedule).sqrt() * torch.randn_like(x_t)
+        return mean + self._at("posterior_variance", t, x_t, schedule).sqrt() * randn_like(x_t, self.torch_rng_)
 
     def _known(self, conditions: EncodedConditions) -> dict[str, torch.Tensor]:
         encoded = torch.as_tensor(conditions.encoded, device=self.device_)
@@ -262,7 +264,7 @@ class TabDDPM(TorchSynthesizer):
                  t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Replace the conditioned spans of x_t by their known values noised to level t."""
         alpha_bar = self._at("alphas_cumprod", t, numeric)
-        noised = alpha_bar.sqrt() * known["numeric"] + (1 - alpha_bar).sqrt() * torch.randn_like(numeric)
+        noised = alpha_bar.sqrt() * known["numeric"] + (1 - alpha_bar).sqrt() * randn_like(numeric, self.torch_rng_)
         noised_categorical = self._sample_one_hot(self._categorical_q(known["categorical"], alpha_bar))
         return (torch.where(known["numeric_mask"], noised, numeric),
                 torch.where(known["categorical_mask"], noised_categorical, categorical))
