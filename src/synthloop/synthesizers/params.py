@@ -105,7 +105,7 @@ class Items:
         if self.each is None:
             return None
         bad = [item for item in value if self.each.problem(item) is not None]
-        return f"has items {', '.join(map(repr, bad[:3]))}; each must be {self.each.describe()}" if bad else None
+        return f"must hold items {self.each.describe()} (not {', '.join(map(repr, bad[:3]))})" if bad else None
 
     def describe(self) -> str:
         return "a list" + (f" of items {self.each.describe()}" if self.each is not None else "")
@@ -121,7 +121,7 @@ class Device:
         options = available_devices()
         if value in options:
             return None
-        return f"is not a device on this machine; available: {', '.join(options)}"
+        return f"must be a device on this machine; available: {', '.join(options)}"
 
     def describe(self) -> str:
         return "a device (auto, cpu, cuda, cuda:N where available)"
