@@ -135,3 +135,25 @@ def test_a_resumed_fit_says_from_which_epoch(tmp_path, capsys):
     capsys.readouterr()
     synthesizers.get("tvae", **{**params, "epochs": 3, "progress": True}).fit(data)
     assert "tvae: resuming from epoch 2 of 3" in capsys.readouterr().err
+
+
+def test_corrupt_part_state_raises_artifact_error_where_found():
+    from synthloop.errors import ArtifactError
+    from synthloop.nn.conditioning import Conditioner
+    from synthloop.schema import Schema
+    from synthloop.transforms import TableEncoder
+
+    data = default_data().iloc[:100]
+    schema = Schema.infer(data)
+    encoder = TableEncoder(schema, seed=0).fit(schema.to_model_frame(data))
+    arrays, meta = encoder.to_state()
+    meta["columns"][0]["type"] = "pickle"
+    with pytest.raises(ArtifactError, match="unknown transform"):
+        TableEncoder.from_state(arrays, meta, schema=schema)
+    arrays, meta = encoder.to_state()
+    dropped = {k: v for k, v in arrays.items() if not k.startswith("0/")}
+    with pytest.raises(ArtifactError, match=f"column '{meta['columns'][0]['name']}' is corrupt"):
+        TableEncoder.from_state(dropped, meta, schema=schema)
+    categorical = [c.name for c in schema.categorical()]
+    with pytest.raises(ArtifactError, match="frequencies have shape"):
+        Conditioner.from_state({"frequency": np.ones(3)}, {}, layout=encoder.layout_, categorical=categorical)

@@ -15,7 +15,9 @@ It also owns what every model needs and no model should re-implement:
 - safe files: ``save`` writes JSON + safetensors; ``load`` never unpickles.
 
 A model implements ``_fit(model_frame, seeds)``, ``_sample(n_rows, conditions, rng)`` and, to be
-saveable, ``_state()`` / ``_load_state(arrays, meta)``.
+saveable, ``to_state() -> (arrays, meta)`` and ``from_state(arrays, meta)`` (the one state protocol of
+encoders, conditioners, privacy references and models; a model is rebuilt from its parameters,
+then ``from_state`` fills in what it learned).
 """
 
 from __future__ import annotations
@@ -311,7 +313,7 @@ class Synthesizer(ABC):
         self._check_fitted()
         from synthloop import __version__
 
-        arrays, meta = self._state()
+        arrays, meta = self.to_state()
         reference = getattr(self, "privacy_reference_", None)
         privacy_meta = None
         if privacy_reference and reference is not None:
@@ -346,19 +348,20 @@ class Synthesizer(ABC):
         model._sample_calls = 0
         privacy_arrays = {k[len(_PRIVACY_PREFIX):]: arrays.pop(k) for k in list(arrays) if k.startswith(_PRIVACY_PREFIX)}
         try:
-            model._load_state(arrays, config.get("meta", {}))
+            model.from_state(arrays, config.get("meta", {}))
             if config.get("privacy_reference"):
                 model.privacy_reference_ = PrivacyReference.from_state(privacy_arrays, config["privacy_reference"])
-        except (KeyError, ValueError, TypeError) as exc:
-            detail = str(exc) if type(exc) is ValueError else repr(exc)      # our own ValueErrors read as sentences
+        except (ArtifactError, KeyError, ValueError, TypeError) as exc:
+            # ArtifactError: a part found its state corrupt and said where; our own ValueErrors read as sentences
+            detail = str(exc) if type(exc) in (ArtifactError, ValueError) else repr(exc)
             raise ArtifactError(f"'{path}' is corrupt or from another version: {detail}. Re-train the model.") from None
         return model
 
-    def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    def to_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """Learned arrays (for safetensors) and JSON-able metadata. Override to make a model saveable."""
         raise NotImplementedError(f"{type(self).__name__} cannot be saved yet.")
 
-    def _load_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+    def from_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         raise NotImplementedError(f"{type(self).__name__} cannot be loaded yet.")
 
     # ------------------------------------------------------------------ helpers

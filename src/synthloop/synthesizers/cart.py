@@ -256,13 +256,13 @@ class SequentialCART(Synthesizer):
         return matrix
 
     # ------------------------------------------------------------------ persistence
-    def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    def to_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         arrays = {"row_hashes": self.row_hashes_}
         for position, tree in enumerate(self.trees_):
             arrays.update({f"tree/{position}/{key}": value for key, value in tree.items()})
         return arrays, {"order": self.order_}
 
-    def _load_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+    def from_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self.order_ = [str(name) for name in meta["order"]]
         if sorted(self.order_) != sorted(self.schema_.model_kinds()):
             raise ValueError("stored column order does not match the schema")

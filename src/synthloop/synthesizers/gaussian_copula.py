@@ -183,7 +183,7 @@ class GaussianCopula(Synthesizer):
         return np.where(on_mass, levels[first], point), np.where(on_mass, levels[last], point)
 
     # ------------------------------------------------------------------ persistence
-    def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    def to_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         arrays = {"correlation": self.correlation_}
         names = list(self.margins_)
         for i, name in enumerate(names):
@@ -191,7 +191,7 @@ class GaussianCopula(Synthesizer):
                 arrays[f"margin/{i}/{key}"] = value
         return arrays, {"margins": names, "labels": self.labels_, "score_names": self.score_names_}
 
-    def _load_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+    def from_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self.correlation_ = arrays["correlation"]
         self.score_names_ = list(meta["score_names"])
         self.labels_ = {name: list(labels) for name, labels in meta["labels"].items()}

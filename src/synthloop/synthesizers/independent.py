@@ -66,12 +66,12 @@ class IndependentMarginals(Synthesizer):
             out[name] = values
         return pd.DataFrame(out, index=pd.RangeIndex(n_rows))
 
-    def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    def to_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         arrays = {f"{i}/{key}": value for i, (name, params) in enumerate(self.columns_.items())
                   for key, value in params.items()}
         return arrays, {"columns": list(self.columns_)}
 
-    def _load_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+    def from_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self.columns_ = {}
         for i, name in enumerate(meta["columns"]):
             prefix = f"{i}/"

@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from synthloop.errors import require
+from synthloop.errors import ArtifactError, require
 from synthloop.synthesizers.base import Synthesizer
 from synthloop.synthesizers.params import POSITIVE, POSITIVE_INT, SEED, Device, Interval
 from synthloop.synthesizers.seeds import SeedTree
@@ -224,21 +224,23 @@ class TorchSynthesizer(Synthesizer):
         return np.where(unset[:, None, None], drawn, conditions.cond)
 
     # ------------------------------------------------------------------ persistence
-    def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        encoder_arrays, encoder_meta = self.encoder_.state()
+    def to_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        encoder_arrays, encoder_meta = self.encoder_.to_state()
         arrays = {f"encoder/{key}": value for key, value in encoder_arrays.items()}
-        arrays.update({f"cond/{key}": value for key, value in self.conditioner_.state().items()})
+        arrays.update({f"cond/{key}": value for key, value in self.conditioner_.to_state()[0].items()})
         for name, net in self.nets_.items():
             for key, value in net.state_dict().items():
                 arrays[f"net/{name}/{key}"] = value.detach().cpu().numpy()
         return arrays, {"encoder": encoder_meta, "history": getattr(self, "history_", []),
                         "fit_threads": self.fit_threads_, "seeded": self.seeded_}
 
-    def _load_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+    def from_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         encoder_arrays = {k.removeprefix("encoder/"): v for k, v in arrays.items() if k.startswith("encoder/")}
-        self.encoder_ = TableEncoder.from_state(self.schema_, encoder_arrays, meta["encoder"])
+        self.encoder_ = TableEncoder.from_state(encoder_arrays, meta["encoder"], schema=self.schema_)
         self._prepare()
-        self.conditioner_.load_state({k.removeprefix("cond/"): v for k, v in arrays.items() if k.startswith("cond/")})
+        self.conditioner_ = Conditioner.from_state(
+            {k.removeprefix("cond/"): v for k, v in arrays.items() if k.startswith("cond/")}, {},
+            layout=self.layout_, categorical=self.conditioner_.columns)
         self._build()
         for name, net in self.nets_.items():
             prefix = f"net/{name}/"
@@ -247,8 +249,8 @@ class TorchSynthesizer(Synthesizer):
                 net.load_state_dict(weights)
             except RuntimeError as exc:          # torch's message for missing, extra or mis-shaped weights
                 first_line = str(exc).splitlines()[1 if "\n" in str(exc) else 0].strip()
-                raise ValueError(f"the weights of its {name} network do not fit this version's {self.name} "
-                                 f"({first_line})") from None
+                raise ArtifactError(f"the weights of its {name} network do not fit this version's {self.name} "
+                                    f"({first_line})") from None
             net.eval()
         self.history_ = meta.get("history", [])
         self.fit_threads_ = int(meta.get("fit_threads", 0)) or None

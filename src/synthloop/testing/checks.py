@@ -98,7 +98,7 @@ def check_reproducible(synthesizer: Synthesizer, data: pd.DataFrame) -> None:
     first = _fresh(synthesizer, seed=7).fit(data)
     second = _fresh(synthesizer, seed=7).fit(data)
     try:
-        first_arrays, second_arrays = first._state()[0], second._state()[0]
+        first_arrays, second_arrays = first.to_state()[0], second.to_state()[0]
     except NotImplementedError:
         first_arrays = second_arrays = {}
     different = sorted(k for k in first_arrays if not np.array_equal(first_arrays[k], second_arrays.get(k), equal_nan=True))
