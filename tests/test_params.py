@@ -108,3 +108,34 @@ def test_tampered_params_in_a_model_file_are_an_artifact_error(tmp_path):
     config_path.write_text(json.dumps(config))
     with pytest.raises(ArtifactError, match="invalid parameters"):
         synthesizers.Synthesizer.load(tmp_path / "m")
+
+
+def test_models_lists_every_model_without_importing_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys; from typer.testing import CliRunner; from synthloop.cli import app; "
+            "result = CliRunner().invoke(app, ['models'], terminal_width=200); "
+            "print(result.exit_code, 'torch' in sys.modules, 'tabddpm' in result.output, 'critic_steps=1' in result.output)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["0", "False", "True", "True"]
+
+
+@pytest.mark.parametrize("name", synthesizers.available())
+def test_defaults_read_from_the_source_match_the_class(name):
+    from synthloop.synthesizers.params import read_signature
+
+    summary, defaults = read_signature(synthesizers.REGISTRY.target(name))
+    cls = synthesizers.get_class(name)
+    assert defaults == cls().get_params() and summary == cls.__doc__.strip().splitlines()[0]
+
+
+def test_registry_says_did_you_mean_for_every_kind():
+    from synthloop import datasets
+    from synthloop.metrics.registry import get_metric
+
+    for call, needle in ((lambda: synthesizers.get("ctgn"), "Did you mean 'ctgan'"),
+                         (lambda: datasets.load("adlt"), "Did you mean 'adult'"),
+                         (lambda: get_metric("detection_acu"), "Did you mean 'detection_auc'")):
+        with pytest.raises(ConfigError, match=needle):
+            call()

@@ -33,6 +33,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import pandas as pd
 
+from synthloop._version import __version__
 from synthloop.errors import ConditionError, ConfigError, ConstraintError, DataError, NotFittedError
 from synthloop.io.artifacts import load_artifact, save_artifact
 from synthloop.schema import Schema
@@ -311,8 +312,6 @@ class Synthesizer(ABC):
         ``privacy="off"`` only.
         """
         self._check_fitted()
-        from synthloop import __version__
-
         arrays, meta = self.to_state()
         reference = getattr(self, "privacy_reference_", None)
         privacy_meta = None

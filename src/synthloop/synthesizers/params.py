@@ -312,3 +312,47 @@ def _describe(hint: Any) -> str:
 
 def _number(value: float | None) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+# ---------------------------------------------------------------------- torch-free introspection
+def read_signature(target: str) -> tuple[str, dict[str, Any]] | None:
+    """The first docstring line and keyword defaults of ``"module:Class"``, read from its source.
+
+    ``synthloop models`` lists every model without importing it: importing the neural models imports
+    torch (seconds on a cold or loaded machine, for a table of defaults). The class's own ``__init__``
+    is read with :mod:`ast`; defaults that are not literals are shown as written. Returns None when the
+    source cannot be read that way (a compiled plugin, an inherited ``__init__``): import it then.
+    """
+    import ast
+    import importlib.util
+
+    module_name, _, class_name = target.partition(":")
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return None
+    with open(spec.origin, encoding="utf-8") as source:
+        tree = ast.parse(source.read())
+    node = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == class_name), None)
+    init = next((n for n in (node.body if node else []) if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
+    if node is None or init is None:
+        return None
+    docstring = ast.get_docstring(node) or class_name
+    defaults = {}
+    for arg, default in zip(init.args.kwonlyargs, init.args.kw_defaults, strict=True):
+        if default is None:
+            continue
+        try:
+            defaults[arg.arg] = ast.literal_eval(default)
+        except ValueError:
+            defaults[arg.arg] = _Source(ast.unparse(default))
+    return docstring.strip().splitlines()[0], defaults
+
+
+class _Source(str):
+    """A default shown as its source text (its repr has no quotes)."""
+
+    def __repr__(self) -> str:
+        return str(self)

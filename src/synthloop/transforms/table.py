@@ -29,15 +29,16 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from synthloop.errors import ArtifactError, ConfigError, DataError, NotFittedError
+from synthloop.registry import Registry
 from synthloop.schema import Schema
 from synthloop.transforms.base import ColumnTransform, Layout, Span
 from synthloop.transforms.categorical import OneHotTransform
 from synthloop.transforms.numeric import ModeSpecificNormalizer, QuantileNormalizer
 
 STATE_VERSION = 1
-_TRANSFORMS: dict[str, type[ColumnTransform]] = {
+_TRANSFORMS: Registry[type[ColumnTransform]] = Registry("column transform", {
     t.type: t for t in (ModeSpecificNormalizer, QuantileNormalizer, OneHotTransform)
-}
+})
 NumericEncoding = Literal["mode_specific", "quantile"]
 
 
@@ -184,7 +185,8 @@ class TableEncoder:
             raise ArtifactError(f"the encoder state is corrupt ({exc!r})") from None
         encoder.transforms_ = {}
         for i, column in enumerate(columns):
-            transform_type = _TRANSFORMS.get(column.get("type")) if isinstance(column, dict) else None
+            known = isinstance(column, dict) and column.get("type") in _TRANSFORMS
+            transform_type = _TRANSFORMS.get(column["type"]) if known else None
             if transform_type is None:
                 raise ArtifactError(f"Encoder state names an unknown transform for column {i} ({column!r:.80}); "
                                     "it was saved by a newer or different synthloop.")
