@@ -111,9 +111,13 @@ def test_import_synthloop_does_not_import_torch():
 
 
 def test_penguins_with_missing_values(penguins):
+    # Missingness is learned per column: columns with gaps in training get gaps, complete ones none. (This
+    # replaces an `or` that could not fail: penguins' numerics are 0.58% missing, under its 1% escape.)
+    has_missing = penguins.isna().any()
+    assert has_missing.any() and not has_missing.all()
     for name in NEURAL:
-        synthetic = tiny(name).fit(penguins).sample(400, seed=0)
-        assert synthetic["bill_length_mm"].isna().any() or penguins["bill_length_mm"].isna().mean() < 0.01
+        synthetic = tiny(name).fit(penguins).sample(2000, seed=0, privacy="off")
+        pd.testing.assert_series_equal(synthetic.isna().any(), has_missing, check_names=False)
         assert set(synthetic["species"]) <= set(penguins["species"])
         assert np.isfinite(synthetic["body_mass_g"].dropna()).all()
 
