@@ -3,6 +3,9 @@
 References: Xu et al., "Modeling Tabular Data using Conditional GAN", NeurIPS 2019 (residual
 generator, PacGAN critic); Kotelnikov et al., "TabDDPM", ICML 2023 (MLP denoiser with a sinusoidal
 timestep embedding, after Ho et al. 2020 / Vaswani et al. 2017).
+
+How the parts run (device, CPU threads, seeding, explicit generators) lives in
+:mod:`synthloop.nn.runtime`; these blocks hold no policy.
 """
 
 from __future__ import annotations
