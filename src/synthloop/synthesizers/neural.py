@@ -113,7 +113,7 @@ class TorchSynthesizer(Synthesizer):
     # ------------------------------------------------------------------ fit
     def _fit(self, data: pd.DataFrame, seeds: SeedTree) -> None:
         train_seed = seeds.integer("model")
-        self.seeded_ = self.seed is not None                # seeded runs use a fixed thread count
+        self.seeded_ = seeds.seeded                         # seeded runs use a fixed thread count
         self.fit_threads_ = run_threads(self.threads, seeded=self.seeded_)
         self.encoder_ = self.make_encoder(seeds.integer("encoder")).fit(data)
         encoded = self.encoder_.transform(data)

@@ -26,6 +26,8 @@ class SeedTree:
     """The root ``SeedSequence`` of one fit and its named children."""
 
     def __init__(self, seed: int | None):
+        #: Whether the caller asked for a reproducible fit (a seeded fit also fixes its thread count).
+        self.seeded = seed is not None
         self.root = np.random.SeedSequence(seed)
         self._children = dict(zip(CHILDREN, self.root.spawn(len(CHILDREN)), strict=True))
 

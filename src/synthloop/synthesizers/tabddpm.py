@@ -65,7 +65,7 @@ class TabDDPM(TorchSynthesizer):
         At most this many denoiser passes when sampling: an evenly strided subsequence of the T steps
         (the posteriors hold for any stride); None runs all T. On Adult, 50 of 100 steps sampled 39k
         rows in 13 s instead of 28 s with the same quality (detection AUC 0.780 vs 0.778, TSTR AUC
-        0.907 vs 0.906); 25 steps took 7 s (0.784 / 0.907).
+        0.907 vs 0.906); 25 steps took 7 s (0.784 / 0.907). A run option: not saved with the model.
     hidden
         Widths of the denoiser MLP.
     time_dim
