@@ -73,7 +73,7 @@ def test_failing_save_leaves_the_old_model_intact(saved, monkeypatch):
     def broken_state():
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(model, "_state", broken_state)
+    monkeypatch.setattr(model, "to_state", broken_state)
     with pytest.raises(RuntimeError, match="disk full"):
         model.save(folder)
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before

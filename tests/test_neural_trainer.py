@@ -47,7 +47,7 @@ def encoded_adult(adult_small):
 def test_ctrl_c_keeps_the_last_epoch_and_the_rerun_matches_an_uninterrupted_fit(adult_small, tmp_path, monkeypatch):
     uninterrupted = synthesizers.get("tvae", **TVAE_TINY).fit(adult_small)
     model = synthesizers.get("tvae", **TVAE_TINY, checkpoint_dir=str(tmp_path), checkpoint_every=2)
-    original = type(model)._train_step
+    original = type(model).train_step
     calls = {"n": 0}
 
     def interrupted_step(self, batch, cond):
@@ -56,11 +56,11 @@ def test_ctrl_c_keeps_the_last_epoch_and_the_rerun_matches_an_uninterrupted_fit(
             raise KeyboardInterrupt
         return original(self, batch, cond)
 
-    monkeypatch.setattr(type(model), "_train_step", interrupted_step)
+    monkeypatch.setattr(type(model), "train_step", interrupted_step)
     with pytest.raises(KeyboardInterrupt):
         model.fit(adult_small)
     assert len(checkpoint_history(tmp_path)) == 3    # epoch 3 saved on Ctrl-C, though checkpoint_every=2
-    monkeypatch.setattr(type(model), "_train_step", original)
+    monkeypatch.setattr(type(model), "train_step", original)
     resumed = synthesizers.get("tvae", **TVAE_TINY, checkpoint_dir=str(tmp_path), checkpoint_every=2)
     epochs_run = []
     from synthloop.nn import trainer
@@ -217,13 +217,13 @@ def test_training_by_sampling_oversamples_rare_categories_by_log_frequency(encod
 
 
 def test_default_threads_subtract_the_cores_busy_right_now(monkeypatch):
-    from synthloop.nn import blocks
+    from synthloop.nn import runtime
 
     readings = iter([[100, 0, 100, 800, 0, 0, 0, 0], [200, 0, 200, 900, 0, 0, 0, 0]])    # 2 of 3 ticks busy
-    monkeypatch.setattr(blocks, "_cpu_times", lambda: next(readings))
-    monkeypatch.setattr(blocks.time, "sleep", lambda seconds: None)
-    monkeypatch.setattr(blocks, "available_cores", lambda: 3)
-    monkeypatch.setattr(blocks, "_THREADS_READING", [])
-    assert blocks._busy_cores(3) == pytest.approx(2.0)
+    monkeypatch.setattr(runtime, "_cpu_times", lambda: next(readings))
+    monkeypatch.setattr(runtime.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(runtime, "available_cores", lambda: 3)
+    monkeypatch.setattr(runtime, "_THREADS_READING", [])
+    assert runtime._busy_cores(3) == pytest.approx(2.0)
     readings = iter([[0, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 100, 0, 0, 0, 0]])               # all idle
-    assert blocks.default_threads() == 3
+    assert runtime.default_threads() == 3

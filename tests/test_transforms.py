@@ -154,9 +154,9 @@ def test_softened_outputs_decode_like_one_hots(adult_small):
 @pytest.mark.parametrize("numeric", ENCODINGS)
 def test_state_round_trips_through_safetensors_and_json(penguins, numeric):
     schema, model_frame, encoder = _fitted(penguins, numeric=numeric, max_categories=3)
-    arrays, meta = encoder.state()
+    arrays, meta = encoder.to_state()
     restored_arrays = load_safetensors(save_safetensors(arrays))
-    restored = TableEncoder.from_state(schema, restored_arrays, json.loads(json.dumps(meta)))
+    restored = TableEncoder.from_state(restored_arrays, json.loads(json.dumps(meta)), schema=schema)
     assert restored.layout_ == encoder.layout_
     encoded = encoder.transform(model_frame)
     np.testing.assert_array_equal(restored.transform(model_frame), encoded)

@@ -8,12 +8,9 @@ script behave alike.
 
 from __future__ import annotations
 
-import collections.abc
 import contextlib
-import json
 import sys
 import time
-import types
 import typing
 import warnings
 from collections.abc import Iterator, Sequence
@@ -115,95 +112,17 @@ def split_pair(text: str, option: str) -> tuple[str, str]:
 _EXAMPLES = {"--param": "epochs=50", "--where": "sex=Female", "--kind": "zip=categorical"}
 
 
-def parse_literal(text: str) -> Any:
-    """A JSON literal when the text is one (``50``, ``0.1``, ``true``, ``[128, 128]``, ``null``), else the text."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        lowered = text.strip().lower()
-        return {"true": True, "false": False, "none": None}.get(lowered, text)
-
-
 def parse_params(model: str, pairs: Sequence[str]) -> dict[str, Any]:
-    """``["epochs=50", "hidden=[64,64]"]`` → typed params, checked against the model's ``get_params()``.
+    """``["epochs=50", "hidden=[64,64]"]`` → checked, typed params (the library's own validator).
 
-    Names are checked by the model itself (``set_params`` suggests close names). Each value is read
-    as a JSON literal and checked against the constructor's type hints (or, without hints, the type
-    of its default), so ``epochs=ten`` fails before any training starts.
+    Each value is read as a JSON literal when it is one, else as text; names, types, ranges and
+    choices are checked by :func:`synthloop.synthesizers.params.check_params`, which lists every
+    problem at once, so ``epochs=ten`` fails before any training starts.
     """
     from synthloop.synthesizers import get_class
+    from synthloop.synthesizers.params import check_params
 
-    cls = get_class(model)
-    defaults = cls().get_params()
-    hints = _init_hints(cls)
-    params: dict[str, Any] = {}
-    for pair in pairs:
-        key, raw = split_pair(pair, "--param")
-        if key not in defaults:
-            params[key] = raw  # set_params rejects the name with a suggestion
-            continue
-        hint = hints.get(key, _hint_from_default(defaults[key]))
-        for value in (parse_literal(raw), raw):
-            if _accepts(hint, value):
-                params[key] = _coerce(hint, value)
-                break
-        else:
-            example = f"; example: --param {key}={json.dumps(defaults[key])}" if defaults[key] is not None else ""
-            raise ConfigError(f"Parameter '{key}' of '{model}' expects {_describe(hint)}, got '{raw}'. "
-                              f"Its default is {defaults[key]!r}{example}.")
-    return params
-
-
-def _init_hints(cls: type) -> dict[str, Any]:
-    try:
-        return typing.get_type_hints(cls.__init__)
-    except Exception:  # hints that name types only imported for type checking: fall back to defaults
-        return {}
-
-
-def _hint_from_default(default: Any) -> Any:
-    return Any if default is None else type(default)
-
-
-def _accepts(hint: Any, value: Any) -> bool:
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if hint is Any:
-        return True
-    if origin in (typing.Union, types.UnionType):
-        return any(_accepts(arg, value) for arg in args)
-    if origin is typing.Literal:
-        return value in args
-    if hint is type(None):
-        return value is None
-    if hint is bool:
-        return isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if hint is str:
-        return isinstance(value, str)
-    if hint in (tuple, list) or origin in (tuple, list, collections.abc.Sequence):
-        return isinstance(value, list)
-    if hint is dict or origin in (dict, collections.abc.Mapping):
-        return isinstance(value, dict)
-    return True
-
-
-def _coerce(hint: Any, value: Any) -> Any:
-    """JSON lists become tuples where the parameter is a tuple; ints become floats for float-only parameters."""
-    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
-    options = typing.get_args(hint) if union else (hint,)
-    if isinstance(value, list) and any(o is tuple or typing.get_origin(o) is tuple for o in options):
-        return tuple(value)
-    if type(value) is int and float in options and int not in options:
-        return float(value)
-    return value
-
-
-def _describe(hint: Any) -> str:
-    text = getattr(hint, "__name__", None) if not typing.get_args(hint) else None
-    return f"a {text}" if text else str(hint).replace("typing.", "")
+    return check_params(get_class(model), dict(split_pair(pair, "--param") for pair in pairs), text=True)
 
 
 def parse_conditions(pairs: Sequence[str]) -> dict[str, str] | None:

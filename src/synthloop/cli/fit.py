@@ -44,7 +44,7 @@ def fit(
     table_schema = read_schema(schema)
     real = read_table(data)
     store = LineageStore(lineage) if lineage is not None else None
-    training = guard_fit(store, real, synthesizer=model, params=synthesizer.get_params(), source=data, strict=strict)
+    training = guard_fit(store, real, synthesizer=model, params=synthesizer.hyperparameters(), source=data, strict=strict)
     with working(f"Fitting {model} on {len(real):,} rows × {real.shape[1]} columns of {data.name}", live=False) as timing:
         synthesizer.fit(real, table_schema)
         synthesizer.save(out, keep_privacy_reference=keep_privacy_reference)

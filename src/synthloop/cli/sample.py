@@ -43,7 +43,7 @@ def sample(
         warnings.simplefilter("ignore", SynthloopWarning)        # the note below says it
         synthetic = synthesizer.sample(n_rows, conditions=conditions, seed=seed, privacy=privacy)
         provenance = sample_provenance(synthetic, model_dir, synthesizer=synthesizer.name,
-                                       params=synthesizer.get_params(),
+                                       params=synthesizer.hyperparameters(),
                                        store=LineageStore(lineage) if lineage is not None else None)
         write_table(synthetic, out, metadata=provenance)
     shown = f" where {', '.join(f'{k}={v}' for k, v in conditions.items())}" if conditions else ""

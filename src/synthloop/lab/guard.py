@@ -19,16 +19,12 @@ from typing import Any
 
 import pandas as pd
 
-from synthloop.errors import ConfigError, LineageError, SynthloopWarning
+from synthloop.errors import CollapseRiskError, ConfigError, SynthloopWarning
 from synthloop.lineage.record import record_fit, training_record
 from synthloop.lineage.store import DatasetRecord, LineageStore
 
 MAX_SYNTHETIC_SHARE = 0.5
 MAX_DEPTH = 1
-
-
-class CollapseRiskError(LineageError):
-    """Strict mode: the training data is too synthetic or too deep to fit on."""
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from typing import Any, Literal, Protocol
 
 import pandas as pd
 
+from synthloop._version import __version__
 from synthloop.errors import LineageError
 from synthloop.lineage.fingerprint import fingerprint
 from synthloop.lineage.sqlite import SQLiteBackend
@@ -61,8 +62,6 @@ class DatasetRecord:
 
     def provenance(self) -> dict[str, Any]:
         """Metadata to store with a written table, e.g. ``write_table(df, path, metadata=record.provenance())``."""
-        from synthloop import __version__
-
         keep = ("id", "kind", "parents", "synthesizer", "params", "depth", "synthetic_share")
         lineage = {key: value for key, value in self.to_dict().items() if key in keep}
         return {PROVENANCE_KEY: {**lineage, "synthloop_version": __version__}}

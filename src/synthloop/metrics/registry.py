@@ -11,7 +11,6 @@ raises :class:`NotApplicable`; ``evaluate`` skips it and says why in the report.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -20,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from synthloop.errors import ConfigError
+from synthloop.registry import unknown_name
 
 Family = Literal["fidelity", "collapse", "detection", "utility", "privacy", "fairness"]
 FAMILIES: tuple[str, ...] = ("fidelity", "collapse", "detection", "utility", "privacy", "fairness")
@@ -130,9 +130,7 @@ def get_metric(name: str) -> MetricInfo:
     """The registered metric ``name``, with a did-you-mean hint when it is unknown."""
     registry = load_all()
     if name not in registry:
-        close = difflib.get_close_matches(name, list(registry), n=1)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
-        raise ConfigError(f"Unknown metric '{name}'.{hint} Available: {', '.join(sorted(registry))}.")
+        raise unknown_name("metric", name, sorted(registry))
     return registry[name]
 
 

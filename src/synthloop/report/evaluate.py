@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from synthloop.errors import ConfigError, DataError
+from synthloop.errors import ConfigError, DataError, format_problems
 from synthloop.metrics.cache import shared_cache
 from synthloop.metrics.registry import FAMILIES, METRICS, MetricInfo, NotApplicable, Score, get_metric, load_all
 from synthloop.report.report import Report
@@ -168,9 +168,8 @@ def check_inputs(real: object, synthetic: object, holdout: object, schema: Schem
         if not missing:
             problems.extend(_dtype_problems(real, frame, what, schema))
     if problems:
-        listing = "\n".join(f"  - {p}" for p in problems)
-        raise DataError(f"The tables cannot be compared ({len(problems)} problem{'s' * (len(problems) > 1)}):\n"
-                        f"{listing}\nGive the synthetic and holdout tables the real data's columns and types.")
+        raise DataError(format_problems("The tables cannot be compared", problems,
+                                        "Give the synthetic and holdout tables the real data's columns and types."))
 
 
 def _dtype_problems(real: pd.DataFrame, other: pd.DataFrame, what: str, schema: Schema | None) -> list[str]:

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 import pandas as pd
 
+from synthloop._version import __version__
 from synthloop.errors import ConfigError, DataError
 from synthloop.io.atomic import atomic_write
 
@@ -113,8 +114,6 @@ class Report:
 
     # ------------------------------------------------------------------ JSON
     def to_dict(self) -> dict[str, Any]:
-        from synthloop import __version__
-
         return {"format_version": JSON_VERSION, "synthloop_version": __version__, "meta": _clean(dict(self.meta)),
                 "scores": _records(self.scores),
                 "details": {name: _records(table) for name, table in self.details.items()}}

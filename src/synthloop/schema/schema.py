@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from synthloop.errors import DataError, SchemaError, SynthloopWarning
+from synthloop.errors import DataError, SchemaError, SynthloopWarning, format_problems
 from synthloop.schema.column import KINDS, Column, Kind
 from synthloop.schema.constraints import Constraint, constraint_from_dict
 from synthloop.schema.values import (
@@ -148,7 +148,7 @@ class Schema:
             if column is not None:
                 columns.append(column.with_(sensitive=str(name) in sensitive))
         if problems:
-            raise SchemaError(_problem_message("Cannot infer a schema", problems,
+            raise SchemaError(format_problems("Cannot infer a schema", problems,
                                                "Clean these values or override the kinds."))
         schema = cls(tuple(columns), target=target)
         return schema.with_constraints(*constraints) if constraints else schema
@@ -169,7 +169,7 @@ class Schema:
             if column.name in present:
                 problems.extend(_check_column(column, data[column.name]))
         if problems:
-            raise SchemaError(_problem_message(f"The {what} does not match the schema", problems,
+            raise SchemaError(format_problems(f"The {what} does not match the schema", problems,
                                                "Fix the values, or re-infer the schema: "
                                                "synthloop schema infer DATA -o schema.json"))
 
@@ -221,7 +221,7 @@ class Schema:
         except ValidationError as exc:
             lines = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
             fix = "Re-create it with: synthloop schema infer"
-            raise SchemaError(_problem_message("Invalid schema file", lines, fix)) from None
+            raise SchemaError(format_problems("Invalid schema file", lines, fix)) from None
         if parsed.schema_version > SCHEMA_VERSION:
             raise SchemaError(f"Schema version {parsed.schema_version} is newer than this synthloop "
                               f"understands ({SCHEMA_VERSION}); upgrade synthloop.")
@@ -277,10 +277,6 @@ def check_frame(data: object, *, what: str = "data") -> None:
         raise DataError(f"The {what} has no rows; synthloop needs at least one row to learn from.")
 
 
-def _problem_message(headline: str, problems: list[str], fix: str) -> str:
-    lines = "\n".join(f"  - {p}" for p in problems)
-    count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
-    return f"{headline} ({count}):\n{lines}\n{fix}"
 
 
 def _examples(values: pd.Series, limit: int = 3) -> str:

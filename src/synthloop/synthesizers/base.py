@@ -15,13 +15,14 @@ It also owns what every model needs and no model should re-implement:
 - reproducibility: ``seed`` drives fitting, and sample calls draw from ``(seed, call number)``;
 - safe files: ``save`` writes JSON + safetensors; ``load`` never unpickles.
 
-A model implements ``_fit(model_frame, rng)``, ``_sample(n_rows, conditions, rng)`` and, to be
-saveable, ``_state()`` / ``_load_state(arrays, meta)``.
+A model implements ``_fit(model_frame, seeds)``, ``_sample(n_rows, conditions, rng)`` and, to be
+saveable, ``to_state() -> (arrays, meta)`` and ``from_state(arrays, meta)`` (the one state protocol of
+encoders, conditioners, privacy references and models; a model is rebuilt from its parameters,
+then ``from_state`` fills in what it learned).
 """
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import json
 import warnings
@@ -34,6 +35,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import pandas as pd
 
+from synthloop._version import __version__
 from synthloop.errors import (
     ConditionError,
     ConfigError,
@@ -47,7 +49,9 @@ from synthloop.privacy import DEFAULT_PRIVACY, PrivacyMode, PrivacyReference, Pr
 from synthloop.privacy.reference import load_reference
 from synthloop.schema import Schema
 from synthloop.schema.schema import check_frame
+from synthloop.synthesizers.params import RUN_OPTIONS, Constraint, check_params, param_names, run_options
 from synthloop.synthesizers.sampling import Candidates, ConditionStep, ConstraintStep, RowStep, draw_until
+from synthloop.synthesizers.seeds import SeedTree
 from synthloop.tabular.hashing import hash_rows
 from synthloop.tabular.labels import to_labels
 
@@ -67,23 +71,29 @@ class Synthesizer(ABC):
     seed: int | None
 
     # ------------------------------------------------------------------ params
+    #: Ranges and choices of parameters, checked with the type hints by :func:`~synthloop.synthesizers.params.check_params`.
+    param_constraints: ClassVar[Mapping[str, Constraint]] = {}
+    #: Parameters that change how a fit or sample runs, not what is learned: never saved with the model.
+    run_options: ClassVar[frozenset[str]] = RUN_OPTIONS
+    #: Parameters that make the contract suite (``synthloop.testing``) fit in about a second on 300 rows.
+    test_params: ClassVar[Mapping[str, Any]] = {}
+
     @classmethod
     def _param_names(cls) -> list[str]:
-        signature = inspect.signature(cls.__init__)
-        return [p.name for p in signature.parameters.values() if p.name != "self" and p.kind is p.KEYWORD_ONLY]
+        return param_names(cls)
 
     def get_params(self) -> dict[str, Any]:
-        """Constructor parameters and their current values."""
+        """Constructor parameters and their current values (hyperparameters and run options)."""
         return {name: getattr(self, name) for name in self._param_names()}
 
+    def hyperparameters(self) -> dict[str, Any]:
+        """The parameters that define what is learned: what a saved model and a lineage record keep."""
+        options = run_options(type(self))
+        return {name: value for name, value in self.get_params().items() if name not in options}
+
     def set_params(self, **params: Any) -> Self:
-        """Set constructor parameters by name; unknown names raise ConfigError with a suggestion."""
-        names = self._param_names()
-        for key, value in params.items():
-            if key not in names:
-                close = difflib.get_close_matches(key, names, n=1)
-                hint = f" Did you mean '{close[0]}'?" if close else ""
-                raise ConfigError(f"'{self.name}' has no parameter '{key}'.{hint} Parameters: {', '.join(names)}.")
+        """Set constructor parameters by name, checked and normalised; every problem in one ConfigError."""
+        for key, value in check_params(type(self), params).items():
             setattr(self, key, value)
         return self
 
@@ -103,6 +113,9 @@ class Synthesizer(ABC):
     # ------------------------------------------------------------------ fit
     def fit(self, data: pd.DataFrame, schema: Schema | None = None) -> Self:
         """Learn ``data``. The schema is inferred when not given; it is validated either way."""
+        params = check_params(type(self), self.get_params())   # also catches attributes set directly
+        for key, value in params.items():
+            setattr(self, key, value)
         check_frame(data, what="training data")
         if len(data) < 2:
             raise DataError(f"The training data has {len(data)} row; a synthesizer needs at least 2 rows.")
@@ -114,7 +127,9 @@ class Synthesizer(ABC):
         self.n_training_rows_ = len(data)
         self._sample_calls = 0
         model_frame = self.schema_.to_model_frame(data)
-        self._fit(model_frame, np.random.default_rng(self.seed))
+        seeds = SeedTree(params.get("seed", getattr(self, "seed", None)))     # the only read of the seed in a fit
+        self._fit(model_frame, seeds)
+        self._calibration_seed = seeds.sequence("calibration")
         # The privacy reference is built from these rows only when a sample or a save asks for it; they
         # stay in memory, never in a file (see synthloop.privacy.reference).
         self._privacy_reference: PrivacyReference | None = None
@@ -123,8 +138,12 @@ class Synthesizer(ABC):
         return self
 
     @abstractmethod
-    def _fit(self, data: pd.DataFrame, rng: np.random.Generator) -> None:
-        """Learn the model view of the data (float numerics, str categoricals, NaN = missing)."""
+    def _fit(self, data: pd.DataFrame, seeds: SeedTree) -> None:
+        """Learn the model view of the data (float numerics, str categoricals, NaN = missing).
+
+        ``seeds`` is the fit's seed tree: draw from ``seeds.generator("model")`` (and the other named
+        children a model needs), never from ``self.seed`` or a global random state.
+        """
 
     # ------------------------------------------------------------------ sample
     def sample(self, n_rows: int, *, conditions: ConditionsLike = None, seed: int | None = None,
@@ -200,14 +219,14 @@ class Synthesizer(ABC):
     def privacy_reference_(self) -> PrivacyReference | None:
         """The training-row reference of the privacy step, built on first use; None when the rows are gone.
 
-        Built from the training rows kept in memory since ``fit`` (seeded by ``seed``, so a rebuilt
+        Built from the training rows kept in memory since ``fit`` (seeded by the fit's ``calibration`` seed child, so a rebuilt
         reference is the same), or loaded from a model folder that kept it.
         """
         self._check_fitted()
         reference = getattr(self, "_privacy_reference", None)
         if reference is None and getattr(self, "_training_rows", None) is not None:
             reference = PrivacyReference.build(self.schema_.model_kinds(), self._training_rows,
-                                               np.random.default_rng(self.seed))
+                                               np.random.default_rng(self._calibration_seed))
             self._privacy_reference = reference
         return reference
 
@@ -343,8 +362,6 @@ class Synthesizer(ABC):
         as the training data**; delete them to share the model without them.
         """
         self._check_fitted()
-        from synthloop import __version__
-
         extra_files = None
         if keep_privacy_reference:
             reference = self.privacy_reference_
@@ -352,8 +369,8 @@ class Synthesizer(ABC):
                 raise PrivacyError(f"Cannot keep the privacy reference: this {type(self).__name__} holds no training "
                                    "rows (it was loaded without the reference, or never keeps training rows).")
             extra_files = reference.to_files()
-        arrays, meta = self._state()
-        config = {"synthesizer": self.name, "synthloop_version": __version__, "params": self.get_params(),
+        arrays, meta = self.to_state()
+        config = {"synthesizer": self.name, "synthloop_version": __version__, "params": self.hyperparameters(),
                   "n_training_rows": self.n_training_rows_, "meta": meta}
         return save_artifact(path, config, self.schema_.to_json(), arrays, extra_files=extra_files)
 
@@ -370,26 +387,32 @@ class Synthesizer(ABC):
             raise ArtifactError(f"'{path}' was saved by an unknown synthesizer: {exc}") from None
         if cls is not Synthesizer and not issubclass(model_cls, cls):
             raise ArtifactError(f"'{path}' holds a '{config['synthesizer']}' model, not a {cls.__name__}.")
-        params = {k: v for k, v in config.get("params", {}).items() if k in model_cls._param_names()}
-        model = model_cls(**params)
+        # Run options are not kept (older files held a checkpoint folder): the loaded model gets the defaults.
+        learned = set(model_cls._param_names()) - run_options(model_cls)
+        params = {k: v for k, v in config.get("params", {}).items() if k in learned}
+        try:
+            model = model_cls(**check_params(model_cls, params))
+        except ConfigError as exc:
+            raise ArtifactError(f"'{path}' holds invalid parameters: {exc}") from None
         model.schema_ = Schema.from_json(schema_json)
         model.n_training_rows_ = int(config.get("n_training_rows", 0))
         model._sample_calls = 0
         model._training_rows = None
         model._hashes_of_training = None
         try:
-            model._load_state(arrays, config.get("meta", {}))
-        except (KeyError, ValueError, TypeError) as exc:
-            detail = str(exc) if type(exc) is ValueError else repr(exc)      # our own ValueErrors read as sentences
+            model.from_state(arrays, config.get("meta", {}))
+        except (ArtifactError, KeyError, ValueError, TypeError) as exc:
+            # ArtifactError: a part found its state corrupt and said where; our own ValueErrors read as sentences
+            detail = str(exc) if type(exc) in (ArtifactError, ValueError) else repr(exc)
             raise ArtifactError(f"'{path}' is corrupt or from another version: {detail}. Re-train the model.") from None
         model._privacy_reference = load_reference(path) if model_cls.keeps_training_rows else None
         return model
 
-    def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    def to_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """Learned arrays (for safetensors) and JSON-able metadata. Override to make a model saveable."""
         raise NotImplementedError(f"{type(self).__name__} cannot be saved yet.")
 
-    def _load_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+    def from_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         raise NotImplementedError(f"{type(self).__name__} cannot be loaded yet.")
 
     # ------------------------------------------------------------------ helpers

@@ -55,7 +55,7 @@ with ``order="auto"``) are exact; later ones use sampling-importance-resampling 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -64,6 +64,8 @@ from threadpoolctl import threadpool_limits
 from synthloop.errors import ConfigError
 from synthloop.synthesizers import _trees
 from synthloop.synthesizers.base import Synthesizer
+from synthloop.synthesizers.params import NON_NEGATIVE, POSITIVE_INT, SEED, Choices, Either, Interval, Items
+from synthloop.synthesizers.seeds import SeedTree
 
 # Candidate rows drawn per requested row when a condition sits after the first visited column.
 _CANDIDATES_PER_ROW = 4
@@ -101,6 +103,10 @@ class SequentialCART(Synthesizer):
 
     name = "cart"
     native_conditions = True
+    param_constraints: ClassVar = {"min_leaf": POSITIVE_INT, "max_depth": POSITIVE_INT, "smoothing": NON_NEGATIVE,
+                         "atom_share": Interval(0, 1), "seed": SEED,
+                         "order": Either((Choices(("auto", "data")), Items()))}
+    test_params: ClassVar = {"min_leaf": 3}
 
     def __init__(self, *, min_leaf: int = 40, max_depth: int | None = None, order: str | Sequence[str] = "auto",
                  smoothing: float = 0.0, atom_share: float = 0.01, avoid_copies: bool = True,
@@ -118,7 +124,8 @@ class SequentialCART(Synthesizer):
         return {"min_leaf": trial.suggest_int("min_leaf", 5, 100, log=True)}
 
     # ------------------------------------------------------------------ fit
-    def _fit(self, data: pd.DataFrame, rng: np.random.Generator) -> None:
+    def _fit(self, data: pd.DataFrame, seeds: SeedTree) -> None:
+        rng = seeds.generator("model")
         kinds = self.schema_.model_kinds()
         self.order_ = self._visit_order(data, kinds)
         matrix = self._encode(data)
@@ -265,13 +272,13 @@ class SequentialCART(Synthesizer):
         return matrix
 
     # ------------------------------------------------------------------ persistence
-    def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    def to_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         arrays = {}
         for position, tree in enumerate(self.trees_):
             arrays.update({f"tree/{position}/{key}": value for key, value in tree.items()})
         return arrays, {"order": self.order_}
 
-    def _load_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+    def from_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self.order_ = [str(name) for name in meta["order"]]
         if sorted(self.order_) != sorted(self.schema_.model_kinds()):
             raise ValueError("stored column order does not match the schema")

@@ -136,7 +136,7 @@ class NumericTransform(ColumnTransform):
         return out
 
     # ------------------------------------------------------------------ state
-    def state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    def to_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         arrays = {"point_masses": self.point_masses_, **self._continuous_state()}
         meta = {"nullable": self.nullable, "has_missing": self.has_missing_, **self._params()}
         return arrays, meta
@@ -146,9 +146,9 @@ class NumericTransform(ColumnTransform):
                 "fit_sample_size": self.fit_sample_size}
 
     @classmethod
-    def from_state(cls, column: str, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Self:
-        params = {k: v for k, v in meta.items() if k not in ("has_missing",)}
-        transform = cls(column, **params)
+    def from_state(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Self:
+        params = {k: v for k, v in meta.items() if k not in ("has_missing", "name")}
+        transform = cls(meta["name"], **params)
         transform.has_missing_ = bool(meta["has_missing"])
         transform.point_masses_ = np.asarray(arrays["point_masses"], dtype=np.float64)
         transform._load_continuous_state(arrays)
