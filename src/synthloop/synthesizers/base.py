@@ -31,13 +31,23 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel
 
-from synthloop.errors import ConditionError, ConfigError, ConstraintError, DataError, NotFittedError
-from synthloop.io.artifacts import load_artifact, save_artifact
+from synthloop.errors import (
+    ArtifactError,
+    ConditionError,
+    ConfigError,
+    ConstraintError,
+    DataError,
+    NotFittedError,
+    SynthloopError,
+)
+from synthloop.io.artifacts import check_json, load_artifact, save_artifact
 from synthloop.schema import Schema
 from synthloop.schema.constraints import valid_mask
 from synthloop.schema.schema import check_frame
 from synthloop.schema.values import to_labels
+from synthloop.synthesizers._stored import ArrayCheck, PrivacyMeta, check_privacy_state, params_model
 from synthloop.synthesizers.privacy import (
     DEFAULT_PRIVACY,
     PrivacyFilter,
@@ -60,6 +70,8 @@ class Synthesizer(ABC):
     name: ClassVar[str]
     #: The model's ``_sample`` honours a conditions frame itself (no rejection needed).
     native_conditions: ClassVar[bool] = False
+    #: Strict model of the ``meta`` this synthesizer saves in config.json (None: any JSON object).
+    meta_schema: ClassVar[type[BaseModel] | None] = None
 
     seed: int | None
 
@@ -308,10 +320,14 @@ class Synthesizer(ABC):
 
     @classmethod
     def load(cls, path: str | Path) -> Synthesizer:
-        """Load a saved model directory (any registered synthesizer); never executes code from it."""
-        from synthloop.errors import ArtifactError
+        """Load a saved model directory (any registered synthesizer); never executes code from it.
+
+        Every field of ``config.json`` and ``schema.json`` and every array's name, dtype and shape is
+        checked before the model is built; anything tampered with is one ArtifactError.
+        """
         from synthloop.synthesizers import get_class
 
+        path = Path(path)
         config, schema_json, arrays = load_artifact(path)
         try:
             model_cls = get_class(config["synthesizer"])
@@ -319,20 +335,41 @@ class Synthesizer(ABC):
             raise ArtifactError(f"'{path}' was saved by an unknown synthesizer: {exc}") from None
         if cls is not Synthesizer and not issubclass(model_cls, cls):
             raise ArtifactError(f"'{path}' holds a '{config['synthesizer']}' model, not a {cls.__name__}.")
-        params = {k: v for k, v in config.get("params", {}).items() if k in model_cls._param_names()}
-        model = model_cls(**params)
-        model.schema_ = Schema.from_json(schema_json)
-        model.n_training_rows_ = int(config.get("n_training_rows", 0))
+        file = path / "config.json"
+        params = check_json(params_model(model_cls), config["params"], f"{file} (params)").model_dump()
+        meta = config["meta"]
+        if model_cls.meta_schema is not None:
+            check_json(model_cls.meta_schema, meta, f"{file} (meta)")
+        if config["privacy_reference"] is not None:
+            check_json(PrivacyMeta, config["privacy_reference"], f"{file} (privacy_reference)")
+        try:
+            model = model_cls(**params)
+            model.schema_ = Schema.from_json(schema_json)
+        except SynthloopError as exc:
+            raise ArtifactError(f"'{path}' holds an invalid model: {exc}") from None
+        model.n_training_rows_ = config["n_training_rows"]
         model._sample_calls = 0
+        check = ArrayCheck(arrays, f"'{path}'")
+        model._check_state(check, meta)
+        if config["privacy_reference"] is not None:
+            check_privacy_state(check, config["privacy_reference"], _PRIVACY_PREFIX)
+        check.done()
         privacy_arrays = {k[len(_PRIVACY_PREFIX):]: arrays.pop(k) for k in list(arrays) if k.startswith(_PRIVACY_PREFIX)}
         try:
-            model._load_state(arrays, config.get("meta", {}))
-            if config.get("privacy_reference"):
+            model._load_state(arrays, meta)
+            if config["privacy_reference"] is not None:
                 model.privacy_reference_ = PrivacyReference.from_state(privacy_arrays, config["privacy_reference"])
-        except (KeyError, ValueError, TypeError) as exc:
-            detail = str(exc) if type(exc) is ValueError else repr(exc)      # our own ValueErrors read as sentences
+        except (SynthloopError, KeyError, ValueError, TypeError, IndexError, AttributeError, RuntimeError) as exc:
+            detail = str(exc) if type(exc) in (ValueError, ArtifactError) else repr(exc)   # our own read as sentences
             raise ArtifactError(f"'{path}' is corrupt or from another version: {detail}. Re-train the model.") from None
         return model
+
+    def _check_state(self, check: ArrayCheck, meta: dict[str, Any]) -> None:
+        """Check stored arrays (names, dtypes, shapes) against the schema and ``meta`` before loading.
+
+        The default accepts any numeric array; built-in models override it to name each array.
+        """
+        check.take_prefix("", "fiub")
 
     def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """Learned arrays (for safetensors) and JSON-able metadata. Override to make a model saveable."""

@@ -57,6 +57,7 @@ from threadpoolctl import threadpool_limits
 
 from synthloop.errors import ConfigError
 from synthloop.synthesizers import _trees
+from synthloop.synthesizers._stored import ArrayCheck, CartMeta, check_names
 from synthloop.synthesizers.base import Synthesizer
 
 # Candidate rows drawn per requested row when a condition sits after the first visited column.
@@ -94,6 +95,7 @@ class SequentialCART(Synthesizer):
     """
 
     name = "cart"
+    meta_schema = CartMeta
     native_conditions = True
 
     def __init__(self, *, min_leaf: int = 40, max_depth: int | None = None, order: str | Sequence[str] = "auto",
@@ -254,6 +256,22 @@ class SequentialCART(Synthesizer):
         for position, tree in enumerate(self.trees_):
             arrays.update({f"tree/{position}/{key}": value for key, value in tree.items()})
         return arrays, {"order": self.order_}
+
+    def _check_state(self, check: ArrayCheck, meta: dict[str, Any]) -> None:
+        check_names(check, meta["order"], self.schema_.model_kinds(), "stored column order")
+        check.take("row_hashes", "u", (None,))
+        for position in range(len(meta["order"])):
+            nodes = check.take(f"tree/{position}/left", "i", (None,))
+            n_nodes = None if nodes is None else len(nodes)
+            for key in ("right", "feature", "leaf_start", "leaf_count"):
+                check.take(f"tree/{position}/{key}", "i", (n_nodes,))
+            check.take(f"tree/{position}/threshold", "f", (n_nodes,), finite=False)
+            check.take(f"tree/{position}/missing_left", "ub", (n_nodes,))
+            check.take(f"tree/{position}/pool", "f", (None,), finite=False)
+            if f"tree/{position}/support" in check.arrays:            # numeric columns: the smoothing support
+                support = check.take(f"tree/{position}/support", "f", (None,))
+                check.take(f"tree/{position}/atom", "ub", (None if support is None else len(support),))
+                check.take(f"tree/{position}/leaf_rank_spread", "f", (n_nodes,))
 
     def _load_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self.order_ = [str(name) for name in meta["order"]]

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from synthloop.synthesizers._stored import ArrayCheck, IndependentMeta, check_names
 from synthloop.synthesizers.base import Synthesizer
 
 _N_QUANTILES = 1001
@@ -29,6 +30,7 @@ class IndependentMarginals(Synthesizer):
     """
 
     name = "independent"
+    meta_schema = IndependentMeta
 
     def __init__(self, *, seed: int | None = None):
         self.seed = seed
@@ -67,6 +69,18 @@ class IndependentMarginals(Synthesizer):
         arrays = {f"{i}/{key}": value for i, (name, params) in enumerate(self.columns_.items())
                   for key, value in params.items()}
         return arrays, {"columns": list(self.columns_)}
+
+    def _check_state(self, check: ArrayCheck, meta: dict[str, Any]) -> None:
+        check_names(check, meta["columns"], self.schema_.model_kinds(), "stored columns")
+        kinds = self.schema_.model_kinds()
+        for i, name in enumerate(meta["columns"]):
+            check.take(f"{i}/missing_rate", "f", (1,))
+            if kinds.get(name) == "numeric":
+                check.take(f"{i}/quantiles", "f", (_N_QUANTILES,))
+            elif name in kinds:
+                probs = check.take(f"{i}/probs", "f", (len(self.schema_[name].categories or ()),))
+                check.require(probs is None or not len(probs) or (bool((probs >= 0).all()) and abs(probs.sum() - 1) < 1e-6),
+                              f"array '{i}/probs' is not a probability vector")
 
     def _load_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self.columns_ = {}

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from synthloop.errors import ConfigError, require
+from synthloop.synthesizers._stored import ArrayCheck, NeuralMeta, check_names
 from synthloop.synthesizers.base import Synthesizer
 
 require("torch", "torch", "Neural synthesizers (ctgan, tvae, tabddpm)")
@@ -58,6 +59,7 @@ class TorchSynthesizer(Synthesizer):
     """Base class of the neural synthesizers; see the module docstring for the hooks to implement."""
 
     native_conditions: ClassVar[bool] = True
+    meta_schema = NeuralMeta
     #: How the encoder normalises numerics ("mode_specific" for GAN/VAE, "quantile" for diffusion).
     numeric_encoding: ClassVar[str] = "mode_specific"
     #: The loss early stopping watches.
@@ -210,11 +212,37 @@ class TorchSynthesizer(Synthesizer):
                 arrays[f"net/{name}/{key}"] = value.detach().cpu().numpy()
         return arrays, {"encoder": encoder_meta, "history": getattr(self, "history_", [])}
 
+    def _check_state(self, check: ArrayCheck, meta: dict[str, Any]) -> None:
+        columns = meta["encoder"]["columns"]
+        check_names(check, [c["name"] for c in columns], self.schema_.model_kinds(), "stored encoder columns")
+        for i, column in enumerate(columns):
+            prefix = f"encoder/{i}/"
+            if column["type"] == "one_hot":
+                check.take(prefix + "rare_probs", "f", (len(column["rare"]),))
+                continue
+            masses = check.take(prefix + "point_masses", "f", (None,))
+            check.require(masses is None or len(masses) <= column["max_point_masses"], f"{prefix}point_masses too long")
+            if column["type"] == "quantile":
+                knots = check.take(prefix + "quantiles", "f", (None,))
+                check.take(prefix + "levels", "f", (None if knots is None else len(knots),))
+                check.require(knots is None or len(knots) <= column["n_quantiles"] + 1, f"{prefix}quantiles too long")
+            else:
+                means = check.take(prefix + "means", "f", (None,))
+                n_modes = None if means is None else len(means)
+                check.require(n_modes is None or n_modes <= column["max_modes"], f"{prefix}means: too many modes")
+                check.take(prefix + "stds", "f", (n_modes,))
+                check.take(prefix + "weights", "f", (n_modes,))
+        check.take("cond/frequency", "f", (None, None))
+        check.take_prefix("net/", "fi")              # names and shapes: torch's strict load_state_dict
+
     def _load_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         encoder_arrays = {k.removeprefix("encoder/"): v for k, v in arrays.items() if k.startswith("encoder/")}
         self.encoder_ = TableEncoder.from_state(self.schema_, encoder_arrays, meta["encoder"])
         self._prepare()
         self.conditioner_.load_state({k.removeprefix("cond/"): v for k, v in arrays.items() if k.startswith("cond/")})
+        if self.conditioner_.frequency_.shape != (self.conditioner_.n_columns, self.conditioner_.max_size):
+            raise ValueError(f"the stored condition frequencies have shape {self.conditioner_.frequency_.shape}, "
+                             "which does not fit the encoder")
         self._build()
         for name, net in self.nets_.items():
             prefix = f"net/{name}/"
