@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from safetensors.numpy import load_file, save_file
 from typer.testing import CliRunner
@@ -336,3 +337,19 @@ def test_oversized_files_are_refused(originals, tmp_path, monkeypatch):
 @each_model
 def test_untampered_copy_still_loads_and_samples(model):
     assert len(Synthesizer.load(model).sample(10, seed=0)) == 10
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_checks_accept_what_synthloop_writes_for_awkward_tables(name, tmp_path):
+    """Missing numerics (NaN in the privacy reference), all-missing columns, ids, constants, datetimes and
+    identifiers that Python normalises (``ﬁle``) in a predicate: saved models load and sample."""
+    pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    data = pd.DataFrame({"id": np.arange(80), "k": ["same"] * 80, "t": pd.date_range("2020", periods=80),
+                         "n": np.where(rng.random(80) < 0.2, np.nan, rng.normal(size=80)), "empty": np.nan,
+                         "ﬁle": rng.choice(["a", "b"], 80), "größe m": rng.normal(size=80)})
+    schema = sl.Schema.infer(data).with_constraints(Predicate("`größe m` > -10 and ﬁle != 'z'"))
+    sl.synthesizers.get(name, seed=0, **TINY.get(name, {})).fit(data, schema).save(tmp_path / "model")
+    loaded = Synthesizer.load(tmp_path / "model")
+    assert loaded.schema_.constraints[0].columns == ("größe m", "ﬁle")
+    assert len(loaded.sample(10, seed=0)) == 10

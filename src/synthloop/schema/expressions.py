@@ -94,7 +94,7 @@ def parse_predicate(source: str) -> ParsedExpression:
             raise _Refused(f"it is not a valid expression ({exc})") from None
         except (RecursionError, MemoryError):
             raise _Refused("it is nested too deeply") from None
-        columns = _check(tree, aliases)
+        columns = _check(tree, aliases, text.strip())
     except _Refused as exc:
         raise SchemaError(f"Predicate {_short(source)} was refused: {exc}. A predicate may use column names, "
                           "literals, comparisons, arithmetic, and/or/not, &/|/~, isin([...]), isna() and "
@@ -152,8 +152,11 @@ def _unused_suffix(source: str) -> str:
     return str(suffix)
 
 
-def _check(tree: ast.expr, aliases: Mapping[str, str]) -> tuple[str, ...]:
-    """Walk the tree, refusing what is not allowed; return the column names read, in order."""
+def _check(tree: ast.expr, aliases: Mapping[str, str], text: str) -> tuple[str, ...]:
+    """Walk the tree, refusing what is not allowed; return the column names read, in order.
+
+    Names are returned as written (``ast`` NFKC-normalises identifiers: ``ﬁle`` becomes ``file``).
+    """
     columns: list[str] = []
 
     def visit(node: ast.AST, depth: int, literal_list: bool = False) -> None:
@@ -162,7 +165,7 @@ def _check(tree: ast.expr, aliases: Mapping[str, str]) -> tuple[str, ...]:
         if isinstance(node, ast.Name):
             if node.id.startswith("__"):
                 raise _Refused(f"the name '{node.id}' is not allowed in a predicate")
-            name = aliases.get(node.id, node.id)
+            name = aliases.get(node.id) or ast.get_source_segment(text, node) or node.id
             if name not in columns:
                 columns.append(name)
         elif isinstance(node, ast.Constant):

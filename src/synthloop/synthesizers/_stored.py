@@ -188,7 +188,7 @@ def check_privacy_state(check: ArrayCheck, meta: Mapping[str, Any], prefix: str)
     for key in ("center", "scale"):
         check.take(prefix + key, "f", (n_numeric,))
     check.take(prefix + "hashes", "u", (None,))
-    points = check.take(prefix + "points", "f", (None, n_numeric))
+    points = check.take(prefix + "points", "f", (None, n_numeric), finite=False)     # NaN: a missing value
     codes = check.take(prefix + "codes", "iu", (None if points is None else len(points), n_categorical))
     if codes is not None and codes.size:
         sizes = np.array([len(labels) for labels in meta["categories"]])
