@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 import synthloop as sl
 from synthloop.cli import app
 from synthloop.errors import ArtifactError, SchemaError
-from synthloop.io.artifacts import read_member
+from synthloop.io.artifacts import read_member, save_artifact
 from synthloop.schema import Predicate
 from synthloop.synthesizers import Synthesizer
 
@@ -322,6 +322,14 @@ def test_file_names_with_traversal_are_refused(originals, tmp_path):
     for name in ("../independent/config.json", "/etc/passwd", "..", "", "a\\..\\b"):
         with pytest.raises(ArtifactError, match="not a plain file name"):
             read_member(folder, name, 10**6)
+
+
+def test_saving_refuses_extra_file_names_that_leave_the_folder(tmp_path):
+    schema = sl.Schema.infer(pd.DataFrame({"x": [1.0, 2.0]}))
+    with pytest.raises(ArtifactError, match="not a plain file name"):
+        save_artifact(tmp_path / "model", {"synthesizer": "independent"}, schema.to_json(), {"a": np.zeros(1)},
+                      extra_files={"../escaped.txt": b"x"})
+    assert not (tmp_path / "escaped.txt").exists() and not (tmp_path / "model").exists()
 
 
 def test_oversized_files_are_refused(originals, tmp_path, monkeypatch):

@@ -47,6 +47,7 @@ def save_artifact(path: str | Path, config: dict[str, Any], schema_json: str,
         contiguous = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
         save_file(contiguous, str(tmp / WEIGHTS), metadata={"format_version": str(FORMAT_VERSION)})
         for name, content in (extra_files or {}).items():
+            check_plain_name(path, name)
             (tmp / name).write_bytes(content)
     return path
 
@@ -87,8 +88,7 @@ def load_artifact(path: str | Path) -> tuple[dict[str, Any], str, dict[str, np.n
 
 def read_member(folder: Path, name: str, limit: int) -> bytes:
     """The bytes of file ``name`` in ``folder``: a plain name, a regular file inside the folder, at most ``limit``."""
-    if not name or name in (".", "..") or Path(name).name != name or "\\" in name or "\0" in name:
-        raise ArtifactError(f"'{folder}' names a file {name!r} that is not a plain file name; refused.")
+    check_plain_name(folder, name)
     member = folder / name
     try:
         inside = member.resolve(strict=True).is_relative_to(folder.resolve(strict=True))
@@ -107,6 +107,12 @@ def read_member(folder: Path, name: str, limit: int) -> bytes:
     if len(content) > limit:
         raise ArtifactError(f"'{member}' grew past the {limit:,}-byte limit while being read; refused.")
     return content
+
+
+def check_plain_name(folder: Path, name: str) -> None:
+    """Refuse a member name that could reach outside the folder: separators, ``..``, NUL, empty."""
+    if not name or name in (".", "..") or Path(name).name != name or "\\" in name or "\0" in name:
+        raise ArtifactError(f"'{folder}' names a file {name!r} that is not a plain file name; refused.")
 
 
 def read_config(folder: Path) -> dict[str, Any]:
