@@ -145,9 +145,11 @@ def test_array_of_the_wrong_shape_is_refused(model):
 
 @each_model
 def test_array_holding_nan_is_refused(model):
-    key = _FLOAT_ARRAY[synthesizer_of(model)]
+    arrays = load_file(model / "weights.safetensors")
+    key = next(k for k in sorted(arrays) if k.endswith("/support")) if synthesizer_of(model) == "cart" \
+        else _FLOAT_ARRAY[synthesizer_of(model)]           # cart's thresholds may be NaN: a split on missing
     edit_arrays(model, lambda arrays: arrays[key].reshape(-1).__setitem__(0, np.nan))
-    refused(model, "NaN")
+    refused(model, f"array '{key}' holds NaN")
 
 
 @each_model

@@ -105,7 +105,10 @@ class PrivacyMeta(BaseModel):
 
 def params_model(cls: type) -> type[BaseModel]:
     """A strict model of ``cls.__init__``'s keyword-only parameters, from their type hints."""
-    hints = typing.get_type_hints(cls.__init__)
+    try:
+        hints = typing.get_type_hints(cls.__init__)
+    except (NameError, TypeError):          # a plug-in's hints that do not resolve: check names, not types
+        hints = {}
     fields: dict[str, Any] = {}
     for parameter in inspect.signature(cls.__init__).parameters.values():
         if parameter.kind is parameter.KEYWORD_ONLY:

@@ -265,7 +265,7 @@ class SequentialCART(Synthesizer):
             n_nodes = None if nodes is None else len(nodes)
             for key in ("right", "feature", "leaf_start", "leaf_count"):
                 check.take(f"tree/{position}/{key}", "i", (n_nodes,))
-            check.take(f"tree/{position}/threshold", "f", (n_nodes,))
+            check.take(f"tree/{position}/threshold", "f", (n_nodes,), finite=False)   # NaN: split on missing
             check.take(f"tree/{position}/missing_left", "ub", (n_nodes,))
             check.take(f"tree/{position}/pool", "f", (None,), finite=False)
             if f"tree/{position}/support" in check.arrays:            # numeric columns: the smoothing support
