@@ -130,6 +130,15 @@ def test_oversized_array_is_refused(model):
 
 
 @each_model
+def test_arrays_with_more_rows_than_the_training_data_are_refused(model):
+    config = json.loads((model / "config.json").read_text())
+    if config["privacy_reference"] is None and config["synthesizer"] != "cart":
+        pytest.skip("no per-row arrays in this model folder")
+    edit_json(model, "config.json", lambda c: c.update(n_training_rows=5))
+    refused(model, "training rows")
+
+
+@each_model
 def test_array_of_the_wrong_dtype_is_refused(model):
     key = _FLOAT_ARRAY[synthesizer_of(model)]
     edit_arrays(model, lambda arrays: arrays.update({key: arrays[key].astype(np.int32)}))

@@ -184,14 +184,17 @@ def _kind_names(kinds: str) -> str:
     return " or ".join(names[k] for k in kinds)
 
 
-def check_privacy_state(check: ArrayCheck, meta: Mapping[str, Any], prefix: str) -> None:
-    """The privacy reference's arrays: one point and code row per reference row, widths from ``meta``."""
+def check_privacy_state(check: ArrayCheck, meta: Mapping[str, Any], prefix: str, n_rows: int) -> None:
+    """The privacy reference's arrays: one point and code row per reference row (at most one per
+    training row), widths from ``meta``."""
     n_numeric, n_categorical = len(meta["numeric"]), len(meta["categorical"])
     check.require(len(meta["categories"]) == n_categorical, "privacy reference: one category list per column")
     for key in ("center", "scale"):
         check.take(prefix + key, "f", (n_numeric,))
-    check.take(prefix + "hashes", "u", (None,))
+    hashes = check.take(prefix + "hashes", "u", (None,))
     points = check.take(prefix + "points", "f", (None, n_numeric), finite=False)     # NaN: a missing value
+    check.require(all(a is None or len(a) <= n_rows for a in (hashes, points)),
+                  f"privacy reference holds more rows than the {n_rows} training rows")
     codes = check.take(prefix + "codes", "iu", (None if points is None else len(points), n_categorical))
     if codes is not None and codes.size:
         sizes = np.array([len(labels) for labels in meta["categories"]])

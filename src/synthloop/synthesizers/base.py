@@ -352,7 +352,7 @@ class Synthesizer(ABC):
         check = ArrayCheck(arrays, f"'{path}'")
         model._check_state(check, meta)
         if config["privacy_reference"] is not None:
-            check_privacy_state(check, config["privacy_reference"], _PRIVACY_PREFIX)
+            check_privacy_state(check, config["privacy_reference"], _PRIVACY_PREFIX, model.n_training_rows_)
         check.done()
         privacy_arrays = {k[len(_PRIVACY_PREFIX):]: arrays.pop(k) for k in list(arrays) if k.startswith(_PRIVACY_PREFIX)}
         try:

@@ -259,7 +259,8 @@ class SequentialCART(Synthesizer):
 
     def _check_state(self, check: ArrayCheck, meta: dict[str, Any]) -> None:
         check_names(check, meta["order"], self.schema_.model_kinds(), "stored column order")
-        check.take("row_hashes", "u", (None,))
+        hashes = check.take("row_hashes", "u", (None,))
+        check.require(hashes is None or len(hashes) <= self.n_training_rows_, "more row hashes than training rows")
         for position in range(len(meta["order"])):
             nodes = check.take(f"tree/{position}/left", "i", (None,))
             n_nodes = None if nodes is None else len(nodes)
@@ -267,7 +268,9 @@ class SequentialCART(Synthesizer):
                 check.take(f"tree/{position}/{key}", "i", (n_nodes,))
             check.take(f"tree/{position}/threshold", "f", (n_nodes,), finite=False)   # NaN: split on missing
             check.take(f"tree/{position}/missing_left", "ub", (n_nodes,))
-            check.take(f"tree/{position}/pool", "f", (None,), finite=False)
+            pool = check.take(f"tree/{position}/pool", "f", (None,), finite=False)
+            check.require(pool is None or len(pool) <= self.n_training_rows_,
+                          f"tree/{position}/pool holds more donors than training rows")
             if f"tree/{position}/support" in check.arrays:            # numeric columns: the smoothing support
                 support = check.take(f"tree/{position}/support", "f", (None,))
                 check.take(f"tree/{position}/atom", "ub", (None if support is None else len(support),))
