@@ -16,6 +16,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from synthloop import synthesizers  # noqa: E402
+from synthloop.errors import SynthloopWarning  # noqa: E402
 from synthloop.nn.conditioning import Conditioner  # noqa: E402
 from synthloop.nn.heads import SpanIndex, activate, condition_loss, decode, reconstruction_loss  # noqa: E402
 from synthloop.nn.trainer import CHECKPOINT_FILE, _should_stop  # noqa: E402
@@ -79,6 +80,37 @@ def test_a_checkpoint_from_other_data_is_ignored(adult_small, tmp_path):
     synthesizers.get("tvae", **{**TVAE_TINY, "epochs": 2}, checkpoint_dir=str(tmp_path)).fit(adult_small.iloc[:1000])
     model = synthesizers.get("tvae", **{**TVAE_TINY, "epochs": 2}, checkpoint_dir=str(tmp_path)).fit(adult_small)
     assert len(model.history_) == 2 and checkpoint_history(tmp_path) == model.history_
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:-100])
+
+
+def _other_architecture(path: Path) -> None:
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    with safe_open(str(path), framework="pt") as handle:
+        metadata = handle.metadata()
+    tensors = load_file(str(path))
+    key = next(k for k in tensors if k.startswith("net/") and tensors[k].ndim == 2)
+    tensors[key] = torch.zeros(tensors[key].shape[0] + 1, tensors[key].shape[1])
+    save_file(tensors, str(path), metadata=metadata)
+
+
+@pytest.mark.parametrize("damage", [_truncate, _other_architecture, lambda p: p.write_bytes(b"")],
+                         ids=["truncated", "other-architecture", "empty"])
+def test_a_corrupt_checkpoint_is_set_aside_and_training_starts_from_scratch(adult_small, tmp_path, damage):
+    data = adult_small.iloc[:500]
+    params = {**TVAE_TINY, "epochs": 1}
+    synthesizers.get("tvae", **params, checkpoint_dir=str(tmp_path)).fit(data)
+    damage(tmp_path / CHECKPOINT_FILE)
+    with pytest.warns(SynthloopWarning, match="starts from scratch"):
+        rerun = synthesizers.get("tvae", **params, checkpoint_dir=str(tmp_path)).fit(data)
+    fresh = synthesizers.get("tvae", **params).fit(data)
+    assert all(np.array_equal(a, weights(fresh)[k]) for k, a in weights(rerun).items())
+    assert len(list(tmp_path.glob(CHECKPOINT_FILE + ".corrupt-*"))) == 1      # kept for inspection, out of the way
+    assert checkpoint_history(tmp_path) == rerun.history_                      # and the next run resumes normally
 
 
 @pytest.mark.slow

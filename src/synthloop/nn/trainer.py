@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import json
 import math
+import time
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +35,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from synthloop.errors import SynthloopWarning
 from synthloop.io.atomic import atomic_write
 from synthloop.nn.callbacks import Callback, progress_bar  # noqa: F401 - progress_bar: the sampling bar
 
@@ -137,21 +140,55 @@ class Trainer:
             save_file(tensors, str(tmp), metadata={"synthloop_checkpoint": json.dumps(meta)})
 
     def _resume(self, model: Trainable, fingerprint: str) -> dict[str, Any]:
-        """Load the checkpoint when it was written by this model on this data; else start fresh."""
+        """Load the checkpoint when it was written by this model on this data; else start fresh.
+
+        A checkpoint that cannot be read or does not fit the model (a disk that filled up, a file
+        from another version, a damaged copy) must not block every re-run: it is renamed aside with
+        a warning, the model is put back as it was, and training starts from scratch.
+        """
         path = self.checkpoint_path
         if path is None or not path.is_file():
             return {}
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="pt") as handle:
-            meta = json.loads((handle.metadata() or {}).get("synthloop_checkpoint", "{}"))
+        fresh = _capture(model, [], fingerprint, False, False)
+        try:
+            meta, tensors = _read_checkpoint(path)
             if meta.get("fingerprint") != fingerprint or len(meta.get("history", ())) > self.epochs:
                 return {}
-            tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118 - not a dict
-        _restore(model, tensors, meta)
+            _restore(model, tensors, meta)
+        except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError, RuntimeError) as exc:
+            _restore(model, *fresh)
+            self._set_aside(path, exc)
+            return {}
         # A finished run asked for more epochs continues; an early-stopped one stays stopped.
         meta["finished"] = meta.get("early_stopped", False) or len(meta["history"]) >= self.epochs
         return meta
+
+    @staticmethod
+    def _set_aside(path: Path, exc: Exception) -> None:
+        aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+        try:
+            path.replace(aside)
+            where = f"it was moved to '{aside.name}'"
+        except OSError:
+            where = "it could not be moved aside and will be overwritten by the next checkpoint"
+        detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        warnings.warn(f"The checkpoint '{path}' is unreadable or does not fit this model ({detail}); {where}. "
+                      "Training starts from scratch.", SynthloopWarning, stacklevel=4)
+
+
+def _read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """The checkpoint's JSON metadata and tensors; raises ValueError when it is not a checkpoint."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            meta = json.loads((handle.metadata() or {}).get("synthloop_checkpoint", "{}"))
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118 - not a dict
+    except (SafetensorError, RecursionError) as exc:
+        raise ValueError(str(exc)) from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("history", []), list):
+        raise ValueError("its metadata is not a synthloop checkpoint")
+    return meta, tensors
 
 
 def _should_stop(history: list[dict[str, float]], monitor: str, patience: int | None, min_delta: float) -> bool:

@@ -144,18 +144,39 @@ class PrivacyReference:
         return {REFERENCE_WEIGHTS: weights, REFERENCE_META: json.dumps(meta, indent=2).encode()}
 
 
-def load_reference(folder: str | Path) -> PrivacyReference | None:
-    """The reference kept in a model folder, or None when it was not kept; never executes code."""
-    from safetensors import SafetensorError
-    from safetensors.numpy import load_file
+def load_reference(folder: str | Path, n_training_rows: int | None = None) -> PrivacyReference | None:
+    """The reference kept in a model folder, or None when it was not kept; never executes code.
+
+    Both files are read as the model's own are (plain files inside the folder, bounded size, a checked
+    safetensors header, strict JSON), and the reference may hold no more rows than the model was trained on.
+    """
+    from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+    from synthloop.io.artifacts import MAX_JSON_BYTES, check_json, max_weights_bytes, read_member, read_safetensors
+
+    class _Meta(BaseModel):
+        model_config = ConfigDict(strict=True, extra="forbid")
+        geometry: dict[str, JsonValue]
+        copy_rate: float = Field(ge=0, le=1)
+        n_calibration: int = Field(ge=0)
 
     folder = Path(folder)
-    weights, meta = folder / REFERENCE_WEIGHTS, folder / REFERENCE_META
-    if not weights.exists() and not meta.exists():
+    weights, meta_file = folder / REFERENCE_WEIGHTS, folder / REFERENCE_META
+    if not weights.exists() and not meta_file.exists():
         return None
+    fix = (f"Delete {REFERENCE_WEIGHTS} and {REFERENCE_META} to use the model without it, "
+           "or re-fit and save with keep_privacy_reference=True.")
     try:
-        return PrivacyReference.from_state(load_file(str(weights)), json.loads(meta.read_text()))
-    except (OSError, SafetensorError, json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as exc:
+        meta = json.loads(read_member(folder, REFERENCE_META, MAX_JSON_BYTES))
+        check_json(_Meta, meta, meta_file)
+        arrays = read_safetensors(read_member(folder, REFERENCE_WEIGHTS, max_weights_bytes()), weights)
+        reference = PrivacyReference.from_state(arrays, meta)
+    except ArtifactError as exc:
+        raise ArtifactError(f"{exc} {fix}") from None
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError, IndexError) as exc:
         raise ArtifactError(f"The privacy reference in '{folder}' is corrupt or incomplete ({type(exc).__name__}: "
-                            f"{exc}). Delete {REFERENCE_WEIGHTS} and {REFERENCE_META} to use the model without it, "
-                            "or re-fit and save with keep_privacy_reference=True.") from None
+                            f"{exc}). {fix}") from None
+    if n_training_rows is not None and len(reference.points) > n_training_rows:
+        raise ArtifactError(f"The privacy reference in '{folder}' holds more rows than the {n_training_rows} "
+                            f"training rows of its model. {fix}")
+    return reference

@@ -13,11 +13,11 @@ import re
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from synthloop.errors import DataError, SchemaError, SynthloopWarning, format_problems
 from synthloop.schema.column import KINDS, Column, Kind
@@ -55,6 +55,10 @@ class Schema:
             raise SchemaError(f"Schema has duplicate column names: {duplicates}. Rename them first.")
         if self.target is not None and self.target not in names:
             raise SchemaError(f"Target column '{self.target}' is not in the schema columns {names}.")
+        for constraint in self.constraints:
+            missing = [c for c in constraint.columns if c not in names]
+            if missing:
+                raise SchemaError(f"Constraint {constraint!r} names unknown columns {missing}.")
 
     # ------------------------------------------------------------------ access
     @property
@@ -102,10 +106,7 @@ class Schema:
         return replace(self, columns=columns)
 
     def with_constraints(self, *constraints: Constraint) -> Schema:
-        for constraint in constraints:
-            missing = [c for c in constraint.columns if c not in self.names]
-            if missing:
-                raise SchemaError(f"Constraint {constraint!r} names unknown columns {missing}.")
+        """A copy with more constraints; each must name columns of this schema."""
         return replace(self, constraints=self.constraints + tuple(constraints))
 
     # ------------------------------------------------------------------ infer
@@ -226,7 +227,7 @@ class Schema:
             raise SchemaError(f"Schema version {parsed.schema_version} is newer than this synthloop "
                               f"understands ({SCHEMA_VERSION}); upgrade synthloop.")
         columns = tuple(Column.from_dict(c.model_dump()) for c in parsed.columns)
-        constraints = tuple(constraint_from_dict(c) for c in parsed.constraints)
+        constraints = tuple(constraint_from_dict(c.model_dump(exclude_unset=True)) for c in parsed.constraints)
         return cls(columns, target=parsed.target, constraints=constraints)
 
     @classmethod
@@ -235,13 +236,20 @@ class Schema:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise SchemaError(f"Schema file is not valid JSON (line {exc.lineno}): {exc.msg}") from None
+        except (RecursionError, ValueError) as exc:     # nesting thousands deep; a 5,000-digit number
+            raise SchemaError(f"Schema file is not valid JSON: {type(exc).__name__}.") from None
         if not isinstance(data, dict):
             raise SchemaError("Schema file must hold a JSON object with 'columns'.")
         return cls.from_dict(data)
 
 
+# The JSON form, checked strictly (no type coercion, no unknown keys, no NaN bounds) before anything
+# is built: schema.json may come from someone else, inside a model folder.
+_STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+
 class _ColumnFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _STRICT
     name: str
     kind: Literal["numeric", "categorical", "boolean", "datetime", "id", "constant"]
     nullable: bool = False
@@ -251,15 +259,46 @@ class _ColumnFile(BaseModel):
     integer: bool = False
     dtype: str = "object"
     sensitive: bool = False
-    value: Any = None
+    value: str | int | float | bool | None = None
+
+
+class _RangeFile(BaseModel):
+    model_config = _STRICT
+    type: Literal["range"]
+    column: str
+    low: float | None = None
+    high: float | None = None
+
+
+class _InequalityFile(BaseModel):
+    model_config = _STRICT
+    type: Literal["inequality"]
+    low_column: str
+    high_column: str
+    strict: bool = False
+
+
+class _FixedCombinationsFile(BaseModel):
+    model_config = _STRICT
+    type: Literal["fixed_combinations"]
+    column_names: list[str]
+    combinations: list[list[str]] | None = None
+
+
+class _PredicateFile(BaseModel):
+    model_config = _STRICT
+    type: Literal["predicate"]
+    expression: str
+    column_names: list[str] = []
 
 
 class _SchemaFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _STRICT
     schema_version: int = SCHEMA_VERSION
     target: str | None = None
     columns: list[_ColumnFile]
-    constraints: list[dict[str, Any]] = []
+    constraints: list[Annotated[_RangeFile | _InequalityFile | _FixedCombinationsFile | _PredicateFile,
+                                Field(discriminator="type")]] = []
 
 
 # ---------------------------------------------------------------------- helpers

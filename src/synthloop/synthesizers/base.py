@@ -34,21 +34,25 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel
 
 from synthloop._version import __version__
 from synthloop.errors import (
+    ArtifactError,
     ConditionError,
     ConfigError,
     DataError,
     NotFittedError,
     PrivacyError,
+    SynthloopError,
     SynthloopWarning,
 )
-from synthloop.io.artifacts import load_artifact, save_artifact
+from synthloop.io.artifacts import check_json, load_artifact, save_artifact
 from synthloop.privacy import DEFAULT_PRIVACY, PrivacyMode, PrivacyReference, PrivacyStep, SampleInfo, check_mode
 from synthloop.privacy.reference import load_reference
 from synthloop.schema import Schema
 from synthloop.schema.schema import check_frame
+from synthloop.synthesizers._stored import ArrayCheck, params_model
 from synthloop.synthesizers.params import RUN_OPTIONS, Constraint, check_params, param_names, run_options
 from synthloop.synthesizers.sampling import Candidates, ConditionStep, ConstraintStep, RowStep, draw_until
 from synthloop.synthesizers.seeds import SeedTree
@@ -67,6 +71,8 @@ class Synthesizer(ABC):
     #: False for models that must never hold training rows (differentially private models): ``fit``
     #: then keeps no rows for the privacy reference, and privacy="parity"/"no-copies" are refused.
     keeps_training_rows: ClassVar[bool] = True
+    #: Strict model of the ``meta`` this synthesizer saves in config.json (None: any JSON object).
+    meta_schema: ClassVar[type[BaseModel] | None] = None
 
     seed: int | None
 
@@ -376,10 +382,14 @@ class Synthesizer(ABC):
 
     @classmethod
     def load(cls, path: str | Path) -> Synthesizer:
-        """Load a saved model directory (any registered synthesizer); never executes code from it."""
-        from synthloop.errors import ArtifactError
+        """Load a saved model directory (any registered synthesizer); never executes code from it.
+
+        Every field of ``config.json`` and ``schema.json`` and every array's name, dtype and shape is
+        checked before the model is built; anything tampered with is one ArtifactError.
+        """
         from synthloop.synthesizers import get_class
 
+        path = Path(path)
         config, schema_json, arrays = load_artifact(path)
         try:
             model_cls = get_class(config["synthesizer"])
@@ -388,25 +398,40 @@ class Synthesizer(ABC):
         if cls is not Synthesizer and not issubclass(model_cls, cls):
             raise ArtifactError(f"'{path}' holds a '{config['synthesizer']}' model, not a {cls.__name__}.")
         # Run options are not kept (older files held a checkpoint folder): the loaded model gets the defaults.
+        file = path / "config.json"
+        stored = check_json(params_model(model_cls), config["params"], f"{file} (params)").model_dump(exclude_unset=True)
         learned = set(model_cls._param_names()) - run_options(model_cls)
-        params = {k: v for k, v in config.get("params", {}).items() if k in learned}
+        params = {k: v for k, v in stored.items() if k in learned}
+        meta = config["meta"]
+        if model_cls.meta_schema is not None:
+            check_json(model_cls.meta_schema, meta, f"{file} (meta)")
         try:
             model = model_cls(**check_params(model_cls, params))
-        except ConfigError as exc:
-            raise ArtifactError(f"'{path}' holds invalid parameters: {exc}") from None
-        model.schema_ = Schema.from_json(schema_json)
-        model.n_training_rows_ = int(config.get("n_training_rows", 0))
+            model.schema_ = Schema.from_json(schema_json)
+        except SynthloopError as exc:
+            raise ArtifactError(f"'{path}' holds an invalid model: {exc}") from None
+        model.n_training_rows_ = config["n_training_rows"]
         model._sample_calls = 0
         model._training_rows = None
         model._hashes_of_training = None
+        check = ArrayCheck(arrays, f"'{path}'")
+        model._check_state(check, meta)
+        check.done()
         try:
-            model.from_state(arrays, config.get("meta", {}))
-        except (ArtifactError, KeyError, ValueError, TypeError) as exc:
+            model.from_state(arrays, meta)
+        except (SynthloopError, KeyError, ValueError, TypeError, IndexError, AttributeError, RuntimeError) as exc:
             # ArtifactError: a part found its state corrupt and said where; our own ValueErrors read as sentences
             detail = str(exc) if type(exc) in (ArtifactError, ValueError) else repr(exc)
             raise ArtifactError(f"'{path}' is corrupt or from another version: {detail}. Re-train the model.") from None
-        model._privacy_reference = load_reference(path) if model_cls.keeps_training_rows else None
+        model._privacy_reference = load_reference(path, model.n_training_rows_) if model_cls.keeps_training_rows else None
         return model
+
+    def _check_state(self, check: ArrayCheck, meta: dict[str, Any]) -> None:
+        """Check stored arrays (names, dtypes, shapes) against the schema and ``meta`` before loading.
+
+        The default accepts any numeric array; built-in models override it to name each array.
+        """
+        check.take_prefix("", "fiub")
 
     def to_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """Learned arrays (for safetensors) and JSON-able metadata. Override to make a model saveable."""

@@ -63,6 +63,7 @@ from threadpoolctl import threadpool_limits
 
 from synthloop.errors import ConfigError
 from synthloop.synthesizers import _trees
+from synthloop.synthesizers._stored import ArrayCheck, CartMeta, check_names
 from synthloop.synthesizers.base import Synthesizer
 from synthloop.synthesizers.params import NON_NEGATIVE, POSITIVE_INT, SEED, Choices, Either, Interval, Items
 from synthloop.synthesizers.seeds import SeedTree
@@ -102,6 +103,7 @@ class SequentialCART(Synthesizer):
     """
 
     name = "cart"
+    meta_schema = CartMeta
     native_conditions = True
     param_constraints: ClassVar = {"min_leaf": POSITIVE_INT, "max_depth": POSITIVE_INT, "smoothing": NON_NEGATIVE,
                          "atom_share": Interval(0, 1), "seed": SEED,
@@ -277,6 +279,23 @@ class SequentialCART(Synthesizer):
         for position, tree in enumerate(self.trees_):
             arrays.update({f"tree/{position}/{key}": value for key, value in tree.items()})
         return arrays, {"order": self.order_}
+
+    def _check_state(self, check: ArrayCheck, meta: dict[str, Any]) -> None:
+        check_names(check, meta["order"], self.schema_.model_kinds(), "stored column order")
+        for position in range(len(meta["order"])):
+            nodes = check.take(f"tree/{position}/left", "i", (None,))
+            n_nodes = None if nodes is None else len(nodes)
+            for key in ("right", "feature", "leaf_start", "leaf_count"):
+                check.take(f"tree/{position}/{key}", "i", (n_nodes,))
+            check.take(f"tree/{position}/threshold", "f", (n_nodes,), finite=False)   # NaN: split on missing
+            check.take(f"tree/{position}/missing_left", "ub", (n_nodes,))
+            pool = check.take(f"tree/{position}/pool", "f", (None,), finite=False)
+            check.require(pool is None or len(pool) <= self.n_training_rows_,
+                          f"tree/{position}/pool holds more donors than training rows")
+            if f"tree/{position}/support" in check.arrays:            # numeric columns: the smoothing support
+                support = check.take(f"tree/{position}/support", "f", (None,))
+                check.take(f"tree/{position}/atom", "ub", (None if support is None else len(support),))
+                check.take(f"tree/{position}/leaf_rank_spread", "f", (n_nodes,))
 
     def from_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self.order_ = [str(name) for name in meta["order"]]

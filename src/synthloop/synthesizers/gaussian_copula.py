@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr, ndtri
 
+from synthloop.synthesizers._stored import ArrayCheck, CopulaMeta, check_names
 from synthloop.synthesizers.base import Synthesizer
 from synthloop.synthesizers.params import SEED, Interval
 from synthloop.synthesizers.seeds import SeedTree
@@ -51,6 +52,7 @@ class GaussianCopula(Synthesizer):
     """
 
     name = "gaussian_copula"
+    meta_schema = CopulaMeta
     native_conditions = True
     param_constraints: ClassVar = {"shrinkage": Interval(0, 1), "seed": SEED}
 
@@ -190,6 +192,21 @@ class GaussianCopula(Synthesizer):
             for key, value in self.margins_[name].items():
                 arrays[f"margin/{i}/{key}"] = value
         return arrays, {"margins": names, "labels": self.labels_, "score_names": self.score_names_}
+
+    def _check_state(self, check: ArrayCheck, meta: dict[str, Any]) -> None:
+        learned = self.schema_.model_kinds()
+        margins, labels = meta["margins"], meta["labels"]
+        check_names(check, [m for m in margins if not m.endswith(_MISSING)], learned, "stored margins")
+        check.require(set(labels) <= set(margins) and set(meta["score_names"]) <= set(margins),
+                      "labels or scores name columns without a margin")
+        for i, name in enumerate(margins):
+            if name in labels:
+                edges = check.take(f"margin/{i}/edges", "f", (len(labels[name]) + 1,))
+                check.require(edges is None or bool((np.diff(edges) >= 0).all()), f"margin/{i}/edges are not sorted")
+            else:
+                check.take(f"margin/{i}/knots", "f", (_N_KNOTS,))
+                check.take(f"margin/{i}/missing_rate", "f", (1,))
+        check.take("correlation", "f", (len(meta["score_names"]),) * 2)
 
     def from_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self.correlation_ = arrays["correlation"]

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from synthloop.synthesizers._stored import ArrayCheck, IndependentMeta, check_names
 from synthloop.synthesizers.base import Synthesizer
 from synthloop.synthesizers.params import SEED
 from synthloop.synthesizers.seeds import SeedTree
@@ -32,6 +33,7 @@ class IndependentMarginals(Synthesizer):
 
     name = "independent"
     param_constraints: ClassVar = {"seed": SEED}
+    meta_schema = IndependentMeta
 
     def __init__(self, *, seed: int | None = None):
         self.seed = seed
@@ -70,6 +72,18 @@ class IndependentMarginals(Synthesizer):
         arrays = {f"{i}/{key}": value for i, (name, params) in enumerate(self.columns_.items())
                   for key, value in params.items()}
         return arrays, {"columns": list(self.columns_)}
+
+    def _check_state(self, check: ArrayCheck, meta: dict[str, Any]) -> None:
+        check_names(check, meta["columns"], self.schema_.model_kinds(), "stored columns")
+        kinds = self.schema_.model_kinds()
+        for i, name in enumerate(meta["columns"]):
+            check.take(f"{i}/missing_rate", "f", (1,))
+            if kinds.get(name) == "numeric":
+                check.take(f"{i}/quantiles", "f", (_N_QUANTILES,))
+            elif name in kinds:
+                probs = check.take(f"{i}/probs", "f", (len(self.schema_[name].categories or ()),))
+                check.require(probs is None or not len(probs) or (bool((probs >= 0).all()) and abs(probs.sum() - 1) < 1e-6),
+                              f"array '{i}/probs' is not a probability vector")
 
     def from_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self.columns_ = {}

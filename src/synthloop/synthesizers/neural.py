@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from synthloop.errors import ArtifactError, require
+from synthloop.synthesizers._stored import ArrayCheck, NeuralMeta, check_names
 from synthloop.synthesizers.base import Synthesizer
 from synthloop.synthesizers.params import POSITIVE, POSITIVE_INT, SEED, Device, Interval
 from synthloop.synthesizers.seeds import SeedTree
@@ -69,6 +70,7 @@ class TorchSynthesizer(Synthesizer):
     """Base class of the neural synthesizers; see the module docstring for the hooks to implement."""
 
     native_conditions: ClassVar[bool] = True
+    meta_schema = NeuralMeta
     #: How the encoder normalises numerics ("mode_specific" for GAN/VAE, "quantile" for diffusion).
     numeric_encoding: ClassVar[str] = "mode_specific"
     #: The loss early stopping watches.
@@ -233,6 +235,29 @@ class TorchSynthesizer(Synthesizer):
                 arrays[f"net/{name}/{key}"] = value.detach().cpu().numpy()
         return arrays, {"encoder": encoder_meta, "history": getattr(self, "history_", []),
                         "fit_threads": self.fit_threads_, "seeded": self.seeded_}
+
+    def _check_state(self, check: ArrayCheck, meta: dict[str, Any]) -> None:
+        columns = meta["encoder"]["columns"]
+        check_names(check, [c["name"] for c in columns], self.schema_.model_kinds(), "stored encoder columns")
+        for i, column in enumerate(columns):
+            prefix = f"encoder/{i}/"
+            if column["type"] == "one_hot":
+                check.take(prefix + "rare_probs", "f", (len(column["rare"]),))
+                continue
+            masses = check.take(prefix + "point_masses", "f", (None,))
+            check.require(masses is None or len(masses) <= column["max_point_masses"], f"{prefix}point_masses too long")
+            if column["type"] == "quantile":
+                knots = check.take(prefix + "quantiles", "f", (None,))
+                check.take(prefix + "levels", "f", (None if knots is None else len(knots),))
+                check.require(knots is None or len(knots) <= column["n_quantiles"] + 1, f"{prefix}quantiles too long")
+            else:
+                means = check.take(prefix + "means", "f", (None,))
+                n_modes = None if means is None else len(means)
+                check.require(n_modes is None or n_modes <= column["max_modes"], f"{prefix}means: too many modes")
+                check.take(prefix + "stds", "f", (n_modes,))
+                check.take(prefix + "weights", "f", (n_modes,))
+        check.take("cond/frequency", "f", (None, None))
+        check.take_prefix("net/", "fi")              # names and shapes: torch's strict load_state_dict
 
     def from_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         encoder_arrays = {k.removeprefix("encoder/"): v for k, v in arrays.items() if k.startswith("encoder/")}
