@@ -224,11 +224,11 @@ def check_table_path(path: Path) -> None:
         raise DataError(f"Cannot tell the format of '{path}': use a name ending in {', '.join(FORMATS)}.")
 
 
-def check_model_dir(path: Path) -> None:
+def check_model_dir(path: Path, *, overwrite: bool = False) -> None:
     """Fail before a long fit, not after it, when OUT cannot take a model (see check_artifact_target)."""
     from synthloop.io.artifacts import check_artifact_target
 
-    check_artifact_target(path)
+    check_artifact_target(path, overwrite=overwrite)
 
 
 def read_schema(path: Path | None):

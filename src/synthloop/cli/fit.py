@@ -27,6 +27,8 @@ def fit(
                                                  help="Record the fit in this lineage store (created if missing).")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Refuse (exit 2) instead of warning when DATA is too "
                                                           "synthetic or too many generations deep.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace OUT when it already holds a synthloop model "
+                                                        "(a folder holding anything else is never replaced).")] = False,
 ) -> None:
     """Fit a synthesizer to DATA and save it to OUT (config.json + schema.json + weights.safetensors)."""
     from synthloop.io import read_table
@@ -34,7 +36,7 @@ def fit(
     from synthloop.lineage import LineageStore, link_model
     from synthloop.synthesizers import get
 
-    check_model_dir(out)
+    check_model_dir(out, overwrite=force)
     synthesizer = get(model, **parse_params(model, param or []))
     checkpoint = default_checkpoint(synthesizer, out)
     table_schema = read_schema(schema)
@@ -43,7 +45,7 @@ def fit(
     training = guard_fit(store, real, synthesizer=model, params=synthesizer.get_params(), source=data, strict=strict)
     with working(f"Fitting {model} on {len(real):,} rows × {real.shape[1]} columns of {data.name}", live=False) as timing:
         synthesizer.fit(real, table_schema)
-        synthesizer.save(out)
+        synthesizer.save(out, overwrite=force)
     link_model(out, training, store)
     if checkpoint is not None:
         shutil.rmtree(checkpoint, ignore_errors=True)

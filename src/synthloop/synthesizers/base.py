@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from synthloop.errors import ConditionError, ConfigError, ConstraintError, DataError, NotFittedError
-from synthloop.io.artifacts import load_artifact, save_artifact
+from synthloop.io.artifacts import check_artifact_target, load_artifact, save_artifact
 from synthloop.schema import Schema
 from synthloop.schema.constraints import valid_mask
 from synthloop.schema.schema import check_frame
@@ -285,8 +285,11 @@ class Synthesizer(ABC):
         return pd.DataFrame(out)
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path: str | Path, *, privacy_reference: bool = True) -> Path:
+    def save(self, path: str | Path, *, privacy_reference: bool = True, overwrite: bool = False) -> Path:
         """Write ``config.json``, ``schema.json`` and ``weights.safetensors`` to a directory, atomically.
+
+        The target must be new, empty, or (with ``overwrite=True``) a saved synthloop model: a folder
+        holding anything else is refused untouched, before any work (``ArtifactError``).
 
         With ``privacy_reference`` (default) the file keeps the training-row hashes and nearest-neighbour
         reference that ``sample(privacy=...)`` checks against: the directory is then as sensitive as the
@@ -296,6 +299,7 @@ class Synthesizer(ABC):
         self._check_fitted()
         from synthloop import __version__
 
+        check_artifact_target(path, overwrite=overwrite)
         arrays, meta = self._state()
         reference = getattr(self, "privacy_reference_", None)
         privacy_meta = None
@@ -304,7 +308,7 @@ class Synthesizer(ABC):
             arrays = {**arrays, **{_PRIVACY_PREFIX + k: v for k, v in privacy_arrays.items()}}
         config = {"synthesizer": self.name, "synthloop_version": __version__, "params": self.get_params(),
                   "n_training_rows": self.n_training_rows_, "meta": meta, "privacy_reference": privacy_meta}
-        return save_artifact(path, config, self.schema_.to_json(), arrays)
+        return save_artifact(path, config, self.schema_.to_json(), arrays, overwrite=overwrite)
 
     @classmethod
     def load(cls, path: str | Path) -> Synthesizer:
