@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections.abc
 import contextlib
 import json
+import re
 import sys
 import time
 import types
@@ -27,8 +28,24 @@ from typer.core import TyperGroup
 
 from synthloop.errors import ConfigError, DataError, SynthloopError, SynthloopWarning
 
-console = Console()
-err_console = Console(stderr=True)
+
+class SafeConsole(Console):
+    """A console that shows control characters (ANSI escapes, bells, carriage returns) in data as
+    visible ``\\x1b`` escapes: a column name or value must not recolour, clear or retitle the
+    terminal. Every string, in ``print`` and in table cells alike, passes through ``render_str``."""
+
+    def render_str(self, text: str, **kwargs: Any):
+        return super().render_str(visible_controls(text), **kwargs)
+
+
+def visible_controls(text: str) -> str:
+    """Control characters other than newline and tab, written as Python escapes."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+console = SafeConsole()
+err_console = SafeConsole(stderr=True)
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -210,6 +227,9 @@ def parse_conditions(pairs: Sequence[str]) -> dict[str, str] | None:
     """``["sex=Female", "income=>50K"]`` → ``{"sex": "Female", "income": ">50K"}`` (labels stay strings)."""
     conditions = dict(split_pair(pair, "--where") for pair in pairs)
     return conditions or None
+
+
+INF_HELP = "How to read infinite numbers: 'error' (refuse the table) or 'missing' (read them as missing values)."
 
 
 def parse_kinds(pairs: Sequence[str]) -> dict[str, str]:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from synthloop.cli._common import check_model_dir, console, human_size, parse_params, read_schema, working
+from synthloop.cli._common import INF_HELP, check_model_dir, console, human_size, parse_params, read_schema, working
 from synthloop.cli.schema import schema_notes
 
 
@@ -27,6 +27,7 @@ def fit(
                                                  help="Record the fit in this lineage store (created if missing).")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Refuse (exit 2) instead of warning when DATA is too "
                                                           "synthetic or too many generations deep.")] = False,
+    inf: Annotated[str, typer.Option("--inf", metavar="error|missing", help=INF_HELP)] = "error",
     force: Annotated[bool, typer.Option("--force", help="Replace OUT when it already holds a synthloop model "
                                                         "(a folder holding anything else is never replaced).")] = False,
 ) -> None:
@@ -34,9 +35,11 @@ def fit(
     from synthloop.io import read_table
     from synthloop.lab.guard import guard_fit
     from synthloop.lineage import LineageStore, link_model
+    from synthloop.schema.values import check_inf
     from synthloop.synthesizers import get
 
     check_model_dir(out, overwrite=force)
+    check_inf(inf)
     synthesizer = get(model, **parse_params(model, param or []))
     checkpoint = default_checkpoint(synthesizer, out)
     table_schema = read_schema(schema)
@@ -44,7 +47,7 @@ def fit(
     store = LineageStore(lineage) if lineage is not None else None
     training = guard_fit(store, real, synthesizer=model, params=synthesizer.get_params(), source=data, strict=strict)
     with working(f"Fitting {model} on {len(real):,} rows × {real.shape[1]} columns of {data.name}", live=False) as timing:
-        synthesizer.fit(real, table_schema)
+        synthesizer.fit(real, table_schema, inf=inf)
         synthesizer.save(out, overwrite=force)
     link_model(out, training, store)
     if checkpoint is not None:

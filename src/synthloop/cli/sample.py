@@ -26,6 +26,9 @@ def sample(
         "--privacy", metavar="parity|no-copies|off",
         help="Regenerate rows that copy training rows (no-copies) or sit closer to them than held-out "
              "real rows do (parity). Default: the library's (parity).")] = None,
+    keep_formulas: Annotated[bool, typer.Option(
+        "--keep-formulas", help="Write CSV cells starting with =, +, -, @ as they are (default: prefix them with ' "
+                                "so that a spreadsheet shows them instead of running them).")] = False,
 ) -> None:
     """Generate N rows from a saved synthesizer and write them atomically to OUT."""
     from synthloop.io import write_table
@@ -40,7 +43,7 @@ def sample(
         provenance = sample_provenance(synthetic, model_dir, synthesizer=synthesizer.name,
                                        params=synthesizer.get_params(),
                                        store=LineageStore(lineage) if lineage is not None else None)
-        write_table(synthetic, out, metadata=provenance)
+        write_table(synthetic, out, metadata=provenance, keep_formulas=keep_formulas)
     shown = f" where {', '.join(f'{k}={v}' for k, v in conditions.items())}" if conditions else ""
     console.print(f"Wrote {len(synthetic):,} rows{shown} to {out} ({human_size(out)}) in {timing['seconds']:.1f} s.")
     info = synthesizer.last_sample_info_

@@ -90,14 +90,18 @@ def numeric_values(values: pd.Series) -> pd.Series:
     return pd.to_numeric(values, errors="coerce").astype("float64")
 
 
-def infinite_to_missing(data: pd.DataFrame, inf: InfOption = "error") -> pd.DataFrame:
-    """With ``inf="missing"``, ±inf in numeric columns become missing values (a copy); ``"error"`` leaves
-    them for validation to refuse with a message naming this option."""
+def check_inf(inf: str) -> InfOption:
     if inf not in INF_OPTIONS:
         from synthloop.errors import ConfigError
 
         raise ConfigError(f"inf must be one of {list(INF_OPTIONS)}, got {inf!r}.")
-    if inf == "error":
+    return inf  # type: ignore[return-value]
+
+
+def infinite_to_missing(data: pd.DataFrame, inf: InfOption = "error") -> pd.DataFrame:
+    """With ``inf="missing"``, ±inf in numeric columns become missing values (a copy); ``"error"`` leaves
+    them for validation to refuse with a message naming this option."""
+    if check_inf(inf) == "error":
         return data
     out = data.copy()
     for name in out.columns:

@@ -37,7 +37,7 @@ from synthloop.io.artifacts import check_artifact_target, load_artifact, save_ar
 from synthloop.schema import Schema
 from synthloop.schema.constraints import valid_mask
 from synthloop.schema.schema import check_frame
-from synthloop.schema.values import to_labels
+from synthloop.schema.values import InfOption, infinite_to_missing, to_labels
 from synthloop.synthesizers.privacy import (
     DEFAULT_PRIVACY,
     PrivacyFilter,
@@ -98,12 +98,15 @@ class Synthesizer(ABC):
         return {}
 
     # ------------------------------------------------------------------ fit
-    def fit(self, data: pd.DataFrame, schema: Schema | None = None) -> Self:
-        """Learn ``data``. The schema is inferred when not given; it is validated either way."""
+    def fit(self, data: pd.DataFrame, schema: Schema | None = None, *, inf: InfOption = "error") -> Self:
+        """Learn ``data``. The schema is inferred when not given; it is validated either way.
+
+        ``inf="missing"`` reads infinite numbers as missing values; by default they refuse the table.
+        """
         check_frame(data, what="training data")
         if len(data) < 2:
             raise DataError(f"The training data has {len(data)} row; a synthesizer needs at least 2 rows.")
-        data = data.rename(columns=str)
+        data = infinite_to_missing(data.rename(columns=str), inf)
         schema = schema if schema is not None else Schema.infer(data)
         schema.validate(data, what="training data")
         fitted = tuple(c.fitted(data) for c in schema.constraints)
