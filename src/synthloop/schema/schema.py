@@ -33,9 +33,9 @@ from synthloop.schema.values import (
     natural_key,
     numeric_values,
     parse_datetimes,
+    restore_constant,
     restore_labels,
     restore_numeric,
-    safe_dtype,
     tick_decimals,
     timezone_of,
     to_labels,
@@ -207,7 +207,7 @@ class Schema:
             if column.kind == "id":
                 out[column.name] = make_ids(column, n_rows)
             elif column.kind == "constant":
-                out[column.name] = pd.Series([column.value] * n_rows, dtype=safe_dtype(column.dtype, column.value))
+                out[column.name] = restore_constant(column, n_rows)
             elif column.kind in ("numeric", "datetime"):
                 out[column.name] = restore_numeric(column, model_frame[column.name].to_numpy(dtype="float64"))
             else:

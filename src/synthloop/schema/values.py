@@ -145,7 +145,7 @@ def dtype_name(values: pd.Series) -> str:
     dtype = values.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         inner = str(dtype.categories.dtype)
-        return "category" if inner in ("object", "str", "string") else f"category[{inner}]"
+        return "category" if inner == "object" else f"category[{inner}]"
     return str(dtype)
 
 
@@ -299,6 +299,8 @@ def _typed(labels: pd.Series, dtype: str) -> pd.Series:
         return labels.map(lambda v: None if v is None else v == "True").astype(object)
     if dtype.startswith("datetime64"):
         return pd.to_datetime(labels).astype(dtype)
+    if dtype in ("str", "string"):
+        return labels.astype(dtype)
     return labels.astype(object)
 
 
@@ -311,10 +313,23 @@ def make_ids(column: Column, n_rows: int) -> pd.Series:
     return pd.Series([f"syn-{i:0{width}d}" for i in range(n_rows)], dtype=object)
 
 
-def safe_dtype(dtype: str, value: Any) -> str | None:
-    if value is None:
-        return "float64" if dtype.startswith(("float", "int")) else None
-    return dtype if dtype != "object" else None
+def restore_constant(column: Column, n_rows: int) -> pd.Series:
+    """The one value of a ``constant`` column, repeated, in the column's dtype where it can hold it."""
+    values = pd.Series([column.value] * n_rows, dtype=object)
+    dtype = column.dtype
+    try:
+        if dtype.startswith("category"):
+            inner = dtype[len("category["):-1] if dtype.startswith("category[") else "object"
+            labels = values.map(lambda v: None if v is None else str(v))
+            return pd.Series(pd.Categorical(_typed(labels, inner)))
+        if dtype.startswith("datetime64") and column.value is not None:
+            try:
+                return values.astype(dtype)
+            except (TypeError, ValueError):
+                return pd.to_datetime(values)
+        return values.astype(dtype)
+    except (TypeError, ValueError, OverflowError):
+        return values
 
 
 def json_value(value: Any) -> Any:

@@ -60,6 +60,8 @@ class Synthesizer(ABC):
     name: ClassVar[str]
     #: The model's ``_sample`` honours a conditions frame itself (no rejection needed).
     native_conditions: ClassVar[bool] = False
+    #: The model cannot be built without one learned column (a network needs an input).
+    needs_learned_columns: ClassVar[bool] = False
 
     seed: int | None
 
@@ -110,6 +112,10 @@ class Synthesizer(ABC):
         schema = schema if schema is not None else Schema.infer(data)
         schema.validate(data, what="training data")
         fitted = tuple(c.fitted(data) for c in schema.constraints)
+        if self.needs_learned_columns and not schema.modelled():
+            raise DataError(f"{self.name} has nothing to learn: every column is an id or a constant "
+                            f"({', '.join(repr(c.name) for c in schema.columns)}). Declare a column's kind "
+                            "(e.g. kinds={'x': 'categorical'}), or use the 'independent' model, which copies them.")
         self.schema_ = replace(schema, constraints=fitted)
         self.n_training_rows_ = len(data)
         self._sample_calls = 0

@@ -58,6 +58,7 @@ class TorchSynthesizer(Synthesizer):
     """Base class of the neural synthesizers; see the module docstring for the hooks to implement."""
 
     native_conditions: ClassVar[bool] = True
+    needs_learned_columns: ClassVar[bool] = True
     #: How the encoder normalises numerics ("mode_specific" for GAN/VAE, "quantile" for diffusion).
     numeric_encoding: ClassVar[str] = "mode_specific"
     #: The loss early stopping watches.
