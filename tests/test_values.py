@@ -45,6 +45,20 @@ def test_integers_at_the_type_limits_come_back_as_themselves(name, extremes, tmp
         assert set(out["i64"].tolist()) == {-2**63, 2**63 - 1} and set(out["u64"].tolist()) == {0, 2**64 - 1}
 
 
+@pytest.mark.parametrize("name", CHEAP)
+def test_large_integers_in_a_narrow_range_round_trip_exactly(name, tmp_path):
+    base = 2**62 + 1                                     # float64 cannot tell base from base + 1
+    values = np.array([base, base + 1, base + 3, base + 1000], dtype="int64")
+    data = pd.DataFrame({"id_like": np.tile(values, 15), "u": np.tile(values.astype("uint64") * 3, 15),
+                         "g": ["a", "b", "c"] * 20})
+    model = sl.synthesizers.get(name, seed=0).fit(data)
+    assert model.schema_["id_like"].origin == base
+    out = Synthesizer.load(model.save(tmp_path / "m")).sample(200, privacy="off")
+    assert out["id_like"].between(base, base + 1000).all() and out["u"].between(3 * base, 3 * (base + 1000)).all()
+    if name == "cart":
+        assert set(out["id_like"]) == set(values.tolist())
+
+
 def test_integers_are_clipped_in_the_integer_domain():
     from synthloop.schema.values import restore_numeric
 

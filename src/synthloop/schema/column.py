@@ -41,6 +41,9 @@ class Column:
     timezone
         The zone of a timezone-aware datetime column ('Asia/Kolkata', 'UTC+05:30'); samples come
         back in it.
+    origin
+        For an integer column beyond float64's exact range (|value| > 2**53) that spans less than
+        2**53: the model view holds ``value - origin``, so every value stays exact.
     """
 
     name: str
@@ -55,6 +58,7 @@ class Column:
     value: Any = field(default=None)
     decimals: int | None = None
     timezone: str | None = None
+    origin: int | None = None
 
     def with_(self, **changes: Any) -> Column:
         """A copy with some fields changed."""

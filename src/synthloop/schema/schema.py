@@ -28,8 +28,10 @@ from synthloop.schema.values import (
     dtype_name,
     float_decimals,
     infinite_to_missing,
+    integer_origin,
     json_value,
     make_ids,
+    model_numbers,
     natural_key,
     numeric_values,
     parse_datetimes,
@@ -191,10 +193,8 @@ class Schema:
         out = {}
         for column in self.modelled():
             values = data[column.name]
-            if column.kind == "numeric":
-                out[column.name] = numeric_values(values)
-            elif column.kind == "datetime":
-                out[column.name] = datetime_to_float(values)
+            if column.kind in ("numeric", "datetime"):
+                out[column.name] = model_numbers(column, values)
             else:
                 out[column.name] = to_labels(values)
         return pd.DataFrame(out, index=data.index)
@@ -266,6 +266,7 @@ class _ColumnFile(BaseModel):
     value: Any = None
     decimals: int | None = None
     timezone: str | None = None
+    origin: int | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -339,8 +340,9 @@ def _infer_column(name: str, values: pd.Series, kind: Kind | None, problems: lis
         if not len(finite):  # all missing, declared numeric: nothing to bound
             return Column(name, "numeric", nullable=True, dtype=dtype)
         if pd.api.types.is_integer_dtype(non_null.dtype):  # exact bounds: float64 would round 2**63 - 1 up
-            return Column(name, "numeric", nullable=nullable, low=int(non_null.min()), high=int(non_null.max()),
-                          integer=True, dtype=dtype)
+            low, high = int(non_null.min()), int(non_null.max())
+            return Column(name, "numeric", nullable=nullable, low=low, high=high, integer=True, dtype=dtype,
+                          origin=integer_origin(low, high))
         integer = bool(np.all(np.mod(finite, 1) == 0))
         if pd.api.types.is_timedelta64_dtype(non_null.dtype):
             decimals = tick_decimals(non_null)

@@ -84,10 +84,31 @@ def datetime_to_float(values: pd.Series) -> pd.Series:
 
 
 def numeric_values(values: pd.Series) -> pd.Series:
-    """A numeric column as float64 for the model view (durations in seconds); unreadable entries NaN."""
+    """A numeric column as float64 (durations in seconds); unreadable entries NaN."""
     if pd.api.types.is_timedelta64_dtype(values.dtype):
         return values.dt.total_seconds().astype("float64")
     return pd.to_numeric(values, errors="coerce").astype("float64")
+
+
+def model_numbers(column: Column, values: pd.Series) -> pd.Series:
+    """A numeric or datetime column in the model view: float64, shifted by ``column.origin`` in the
+    integer domain where it has one (so large integers stay exact)."""
+    if column.kind == "datetime":
+        return datetime_to_float(values)
+    if column.origin is None:
+        return numeric_values(values)
+    if not pd.api.types.is_integer_dtype(values.dtype):  # e.g. a condition given as a float
+        return numeric_values(values) - float(column.origin)
+    present = values.notna().to_numpy()
+    dtype = np.dtype(str(values.dtype).lower())
+    numbers = values.to_numpy(dtype=dtype, na_value=0) if values.hasnans else values.to_numpy(dtype=dtype)
+    offsets = (numbers - np.array(column.origin, dtype=dtype)).astype("float64")   # exact: the span is < 2**53
+    return pd.Series(np.where(present, offsets, np.nan), index=values.index)
+
+
+def integer_origin(low: int, high: int) -> int | None:
+    """Where large integers need a shifted model view to stay exact in float64 (see ``Column.origin``)."""
+    return low if max(abs(low), abs(high)) > 2**53 and high - low < 2**53 else None
 
 
 def check_inf(inf: str) -> InfOption:
@@ -248,15 +269,23 @@ def _restore_integers(column: Column, values: np.ndarray) -> pd.Series:
     high = info.max if column.high is None else min(info.max, math.floor(column.high))
     rounded = np.rint(np.asarray(values, dtype="float64"))
     finite = np.isfinite(rounded)
+    if column.origin is not None:  # offsets from the origin: exact floats, clipped and added as integers
+        out = np.clip(np.where(finite, rounded, 0.0), float(low - column.origin), float(high - column.origin))
+        return _integer_series(column, out.astype(dtype) + np.array(column.origin, dtype=dtype), finite)
     below, above = finite & (rounded <= float(low)), finite & (rounded >= float(high))
     inside = finite & ~below & ~above
     out = np.zeros(len(rounded), dtype=dtype)
     out[inside] = rounded[inside].astype(dtype)
     out[below], out[above] = low, high
     out = np.clip(out, np.array(low, dtype=dtype), np.array(high, dtype=dtype))
+    return _integer_series(column, out, finite)
+
+
+def _integer_series(column: Column, out: np.ndarray, finite: np.ndarray) -> pd.Series:
     missing = ~finite
     if missing.any() and not column.nullable:
-        out[missing] = np.sort(out[finite])[finite.sum() // 2] if finite.any() else low
+        out[missing] = np.sort(out[finite])[finite.sum() // 2] if finite.any() else out.dtype.type(
+            max(np.iinfo(out.dtype).min, math.ceil(column.low or 0)))
         missing[:] = False
     if missing.any() or column.dtype[0].isupper():
         return pd.Series(pd.arrays.IntegerArray(out, missing))

@@ -37,7 +37,7 @@ from synthloop.io.artifacts import check_artifact_target, load_artifact, save_ar
 from synthloop.schema import Schema
 from synthloop.schema.constraints import valid_mask
 from synthloop.schema.schema import check_frame
-from synthloop.schema.values import InfOption, infinite_to_missing, to_labels
+from synthloop.schema.values import InfOption, infinite_to_missing, model_numbers, to_labels
 from synthloop.synthesizers.privacy import (
     DEFAULT_PRIVACY,
     PrivacyFilter,
@@ -281,7 +281,7 @@ class Synthesizer(ABC):
             if kinds[name] == "numeric":
                 if not self.native_conditions:
                     problems.append(f"'{name}' is numeric; {self.name} can condition on categorical columns only")
-                out[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
+                out[name] = model_numbers(column, frame[name])
                 continue
             labels = to_labels(frame[name])
             unseen = sorted(set(labels.dropna()) - set(column.categories or ()))

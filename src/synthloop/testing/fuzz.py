@@ -51,11 +51,13 @@ def _column(st, n: int):
         return st.lists(values, min_size=n, max_size=n).map(lambda v: pd.Series(v, **kwargs))
 
     big = st.one_of(st.integers(-(2**63), 2**63 - 1), st.sampled_from([-(2**63), 2**63 - 1, 2**53 + 1, 0]))
+    near_limit = st.integers(-1000, 0).map(lambda k: 2**63 - 1 + k)       # large, within 2**53 of each other
     floats = st.one_of(st.floats(-1e12, 1e12), st.just(float("nan")),
                        st.decimals(-1000, 1000, places=2, allow_nan=False).map(float))
     stamps = st.datetimes(pd.Timestamp("1900-01-01").to_pydatetime(), pd.Timestamp("2200-01-01").to_pydatetime())
     return st.one_of(
         of(big, dtype="int64"),
+        of(near_limit, dtype="int64"),
         of(st.integers(0, 2**64 - 1), dtype="uint64"),
         of(st.integers(-3, 3), dtype="int8"),
         of(floats, dtype="float64"),
@@ -88,6 +90,8 @@ def check_table(name: str, data: pd.DataFrame, *, seed: int = 0, evaluate: bool 
         model.fit(data)
     except SynthloopError as exc:
         return f"refused: {type(exc).__name__}"
+    problem = conversion_problem(model.schema_, data)
+    assert problem is None, problem
     n_rows = len(data) + 3
     synthetic = model.sample(n_rows, seed=seed, privacy="off")
     assert len(synthetic) == n_rows, f"{len(synthetic)} rows, asked for {n_rows}"
@@ -109,6 +113,28 @@ def check_table(name: str, data: pd.DataFrame, *, seed: int = 0, evaluate: bool 
     except SynthloopError:
         pass
     return "ok"
+
+
+def conversion_problem(schema, data: pd.DataFrame) -> str | None:
+    """Training data → model view → user data must give the training values back: exactly, except
+    integers beyond float64's exact range spread over more than 2**53 (then within one float64 step)."""
+    back = schema.from_model_frame(schema.to_model_frame(data).reset_index(drop=True))
+    for column in schema.modelled():
+        real, again = data[column.name].reset_index(drop=True), back[column.name]
+        if again.dtype != real.dtype:
+            return f"column {column.name!r}: dtype {again.dtype} after the model view, was {real.dtype}"
+        if real.isna().to_numpy().tolist() != again.isna().to_numpy().tolist():
+            return f"column {column.name!r}: missing values moved in the model view"
+        real, again = real.dropna(), again.dropna()
+        if real.equals(again):
+            continue
+        if column.integer and column.origin is None and pd.api.types.is_integer_dtype(real.dtype):
+            gap = max(abs(int(a) - int(b)) for a, b in zip(real, again))
+            step = np.spacing(float(max(abs(int(v)) for v in real)))
+            if gap <= step:
+                continue
+        return f"column {column.name!r}: values changed in the model view, e.g. {real.iloc[0]!r} → {again.iloc[0]!r}"
+    return None
 
 
 def outside_domain(real: pd.Series, fake: pd.Series) -> str | None:
