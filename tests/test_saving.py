@@ -167,3 +167,17 @@ def test_a_symlink_to_a_folder_that_is_not_a_model_is_refused(tmp_path, model):
         with pytest.raises(ArtifactError, match="symbolic link"):
             model.save(tmp_path / target, overwrite=True)
     assert (precious / "data.csv").read_text() == "a\n1\n"
+
+
+def test_sample_checks_its_output_folder_before_sampling(tmp_path, model, monkeypatch):
+    folder = model.save(tmp_path / "m")
+
+    def refuse(self, n_rows, conditions, rng):
+        raise AssertionError("sampled before the output was checked")
+
+    monkeypatch.setattr(IndependentMarginals, "_sample", refuse)
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("not a folder")
+    assert_bad_input(invoke("sample", folder, "-n", 5, "-o", blocker / "s.csv"), "file.txt")
+    (tmp_path / "dir.csv").mkdir()
+    assert_bad_input(invoke("sample", folder, "-n", 5, "-o", tmp_path / "dir.csv"), "is a folder")

@@ -237,11 +237,15 @@ def parse_kinds(pairs: Sequence[str]) -> dict[str, str]:
 
 
 def check_table_path(path: Path) -> None:
-    """Fail before any work when an output table's name has no known format."""
+    """Fail before any work when an output table's name has no known format or its folder cannot be written."""
+    from synthloop.io.atomic import check_writable
     from synthloop.io.tables import FORMATS
 
     if not path.name.lower().endswith(FORMATS):
         raise DataError(f"Cannot tell the format of '{path}': use a name ending in {', '.join(FORMATS)}.")
+    if path.is_dir():
+        raise DataError(f"'{path}' is a folder; give a file name, e.g. {path / 'synthetic.csv'}")
+    check_writable(path)
 
 
 def check_model_dir(path: Path, *, overwrite: bool = False) -> None:
