@@ -85,3 +85,14 @@ def test_terminal_output_shows_escape_codes_and_markup_instead_of_running_them(t
     assert result.exit_code == 0 and "\x1b" not in result.output and "\\x1b" in result.output
     bad = invoke("fit", tmp_path / "d.csv", "-m", "independent", "-o", tmp_path / "m2", "-p", "seeed\x1b[31m=1")
     assert bad.exit_code == 2 and "\x1b" not in bad.output and "\\x1b[31m" in bad.output
+
+
+def test_paths_with_markup_are_printed_literally(tmp_path):
+    data = pd.DataFrame({"g": ["a", "b"] * 10, "v": np.arange(20) % 3})
+    data.to_csv(tmp_path / "d.csv", index=False)
+    out = tmp_path / "[red]m"
+    result = runner.invoke(app, ["fit", str(tmp_path / "d.csv"), "-m", "independent", "-o", str(out)], env={"COLUMNS": "400"})
+    assert result.exit_code == 0 and "[red]m" in result.output, result.output
+    result = runner.invoke(app, ["sample", str(out), "-n", "5", "-o", str(tmp_path / "[b]s.csv"), "--where", "g=a"],
+                           env={"COLUMNS": "400"})
+    assert result.exit_code == 0 and "[b]s.csv" in result.output, result.output

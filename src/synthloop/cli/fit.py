@@ -53,10 +53,10 @@ def fit(
     if checkpoint is not None:
         shutil.rmtree(checkpoint, ignore_errors=True)
     console.print(f"Fitted [bold]{model}[/bold] on {len(real):,} rows in {timing['seconds']:.1f} s; "
-                  f"saved to {out} ({human_size(out)}).")
+                  f"saved to {escape(str(out))} ({human_size(out)}).")
     for note in schema_notes(synthesizer.schema_):
         console.print(f"[yellow]Note:[/yellow] {escape(note)}")
-    console.print(f"Next: synthloop sample {out} -n {len(real)} -o synthetic.csv", style="dim")
+    console.print(f"Next: synthloop sample {escape(str(out))} -n {len(real)} -o synthetic.csv", style="dim")
 
 
 def default_checkpoint(synthesizer, out: Path) -> Path | None:

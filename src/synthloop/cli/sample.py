@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from synthloop.cli._common import check_table_path, console, human_size, parse_conditions, working
 
@@ -45,7 +46,8 @@ def sample(
                                        store=LineageStore(lineage) if lineage is not None else None)
         write_table(synthetic, out, metadata=provenance, keep_formulas=keep_formulas)
     shown = f" where {', '.join(f'{k}={v}' for k, v in conditions.items())}" if conditions else ""
-    console.print(f"Wrote {len(synthetic):,} rows{shown} to {out} ({human_size(out)}) in {timing['seconds']:.1f} s.")
+    console.print(f"Wrote {len(synthetic):,} rows{escape(shown)} to {escape(str(out))} ({human_size(out)}) "
+                  f"in {timing['seconds']:.1f} s.")
     info = synthesizer.last_sample_info_
     console.print(f"Privacy {info.privacy}: {info.n_replaced:,} rows regenerated ({info.n_replaced_copies:,} training "
                   f"copies, {info.n_replaced_close:,} too close); {info.n_copies_returned:,} copies returned; "

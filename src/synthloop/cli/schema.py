@@ -39,8 +39,8 @@ def infer(
         return
     with atomic_write(out, suffix=".json") as tmp:
         tmp.write_text(schema.to_json() + "\n", encoding="utf-8")
-    console.print(schema_table(schema, title=f"Schema of {data}"))
-    console.print(f"Wrote {out}")
+    console.print(schema_table(schema, title=escape(f"Schema of {data}")))
+    console.print(f"Wrote {escape(str(out))}")
 
 
 def schema_table(schema, *, title: str) -> Table:
