@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--neural-examples", type=int, default=40, help="tables per neural model")
     parser.add_argument("--max-rows", type=int, default=40)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--last-year", type=int, default=2200, help="latest datetime drawn (see tables())")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
@@ -37,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.models:
         examples = args.examples if name in CHEAP else args.neural_examples
         start = time.perf_counter()
-        found = fuzz([name], examples=examples, seed=args.seed, max_rows=args.max_rows)[name]
+        found = fuzz([name], examples=examples, seed=args.seed, max_rows=args.max_rows,
+                     last_year=args.last_year)[name]
         found["seconds"] = round(time.perf_counter() - start, 1)
         results[name] = found
         outcomes = ", ".join(f"{count} {outcome}" for outcome, count in sorted(found["outcomes"].items()))

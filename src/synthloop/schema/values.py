@@ -199,10 +199,13 @@ def restore_numeric(column: Column, values: np.ndarray) -> pd.Series:
 def _clipped(column: Column, values: np.ndarray) -> np.ndarray:
     values = np.array(values, dtype="float64")
     finite = np.isfinite(values)
-    if column.low is not None or column.high is not None:
-        values[finite] = np.clip(values[finite], -np.inf if column.low is None else float(column.low),
-                                 np.inf if column.high is None else float(column.high))
+    values[finite] = np.clip(values[finite], *_bounds(column))
     return values
+
+
+def _bounds(column: Column) -> tuple[float, float]:
+    return (-np.inf if column.low is None else float(column.low),
+            np.inf if column.high is None else float(column.high))
 
 
 def _filled(column: Column, values: np.ndarray) -> np.ndarray:
@@ -218,7 +221,10 @@ def _ticks(column: Column, seconds: np.ndarray, decimals: int) -> tuple[np.ndarr
     digits = min(d for d in (0, 3, 6, 9) if d >= decimals)
     finite = np.isfinite(seconds)
     ticks = np.full(len(seconds), np.iinfo("int64").min, dtype="int64")   # int64 min is NaT
-    ticks[finite] = np.rint(seconds[finite] * 10.0**decimals).astype("int64") * 10 ** (digits - decimals)
+    scale = 10.0**decimals
+    low, high = _bounds(column)          # bounds in whole steps too: rounding must not step outside them
+    steps = np.clip(np.rint(seconds[finite] * scale), np.rint(low * scale), np.rint(high * scale))
+    ticks[finite] = steps.astype("int64") * 10 ** (digits - decimals)
     return ticks, next(unit for unit, d in _UNIT_DIGITS.items() if d == digits)
 
 
