@@ -96,3 +96,11 @@ def test_paths_with_markup_are_printed_literally(tmp_path):
     result = runner.invoke(app, ["sample", str(out), "-n", "5", "-o", str(tmp_path / "[b]s.csv"), "--where", "g=a"],
                            env={"COLUMNS": "400"})
     assert result.exit_code == 0 and "[b]s.csv" in result.output, result.output
+
+
+@pytest.mark.parametrize("name", ["ctgan", "tvae", "tabddpm"])
+def test_neural_models_refuse_a_table_with_nothing_to_learn(name):
+    pytest.importorskip("torch")
+    data = pd.DataFrame({"k": [7] * 10, "id": [f"row-{i}" for i in range(10)]})
+    with pytest.raises(DataError, match="nothing to learn"):        # was a raw RuntimeError from torch
+        sl.synthesizers.get(name, epochs=1).fit(data, sl.Schema.infer(data, kinds={"id": "id"}))
