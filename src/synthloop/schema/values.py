@@ -97,11 +97,12 @@ def model_numbers(column: Column, values: pd.Series) -> pd.Series:
         return datetime_to_float(values)
     if column.origin is None:
         return numeric_values(values)
-    if not pd.api.types.is_integer_dtype(values.dtype):  # e.g. a condition given as a float
-        return numeric_values(values) - float(column.origin)
     present = values.notna().to_numpy()
-    dtype = np.dtype(str(values.dtype).lower())
-    numbers = values.to_numpy(dtype=dtype, na_value=0) if values.hasnans else values.to_numpy(dtype=dtype)
+    dtype = np.dtype(str(values.dtype).lower()) if pd.api.types.is_integer_dtype(values.dtype) else None
+    numbers = None if dtype is None else values.to_numpy(dtype=dtype, na_value=0)
+    if numbers is None or (present.any() and not column.origin <= int(numbers[present].min())
+                           <= int(numbers[present].max()) < column.origin + 2**53):
+        return numeric_values(values) - float(column.origin)      # e.g. a condition given as a float
     offsets = (numbers - np.array(column.origin, dtype=dtype)).astype("float64")   # exact: the span is < 2**53
     return pd.Series(np.where(present, offsets, np.nan), index=values.index)
 
