@@ -38,7 +38,7 @@ def tables(max_rows: int = 24, max_columns: int = 4, last_year: int = 2100):
 
     Datetimes run from 1900 to ``last_year``: the model view counts float64 seconds since 1970,
     which hold a microsecond only until 2106, so later sub-second times can come back a microsecond
-    off (a known limit; the benchmark fuzzes to 2200 and reports it).
+    off (a known limit: ``benchmarks/fuzz.py --last-year 2200`` finds it).
     """
     st = require("hypothesis.strategies", "dev", "Fuzzing")
 
