@@ -75,7 +75,7 @@ def test_failing_save_leaves_the_old_model_intact(saved, monkeypatch):
 
     monkeypatch.setattr(model, "to_state", broken_state)
     with pytest.raises(RuntimeError, match="disk full"):
-        model.save(folder)
+        model.save(folder, overwrite=True)
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".model")]   # no temp dirs left
     monkeypatch.undo()
@@ -93,7 +93,7 @@ def test_failing_write_inside_the_directory_leaves_the_old_model_intact(saved, m
 
     monkeypatch.setattr("safetensors.numpy.save_file", failing_save_file)
     with pytest.raises(OSError, match="half way"):
-        artifacts.save_artifact(folder, {"synthesizer": "cart"}, model.schema_.to_json(), {})
+        artifacts.save_artifact(folder, {"synthesizer": "cart"}, model.schema_.to_json(), {}, overwrite=True)
     assert (folder / "weights.safetensors").read_bytes() == before
 
 
@@ -106,4 +106,4 @@ def test_save_refuses_to_replace_a_folder_that_is_not_a_model(tmp_path, penguins
         model.save(folder)
     assert (folder / "precious.csv").read_text() == "a,b\n1,2\n"
     model.save(tmp_path / "model")
-    model.save(tmp_path / "model")  # replacing an existing model is fine
+    model.save(tmp_path / "model", overwrite=True)  # replacing an existing model is fine when asked

@@ -9,6 +9,7 @@ script behave alike.
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 import time
 import typing
@@ -24,8 +25,24 @@ from typer.core import TyperGroup
 
 from synthloop.errors import ConfigError, DataError, SynthloopError, SynthloopWarning
 
-console = Console()
-err_console = Console(stderr=True)
+
+class SafeConsole(Console):
+    """A console that shows control characters (ANSI escapes, bells, carriage returns) in data as
+    visible ``\\x1b`` escapes: a column name or value must not recolour, clear or retitle the
+    terminal. Every string, in ``print`` and in table cells alike, passes through ``render_str``."""
+
+    def render_str(self, text: str, **kwargs: Any):
+        return super().render_str(visible_controls(text), **kwargs)
+
+
+def visible_controls(text: str) -> str:
+    """Control characters other than newline and tab, written as Python escapes."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+console = SafeConsole()
+err_console = SafeConsole(stderr=True)
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -131,23 +148,30 @@ def parse_conditions(pairs: Sequence[str]) -> dict[str, str] | None:
     return conditions or None
 
 
+INF_HELP = "How to read infinite numbers: 'error' (refuse the table) or 'missing' (read them as missing values)."
+
+
 def parse_kinds(pairs: Sequence[str]) -> dict[str, str]:
     return dict((key, value.strip()) for key, value in (split_pair(pair, "--kind") for pair in pairs))
 
 
 def check_table_path(path: Path) -> None:
-    """Fail before any work when an output table's name has no known format."""
+    """Fail before any work when an output table's name has no known format or its folder cannot be written."""
+    from synthloop.io.atomic import check_writable
     from synthloop.io.tables import FORMATS
 
     if not path.name.lower().endswith(FORMATS):
         raise DataError(f"Cannot tell the format of '{path}': use a name ending in {', '.join(FORMATS)}.")
+    if path.is_dir():
+        raise DataError(f"'{path}' is a folder; give a file name, e.g. {path / 'synthetic.csv'}")
+    check_writable(path)
 
 
-def check_model_dir(path: Path) -> None:
+def check_model_dir(path: Path, *, overwrite: bool = False) -> None:
     """Fail before a long fit, not after it, when OUT cannot take a model (see check_artifact_target)."""
     from synthloop.io.artifacts import check_artifact_target
 
-    check_artifact_target(path)
+    check_artifact_target(path, overwrite=overwrite)
 
 
 def read_schema(path: Path | None):

@@ -29,6 +29,9 @@ def sample(
         help="Regenerate rows that copy training rows (no-copies) or sit closer to them than held-out "
              "real rows do (parity). Both need a model fitted with --keep-privacy-reference. Default: "
              "parity when the model kept the reference, else off (with a note).")] = None,
+    keep_formulas: Annotated[bool, typer.Option(
+        "--keep-formulas", help="Write CSV cells starting with =, +, -, @ as they are (default: prefix them with ' "
+                                "so that a spreadsheet shows them instead of running them).")] = False,
 ) -> None:
     """Generate N rows from a saved synthesizer and write them atomically to OUT."""
     from synthloop.errors import SynthloopWarning
@@ -45,9 +48,10 @@ def sample(
         provenance = sample_provenance(synthetic, model_dir, synthesizer=synthesizer.name,
                                        params=synthesizer.hyperparameters(),
                                        store=LineageStore(lineage) if lineage is not None else None)
-        write_table(synthetic, out, metadata=provenance)
+        write_table(synthetic, out, metadata=provenance, keep_formulas=keep_formulas)
     shown = f" where {', '.join(f'{k}={v}' for k, v in conditions.items())}" if conditions else ""
-    console.print(f"Wrote {len(synthetic):,} rows{shown} to {out} ({human_size(out)}) in {timing['seconds']:.1f} s.")
+    console.print(f"Wrote {len(synthetic):,} rows{escape(shown)} to {escape(str(out))} ({human_size(out)}) "
+                  f"in {timing['seconds']:.1f} s.")
     info = synthesizer.last_sample_info_
     copies = "copies returned unknown" if info.n_copies_returned is None else f"{info.n_copies_returned:,} copies returned"
     console.print(f"Privacy {info.privacy}: {info.n_replaced:,} rows regenerated ({info.n_replaced_copies:,} training "

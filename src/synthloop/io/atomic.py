@@ -31,19 +31,42 @@ def atomic_write(path: str | Path, *, suffix: str = "") -> Iterator[Path]:
 
 @contextlib.contextmanager
 def atomic_dir(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary directory beside ``path``; on success it replaces ``path`` whole."""
-    path = Path(path)
+    """Yield a temporary directory beside ``path``; on success it replaces ``path`` whole.
+
+    A symbolic link at ``path`` is replaced, never followed: the folder it pointed to is left as it was.
+    """
+    path = Path(os.path.abspath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         yield tmp
         backup = None
-        if path.exists():
+        if path.is_symlink() or path.exists():
             backup = path.with_name(f".{path.name}.old-{os.getpid()}")
             os.replace(path, backup)
         os.replace(tmp, path)
         if backup is not None:
-            shutil.rmtree(backup, ignore_errors=True)
+            remove(backup)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def remove(path: Path) -> None:
+    """Delete a file, a link (not what it points to) or a folder tree."""
+    if path.is_symlink() or path.is_file():
+        path.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def check_writable(path: str | Path) -> None:
+    """Raise ``OSError`` (naming the folder) unless ``path`` could be created: its nearest existing
+    ancestor must be a folder this process can write to. Probed by creating and removing a folder,
+    because permission bits say nothing for root, read-only mounts or ACLs."""
+    ancestor = Path(os.path.abspath(path)).parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise NotADirectoryError(20, "it is a file, so no folder can be made inside it", str(ancestor))
+    os.rmdir(tempfile.mkdtemp(prefix=".synthloop-probe-", dir=ancestor))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -44,23 +45,33 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise DataError(f"Cannot read '{path}' as {fmt.lstrip('.')}: {first}") from None
     if len(data) == 0:
         raise DataError(f"'{path}' has a header but no data rows.")
-    _check_duplicate_headers(data, path)
+    if fmt not in (".parquet", ".pq"):
+        _check_duplicate_headers(path, fmt)
     return data
 
 
-def _check_duplicate_headers(data: pd.DataFrame, path: Path) -> None:
-    # pandas renames a repeated header 'a' to 'a.1'; catch that so duplicate names are not silently kept.
-    names = [str(c) for c in data.columns]
-    mangled = [n for n in names if "." in n and n.rsplit(".", 1)[0] in names and n.rsplit(".", 1)[1].isdigit()]
-    if mangled:
-        originals = sorted({n.rsplit(".", 1)[0] for n in mangled})
-        raise DataError(f"'{path}' has duplicate column names {originals}; rename them so each is unique.")
+def _check_duplicate_headers(path: Path, fmt: str) -> None:
+    """pandas renames a repeated header 'a' to 'a.1'; read the header as written to tell a repeat from
+    a real column named 'a.1'."""
+    header = pd.read_csv(path, sep="\t" if fmt == ".tsv" else ",", header=None, nrows=1, dtype=str,
+                         keep_default_na=False).iloc[0].tolist()
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise DataError(f"'{path}' has duplicate column names {repeated}; rename them so each is unique.")
 
 
-def write_table(data: pd.DataFrame, path: str | Path, *, metadata: Mapping[str, object] | None = None) -> Path:
-    """Write a table atomically; ``metadata`` goes into Parquet file metadata or a ``.meta.json`` sidecar."""
+def write_table(data: pd.DataFrame, path: str | Path, *, metadata: Mapping[str, object] | None = None,
+                keep_formulas: bool = False) -> Path:
+    """Write a table atomically; ``metadata`` goes into Parquet file metadata or a ``.meta.json`` sidecar.
+
+    In CSV and TSV files, text cells and column names that a spreadsheet would run as a formula
+    (starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return, and not a plain number) get a
+    leading ``'``, as OWASP recommends against CSV injection; ``keep_formulas=True`` writes them as they are.
+    """
     path = Path(path)
     fmt = _format(path)
+    if fmt not in (".parquet", ".pq") and not keep_formulas:
+        data = neutralise_formulas(data)
     with atomic_write(path, suffix=fmt) as tmp:
         if fmt in (".parquet", ".pq"):
             import pyarrow as pa
@@ -79,6 +90,28 @@ def write_table(data: pd.DataFrame, path: str | Path, *, metadata: Mapping[str, 
         with atomic_write(sidecar_path(path)) as tmp:
             tmp.write_text(json.dumps(dict(metadata), indent=2, default=str))
     return path
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def neutralise_formulas(data: pd.DataFrame) -> pd.DataFrame:
+    """A copy where text that a spreadsheet would evaluate starts with ``'`` (numbers such as -5 stay)."""
+    def safe(value: object) -> object:
+        if isinstance(value, str) and value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(value):
+            return "'" + value
+        return value
+
+    out = data.rename(columns=lambda name: safe(name) if isinstance(name, str) else name)
+    for position in range(out.shape[1]):
+        values = out.iloc[:, position]
+        if values.dtype == object or pd.api.types.is_string_dtype(values.dtype) or isinstance(values.dtype, pd.CategoricalDtype):
+            text = values.astype(object)
+            flagged = text.map(lambda v: safe(v) is not v)
+            if flagged.any():
+                out.isetitem(position, text.where(~flagged, text.map(safe)))
+    return out
 
 
 def sidecar_path(path: str | Path) -> Path:

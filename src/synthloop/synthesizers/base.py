@@ -47,11 +47,12 @@ from synthloop.errors import (
     SynthloopError,
     SynthloopWarning,
 )
-from synthloop.io.artifacts import check_json, load_artifact, save_artifact
+from synthloop.io.artifacts import check_artifact_target, check_json, load_artifact, save_artifact
 from synthloop.privacy import DEFAULT_PRIVACY, PrivacyMode, PrivacyReference, PrivacyStep, SampleInfo, check_mode
 from synthloop.privacy.reference import load_reference
 from synthloop.schema import Schema
 from synthloop.schema.schema import check_frame
+from synthloop.schema.values import InfOption, infinite_to_missing, model_numbers
 from synthloop.synthesizers._stored import ArrayCheck, params_model
 from synthloop.synthesizers.params import RUN_OPTIONS, Constraint, check_params, param_names, run_options
 from synthloop.synthesizers.sampling import Candidates, ConditionStep, ConstraintStep, RowStep, draw_until
@@ -73,6 +74,8 @@ class Synthesizer(ABC):
     keeps_training_rows: ClassVar[bool] = True
     #: Strict model of the ``meta`` this synthesizer saves in config.json (None: any JSON object).
     meta_schema: ClassVar[type[BaseModel] | None] = None
+    #: The model cannot be built without one learned column (a network needs an input).
+    needs_learned_columns: ClassVar[bool] = False
 
     seed: int | None
 
@@ -117,18 +120,25 @@ class Synthesizer(ABC):
         return {}
 
     # ------------------------------------------------------------------ fit
-    def fit(self, data: pd.DataFrame, schema: Schema | None = None) -> Self:
-        """Learn ``data``. The schema is inferred when not given; it is validated either way."""
+    def fit(self, data: pd.DataFrame, schema: Schema | None = None, *, inf: InfOption = "error") -> Self:
+        """Learn ``data``. The schema is inferred when not given; it is validated either way.
+
+        ``inf="missing"`` reads infinite numbers as missing values; by default they refuse the table.
+        """
         params = check_params(type(self), self.get_params())   # also catches attributes set directly
         for key, value in params.items():
             setattr(self, key, value)
         check_frame(data, what="training data")
         if len(data) < 2:
             raise DataError(f"The training data has {len(data)} row; a synthesizer needs at least 2 rows.")
-        data = data.rename(columns=str)
+        data = infinite_to_missing(data.rename(columns=str), inf)
         schema = schema if schema is not None else Schema.infer(data)
         schema.validate(data, what="training data")
         fitted = tuple(c.fitted(data) for c in schema.constraints)
+        if self.needs_learned_columns and not schema.modelled():
+            raise DataError(f"{self.name} has nothing to learn: every column is an id or a constant "
+                            f"({', '.join(repr(c.name) for c in schema.columns)}). Declare a column's kind "
+                            "(e.g. kinds={'x': 'categorical'}), or use the 'independent' model, which copies them.")
         self.schema_ = replace(schema, constraints=fitted)
         self.n_training_rows_ = len(data)
         self._sample_calls = 0
@@ -345,7 +355,7 @@ class Synthesizer(ABC):
             if kinds[name] == "numeric":
                 if not self.native_conditions:
                     problems.append(f"'{name}' is numeric; {self.name} can condition on categorical columns only")
-                out[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
+                out[name] = model_numbers(column, frame[name])
                 continue
             labels = to_labels(frame[name])
             unseen = sorted(set(labels.dropna()) - set(column.categories or ()))
@@ -358,7 +368,7 @@ class Synthesizer(ABC):
         return pd.DataFrame(out)
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path: str | Path, *, keep_privacy_reference: bool = False) -> Path:
+    def save(self, path: str | Path, *, keep_privacy_reference: bool = False, overwrite: bool = False) -> Path:
         """Write ``config.json``, ``schema.json`` and ``weights.safetensors`` to a directory, atomically.
 
         The folder holds the model's parameters, not its training rows (``docs/security.md`` lists
@@ -366,8 +376,12 @@ class Synthesizer(ABC):
         and ``privacy_reference.json``: every training row (standardised) and a hash of each, which the
         loaded model needs for ``privacy="parity"``/``"no-copies"``. **Those two files are as sensitive
         as the training data**; delete them to share the model without them.
+
+        The target must be new, empty, or (with ``overwrite=True``) a saved synthloop model: a folder
+        holding anything else is refused untouched, before any work (``ArtifactError``).
         """
         self._check_fitted()
+        check_artifact_target(path, overwrite=overwrite)
         extra_files = None
         if keep_privacy_reference:
             reference = self.privacy_reference_
@@ -378,7 +392,7 @@ class Synthesizer(ABC):
         arrays, meta = self.to_state()
         config = {"synthesizer": self.name, "synthloop_version": __version__, "params": self.hyperparameters(),
                   "n_training_rows": self.n_training_rows_, "meta": meta}
-        return save_artifact(path, config, self.schema_.to_json(), arrays, extra_files=extra_files)
+        return save_artifact(path, config, self.schema_.to_json(), arrays, extra_files=extra_files, overwrite=overwrite)
 
     @classmethod
     def load(cls, path: str | Path) -> Synthesizer:

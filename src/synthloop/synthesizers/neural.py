@@ -71,6 +71,7 @@ class TorchSynthesizer(Synthesizer):
 
     native_conditions: ClassVar[bool] = True
     meta_schema = NeuralMeta
+    needs_learned_columns: ClassVar[bool] = True
     #: How the encoder normalises numerics ("mode_specific" for GAN/VAE, "quantile" for diffusion).
     numeric_encoding: ClassVar[str] = "mode_specific"
     #: The loss early stopping watches.
