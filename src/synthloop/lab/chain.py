@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from synthloop.errors import PrivacyError
 from synthloop.io.atomic import atomic_dir
 from synthloop.io.tables import write_table
 from synthloop.lab.measures import MEASURES, measure
@@ -85,7 +86,11 @@ def _generation(spec: ChainSpec, generation: int, history: list[pd.DataFrame], i
         model.set_params(seed=int(rng.integers(2**31)))
     model.fit(train, spec.schema)
     factor = float(getattr(spec.policy, "sample_factor", 1.0))
-    synthetic = model.sample(math.ceil(spec.n_rows * factor), seed=int(rng.integers(2**31)), privacy=spec.privacy)
+    try:
+        synthetic = model.sample(math.ceil(spec.n_rows * factor), seed=int(rng.integers(2**31)), privacy=spec.privacy)
+    except PrivacyError as exc:
+        raise PrivacyError(f"Lab chain {spec.label} (seed {spec.seed}), generation {generation}: {exc} In a lab "
+                           "config, set privacy = \"off\" under [run] to study the loop without the privacy step.") from None
     scores = measure(synthetic.iloc[:spec.n_rows], spec.holdout, spec.schema, rng, spec.measures, real=spec.real)
     synthetic_id, metadata = _record(spec, train, synthetic, history, ids, model)
     row = {"policy": spec.label, "seed": spec.seed, "generation": generation, "privacy": spec.privacy,

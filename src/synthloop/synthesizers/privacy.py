@@ -310,10 +310,18 @@ def marginal_shift(candidates: pd.DataFrame, returned: pd.DataFrame) -> dict[str
 
 
 def support_in_training(schema: Schema, reference: PrivacyReference) -> int | None:
-    """How many distinct rows the schema allows, when every one of them occurs in training; else None."""
+    """How many distinct rows the training data's values allow, when every one of them occurs in training; else None.
+
+    A categorical column counts the labels seen in training (missing included), not every label the
+    schema declares: a model refitted on data that lost a category (a collapse-lab generation) can
+    only produce training rows, and held-out rows would repeat them at that rate too.
+    """
     n_possible = 1.0
+    position = {name: j for j, name in enumerate(reference.categorical)}
     for column in schema.modelled():
-        if column.kind in ("categorical", "boolean"):
+        if column.name in position:
+            n_possible *= len(np.unique(reference.codes[:, position[column.name]]))
+        elif column.kind in ("categorical", "boolean"):
             n_possible *= len(column.categories or ()) + column.nullable
         elif column.integer and column.low is not None and column.high is not None:
             n_possible *= column.high - column.low + 1 + column.nullable
