@@ -33,7 +33,7 @@ fraction = 0.5
 generations = 2
 seeds = [0]
 n_jobs = 1
-measures = ["tail_mass", "rare_category_survival"]
+measures = ["tail_share", "rare_category_survival"]
 """
 
 
@@ -53,7 +53,7 @@ def write_config(tmp_path, text=TINY, **run):
 
 def test_the_shipped_example_is_a_valid_config():
     config = LabConfig.load(EXAMPLE)
-    assert [p.name for p in config.policies] == ["replace", "accumulate", "mix-real", "filtered"]
+    assert [p["name"] for p in config.policies] == ["replace", "accumulate", "mix-real", "filtered"]
     assert config.run.generations == 5 and len(config.run.seeds) == 3
 
 
@@ -84,7 +84,7 @@ def test_lab_run_and_resume(tmp_path, monkeypatch, capsys):
     (('name = "replace"', 'name = "replace-all"'), "unknown policy 'replace-all'"),
     (('name = "independent"', 'name = "indepndent"'), "Did you mean 'independent'"),
     (("n_jobs = 1", "n_jobs = 1\nbogus = 3"), "run.bogus"),
-    (('measures = ["tail_mass", "rare_category_survival"]', 'measures = ["tails"]'), "Unknown lab measures"),
+    (('measures = ["tail_share", "rare_category_survival"]', 'measures = ["tails"]'), "Unknown lab measures"),
 ])
 def test_bad_configs_exit_2_with_a_clear_message(tmp_path, monkeypatch, capsys, change, message):
     store = tmp_path / "lineage.db"
