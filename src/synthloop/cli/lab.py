@@ -93,13 +93,14 @@ def _render(result) -> None:
     means, medians = result.final("mean"), result.final("median")
     last = int(result.results["generation"].max())
     table = Table("measure", *map(str, means.index), "fresh real sample",
-                  title=f"Generation {last}, mean (median) over seeds, privacy={result.privacy!r} "
-                        f"({result.out_dir or 'not saved'})")
+                  title=f"Generation {last}, mean (median) over seeds ({result.out_dir or 'not saved'})")
     for measure in means.columns:
         reference = result.reference.get(measure, float("nan"))
         table.add_row(measure, *(f"{m:.3f} ({d:.3f})" for m, d in zip(means[measure], medians[measure])),
                       f"[dim]{reference:.3f}[/dim]")
     console.print(table)
+    console.print(f"Every generation sampled with privacy={result.privacy!r}; the last column is a fresh real sample "
+                  "(holdout rows, never trained on).")
     if result.out_dir is not None:
         console.print(f"Results: {result.out_dir / 'results.csv'}, {result.out_dir / 'results.json'}; "
                       f"page: {result.out_dir / 'report.html'}")
