@@ -8,9 +8,9 @@ import synthloop as sl
 from synthloop.errors import ConfigError, DataError
 from synthloop.lab import run_lab
 from synthloop.lab.measures import MEASURES
+from synthloop.lineage import LineageStore
 from synthloop.loop import Accumulate, DensityRatioVerifier, Filtered, MixReal, NaiveFilter, Replace
 from synthloop.metrics import METRICS
-from synthloop.lineage import LineageStore
 from synthloop.synthesizers import get
 
 CHEAP = ["tail_share", "variance_ratio", "category_coverage", "rare_category_survival"]

@@ -8,8 +8,18 @@ import pytest
 
 import synthloop as sl
 from synthloop.errors import ConfigError
-from synthloop.loop import (REGISTRY, Accumulate, DensityRatioVerifier, Filtered, MixReal, NaiveFilter, Policy, Replace,
-                            Verifier, available)
+from synthloop.loop import (
+    REGISTRY,
+    Accumulate,
+    DensityRatioVerifier,
+    Filtered,
+    MixReal,
+    NaiveFilter,
+    Policy,
+    Replace,
+    Verifier,
+    available,
+)
 from synthloop.metrics import METRICS
 
 ALL_POLICIES = [Replace(), Accumulate(), MixReal(0.25, fresh=False), Filtered(DensityRatioVerifier(max_iter=10), 3.0),
