@@ -37,8 +37,8 @@ def fit(
 ) -> None:
     """Fit a synthesizer to DATA and save it to OUT (config.json + schema.json + weights.safetensors)."""
     from synthloop.io import read_table
-    from synthloop.lab.guard import guard_fit
     from synthloop.lineage import LineageStore, link_model
+    from synthloop.loop.guard import guard_fit
     from synthloop.schema.values import check_inf
     from synthloop.synthesizers import get
 

@@ -55,9 +55,9 @@ def audit(store: StoreArgument = DEFAULT_STORE,
     """Every dataset with kind, depth and share; exit 1 when a fit was recorded on data beyond the thresholds."""
     from rich.table import Table
 
-    from synthloop.lab.guard import GuardThresholds
-    from synthloop.lab.guard import audit as audit_store
     from synthloop.lineage import LineageStore
+    from synthloop.loop.guard import GuardThresholds
+    from synthloop.loop.guard import audit as audit_store
 
     defaults = GuardThresholds()
     thresholds = GuardThresholds(max_synthetic_share if max_synthetic_share is not None else defaults.max_synthetic_share,

@@ -23,7 +23,9 @@ from synthloop.registry import unknown_name
 
 Family = Literal["fidelity", "collapse", "detection", "utility", "privacy", "fairness"]
 FAMILIES: tuple[str, ...] = ("fidelity", "collapse", "detection", "utility", "privacy", "fairness")
-Goal = Literal["max", "min"]
+#: ``max``/``min``: higher/lower is better; ``real``: closest to the real data's own value is better (a
+#: ratio or share whose drift either way is the problem, e.g. ``variance_ratio``).
+Goal = Literal["max", "min", "real"]
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,8 @@ def metric(name: str, *, family: Family, goal: Goal, bounds: tuple[float, float]
     family
         One of ``fidelity``, ``collapse``, ``detection``, ``utility``, ``privacy``, ``fairness``.
     goal
-        ``max`` if higher is better, ``min`` if lower is better.
+        ``max`` if higher is better, ``min`` if lower is better, ``real`` if closest to the real data's
+        own value (the holdout baseline) is better.
     bounds
         The range the value can take (``float("inf")`` for unbounded).
     default
@@ -104,8 +107,8 @@ def metric(name: str, *, family: Family, goal: Goal, bounds: tuple[float, float]
     """
     if family not in FAMILIES:
         raise ConfigError(f"Unknown metric family '{family}'; choose from {list(FAMILIES)}.")
-    if goal not in ("max", "min"):
-        raise ConfigError(f"Metric goal must be 'max' or 'min', got '{goal}'.")
+    if goal not in ("max", "min", "real"):
+        raise ConfigError(f"Metric goal must be 'max', 'min' or 'real', got '{goal}'.")
 
     def register(function: Callable[..., Score]) -> Callable[..., Score]:
         if name in METRICS and METRICS[name].function.__qualname__ != function.__qualname__:

@@ -218,14 +218,22 @@ class PrivacyStep:
 
 
 def support_in_training(schema: Schema, reference: PrivacyReference) -> int | None:
-    """How many distinct rows the schema allows, when every one of them occurs in training; else None.
+    """How many distinct rows the training data's values allow, when every one of them occurs in training; else None.
 
-    Dates without a time of day count in days (counted in seconds, a two-year date column looked like
-    63 million possible values, and an impossible ``no-copies`` request drew for 103 s before failing).
+    A categorical column counts the labels seen in training (missing included), not every label the
+    schema declares: a model refitted on data that lost a category (a collapse-lab generation) can
+    only produce training rows, and held-out rows would repeat them at that rate too. Dates without a
+    time of day count in days (counted in seconds, a two-year date column looked like 63 million
+    possible values, and an impossible ``no-copies`` request drew for 103 s before failing).
     """
     n_possible = 1.0
+    position = {name: j for j, name in enumerate(reference.geometry.categorical)}
     for column in schema.modelled():
-        if column.kind in ("categorical", "boolean"):
+        seen = np.unique(reference.codes[:, position[column.name]]) if column.name in position else None
+        pooled = seen is not None and bool((seen == len(reference.geometry.labels[position[column.name]])).any())
+        if seen is not None and not pooled:                       # pooled "other": count the schema's labels
+            n_possible *= len(seen)
+        elif column.kind in ("categorical", "boolean"):
             n_possible *= len(column.categories or ()) + column.nullable
         elif column.integer and column.low is not None and column.high is not None:
             step = 86_400.0 if column.kind == "datetime" else 1.0

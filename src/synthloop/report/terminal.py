@@ -19,6 +19,9 @@ def format_value(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
+GOAL_TEXT = {"max": "↑ higher is better", "min": "↓ lower is better", "real": "= closest to real is better"}
+
+
 def verdict(value: float, baseline: float, goal: str, low: float = 0.0, high: float = 1.0) -> str:
     """``as real``, ``better`` or ``worse`` than the holdout baseline (empty without one)."""
     if math.isnan(baseline) or math.isnan(value):
@@ -27,6 +30,8 @@ def verdict(value: float, baseline: float, goal: str, low: float = 0.0, high: fl
     tolerance = TOLERANCE_OF_RANGE * (high - low) if bounded else TOLERANCE_RELATIVE * abs(baseline) + 1e-3
     if abs(value - baseline) <= tolerance:
         return "as real"
+    if goal == "real":  # e.g. a variance ratio: drifting away from real data either way is worse
+        return "worse"
     higher = value > baseline
     return "better" if higher == (goal == "max") else "worse"
 
@@ -36,8 +41,8 @@ def annotated_scores(scores: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for row in scores.itertuples(index=False):
         rows.append({"family": row.family, "metric": row.metric, "value": format_value(row.value),
-                     "baseline": format_value(row.baseline), "goal": "↑ higher is better" if row.goal == "max"
-                     else "↓ lower is better", "bounds": f"[{format_value(row.low)}, {format_value(row.high)}]",
+                     "baseline": format_value(row.baseline), "goal": GOAL_TEXT.get(row.goal, row.goal),
+                     "bounds": f"[{format_value(row.low)}, {format_value(row.high)}]",
                      "verdict": verdict(row.value, row.baseline, row.goal, row.low, row.high)})
     return pd.DataFrame(rows, columns=["family", "metric", "value", "baseline", "goal", "bounds", "verdict"])
 
