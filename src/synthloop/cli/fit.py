@@ -51,7 +51,19 @@ def fit(
                   f"saved to {out} ({human_size(out)}).")
     for note in schema_notes(synthesizer.schema_):
         console.print(f"[yellow]Note:[/yellow] {escape(note)}")
-    console.print(f"Next: synthloop sample {out} -n {len(real)} -o synthetic.csv", style="dim")
+    if store is not None:
+        console.print(f"Recorded the training data as {training.id} ({training.kind}, depth {training.depth}) "
+                      f"in {lineage}; see it with: synthloop lineage show {training.id} --lineage {lineage}",
+                      highlight=False, soft_wrap=True)
+    if holds_training_rows(synthesizer):
+        console.print(f"[yellow]Note:[/yellow] {escape(str(out))} keeps training-row hashes and a nearest-neighbour "
+                      "reference for privacy checks when sampling, so it is written readable by you only (0700); "
+                      "share it like the training data.", soft_wrap=True)
+    console.print(f"Next: synthloop sample {out} -n {len(real)} -o synthetic.csv", style="dim", soft_wrap=True)
+
+
+def holds_training_rows(synthesizer) -> bool:
+    return getattr(synthesizer, "privacy_reference_", None) is not None
 
 
 def default_checkpoint(synthesizer, out: Path) -> Path | None:

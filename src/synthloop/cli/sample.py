@@ -35,6 +35,10 @@ def sample(
     check_table_path(out)
     conditions = parse_conditions(where or [])
     synthesizer = Synthesizer.load(model_dir)
+    if "progress" in synthesizer.get_params():
+        # One live display: the command's own. A model's chunk bar counts the rows it draws, which
+        # privacy regeneration and conditions make more than the rows asked for.
+        synthesizer.set_params(progress=False)
     with working(f"Sampling {n_rows:,} rows from {synthesizer.name}") as timing:
         synthetic = synthesizer.sample(n_rows, conditions=conditions, seed=seed, **({"privacy": privacy} if privacy else {}))
         provenance = sample_provenance(synthetic, model_dir, synthesizer=synthesizer.name,

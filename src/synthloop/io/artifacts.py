@@ -29,7 +29,7 @@ def save_artifact(path: str | Path, config: dict[str, Any], schema_json: str,
     path = Path(path)
     check_artifact_target(path)
     config = {"format_version": FORMAT_VERSION, **config}
-    with atomic_dir(path) as tmp:
+    with atomic_dir(path, private=holds_training_rows(config)) as tmp:
         (tmp / CONFIG).write_text(json.dumps(config, indent=2, ensure_ascii=False, default=_json_default))
         (tmp / SCHEMA).write_text(schema_json)
         contiguous = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
@@ -37,6 +37,12 @@ def save_artifact(path: str | Path, config: dict[str, Any], schema_json: str,
         for name, content in (extra_files or {}).items():
             (tmp / name).write_bytes(content)
     return path
+
+
+def holds_training_rows(config: dict[str, Any]) -> bool:
+    """A model saved with its privacy reference keeps training-row hashes and nearest-neighbour rows:
+    its folder is written owner-only (0700) whatever the umask."""
+    return bool(config.get("privacy_reference"))
 
 
 def check_artifact_target(path: str | Path) -> None:

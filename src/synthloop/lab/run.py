@@ -24,14 +24,13 @@ from synthloop.lab.chain import ChainSpec
 from synthloop.lab.measures import GOALS, MEASURES, check_measures, measure, rare_categories
 from synthloop.lab.parallel import run_chains
 from synthloop.lab.policies import Policy, policy_label
-from synthloop.lineage.fingerprint import fingerprint, row_hashes
+from synthloop.lineage.fingerprint import check_unseen, fingerprint
 from synthloop.lineage.store import LineageStore
 from synthloop.schema import Schema
 from synthloop.synthesizers.base import Synthesizer
 
 Backend = Literal["local", "ray"]
 MANIFEST = "manifest.json"
-MAX_HOLDOUT_OVERLAP = 0.01
 
 
 @dataclass(frozen=True)
@@ -163,12 +162,7 @@ def split_holdout(real: pd.DataFrame, holdout: pd.DataFrame | None,
     if missing:
         raise DataError(f"The holdout lacks columns {missing} of the real data; give a holdout with the same columns.")
     holdout = holdout[list(real.columns)].reset_index(drop=True)
-    overlap = np.isin(row_hashes(holdout), row_hashes(real))
-    if overlap.mean() > MAX_HOLDOUT_OVERLAP:
-        raise DataError(f"{int(overlap.sum()):,} of the holdout's {len(holdout):,} rows ({overlap.mean():.1%}) also "
-                        f"appear in the training data (more than {MAX_HOLDOUT_OVERLAP:.0%}); the holdout must be "
-                        "real data that is never trained on. Split the data first, e.g. "
-                        "synthloop.datasets.split_frame(data, target=...).")
+    check_unseen(real, holdout)
     return real.reset_index(drop=True), holdout
 
 

@@ -25,7 +25,26 @@ import numpy as np
 import pandas as pd
 
 ID_LENGTH = 16
+MAX_HOLDOUT_OVERLAP = 0.01      # a few shared rows happen by chance in real data (Adult train/test: 0.1%)
 _MISSING = "\0<missing>"
+
+
+def check_unseen(real: pd.DataFrame, holdout: pd.DataFrame, *, max_overlap: float = MAX_HOLDOUT_OVERLAP) -> None:
+    """Refuse a holdout that shares more than ``max_overlap`` of its rows with the training data.
+
+    A holdout is the "as good as real" reference only when the synthesizer never saw it: the
+    training file passed again as ``--holdout`` makes every privacy attack look harmless.
+    """
+    from synthloop.errors import DataError
+
+    shared = [c for c in real.columns if c in holdout.columns]
+    overlap = np.isin(row_hashes(holdout[shared]), row_hashes(real[shared]))
+    if len(overlap) and overlap.mean() > max_overlap:
+        raise DataError(f"{int(overlap.sum()):,} of the holdout's {len(holdout):,} rows ({overlap.mean():.1%}) also "
+                        f"appear in the training data (more than {max_overlap:.0%}); the holdout must be "
+                        "real data that is never trained on. Split the data first, e.g. "
+                        "synthloop.datasets.split_frame(data, target=...), or "
+                        "synthloop datasets export adult --split test.")
 
 
 def row_hashes(data: pd.DataFrame) -> np.ndarray:
