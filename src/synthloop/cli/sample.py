@@ -47,6 +47,11 @@ def sample(
         write_table(synthetic, out, metadata=provenance)
     shown = f" where {', '.join(f'{k}={v}' for k, v in conditions.items())}" if conditions else ""
     console.print(f"Wrote {len(synthetic):,} rows{shown} to {out} ({human_size(out)}) in {timing['seconds']:.1f} s.")
+    if lineage is not None:
+        found = provenance.get("lineage", provenance)
+        console.print(f"Recorded the sample as {found.get('id')} (synthetic, depth {found.get('depth')}) in {lineage}; "
+                      f"see its ancestry with: synthloop lineage tree {found.get('id')} --lineage {lineage}",
+                      highlight=False, soft_wrap=True)
     info = synthesizer.last_sample_info_
     console.print(f"Privacy {info.privacy}: {info.n_replaced:,} rows regenerated ({info.n_replaced_copies:,} training "
                   f"copies, {info.n_replaced_close:,} too close); {info.n_copies_returned:,} copies returned; "
