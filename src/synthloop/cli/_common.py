@@ -23,7 +23,7 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperGroup
 
 from synthloop.errors import ConfigError, DataError, SynthloopError, SynthloopWarning
 
@@ -69,6 +69,15 @@ class SynthloopGroup(TyperGroup):
                 err_console.print("[yellow]Interrupted.[/yellow] Nothing partial was written: "
                                   "outputs appear whole or not at all. Run the command again.")
                 raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+def _no_type_label(self: Any, ctx: Any) -> None:
+    return None
+
+
+# One metavar style in every help text: arguments read "DATA  Training table…" like options read
+# "--out DIR", not "DATA <path>" (typer appends a lower-case type label to arguments only).
+TyperArgument.display_type_rich = _no_type_label
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -55,7 +55,8 @@ def datasets(ctx: typer.Context) -> None:
 def export(
     name: Annotated[str, typer.Argument(metavar="NAME", help="Dataset name (see: synthloop datasets).")],
     out: Annotated[Path, typer.Option("--out", "-o", metavar="FILE", help="Output .csv, .csv.gz, .tsv or .parquet file.")],
-    split: Annotated[Literal["all", "train", "test"], typer.Option("--split", metavar="all|train|test", help="all, or the fixed-seed stratified "
+    split: Annotated[Literal["all", "train", "test"], typer.Option("--split", metavar="all|train|test",
+                                                                   help="all, or the fixed-seed stratified "
                                                                    "80% train / 20% test split.")] = "all",
     rows: Annotated[int | None, typer.Option("--rows", min=1, metavar="N",
                                              help="A seeded random N of the rows (default: all), for a quick try.")] = None,
