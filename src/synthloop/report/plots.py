@@ -140,7 +140,7 @@ def detection_slices(slices: pd.DataFrame | None) -> Figure | None:
                               "%{customdata[1]}<extra></extra>"}
     layout = _layout(60 + 26 * len(ordered), showlegend=False,
                      xaxis={"automargin": True, "gridcolor": "#eee", "range": [0, 1], "tickformat": ".0%",
-                            "title": {"text": "share of synthetic rows in the slice (0.5: indistinguishable)"}},
+                            "title": {"text": "synthetic share of the slice (50%: mixed)"}},
                      shapes=[{"type": "line", "x0": 0.5, "x1": 0.5, "y0": 0, "y1": 1, "yref": "paper",
                               "line": {"dash": "dot", "color": "#555"}}])
     return {"data": [trace], "layout": layout}
