@@ -21,7 +21,7 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperGroup
 
 from synthloop.errors import ConfigError, DataError, SynthloopError, SynthloopWarning
 
@@ -41,8 +41,19 @@ def visible_controls(text: str) -> str:
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-console = SafeConsole()
-err_console = SafeConsole(stderr=True)
+LOG_WIDTH = 200        # off a terminal (CI logs, pipes) rich would cut tables and commands at 80 columns
+
+
+def _console(*, stderr: bool = False) -> Console:
+    """A console that wraps to the terminal, or, writing to a log, wraps nothing and draws tables full width."""
+    stream = sys.stderr if stderr else sys.stdout
+    if stream is not None and stream.isatty():
+        return SafeConsole(stderr=stderr)
+    return SafeConsole(stderr=stderr, width=LOG_WIDTH, soft_wrap=True)
+
+
+console = _console()
+err_console = _console(stderr=True)
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -74,6 +85,15 @@ class SynthloopGroup(TyperGroup):
                 raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
+def _no_type_label(self: Any, ctx: Any) -> None:
+    return None
+
+
+# One metavar style in every help text: arguments read "DATA  Training table…" like options read
+# "--out DIR", not "DATA <path>" (typer appends a lower-case type label to arguments only).
+TyperArgument.display_type_rich = _no_type_label
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     if issubclass(category, SynthloopWarning):
         err_console.print(f"[yellow]Warning:[/yellow] {escape(str(message))}", highlight=False, soft_wrap=True)
@@ -99,7 +119,8 @@ def working(message: str, *, live: bool = True) -> Iterator[dict[str, float]]:
     """
     timing: dict[str, float] = {}
     start = time.perf_counter()
-    display = console.status(f"{message}…", spinner="dots") if live else contextlib.nullcontext()
+    live = live and err_console.is_terminal
+    display = err_console.status(f"{escape(message)}…", spinner="dots") if live else contextlib.nullcontext()
     if not live:
         err_console.print(f"{escape(message)}…", style="dim", highlight=False)
     with display:
@@ -107,6 +128,37 @@ def working(message: str, *, live: bool = True) -> Iterator[dict[str, float]]:
             yield timing
         finally:
             timing["seconds"] = time.perf_counter() - start
+
+
+@contextlib.contextmanager
+def steps(description: str, total: int) -> Iterator[typing.Callable[[str], None]]:
+    """One progress display for a command of ``total`` steps; yields ``advance(label)``, called as each
+    step starts. A bar on a terminal (stderr, so piped output stays clean); plain lines in logs."""
+    if not err_console.is_terminal:
+        done = 0
+
+        def line(label: str) -> None:
+            nonlocal done
+            done += 1
+            err_console.print(f"{escape(description)} [{done}/{total}] {escape(label)}", style="dim", highlight=False)
+
+        yield line
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    bar = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(bar_width=24),
+                   MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[label]}"),
+                   console=err_console, transient=True)
+    with bar:
+        task = bar.add_task(description, total=total, label="")
+        started = [False]
+
+        def advance(label: str) -> None:
+            bar.update(task, advance=1 if started[0] else 0, label=label)
+            started[0] = True
+
+        yield advance
+        bar.update(task, completed=total)
 
 
 def library_defaults(function: typing.Callable[..., Any]) -> dict[str, Any]:

@@ -62,8 +62,11 @@ def datasets(ctx: typer.Context) -> None:
 def export(
     name: Annotated[str, typer.Argument(metavar="NAME", help="Dataset name (see: synthloop datasets).")],
     out: Annotated[Path, typer.Option("--out", "-o", metavar="FILE", help="Output .csv, .csv.gz, .tsv or .parquet file.")],
-    split: Annotated[Literal["all", "train", "test"], typer.Option("--split", help="all, or the fixed-seed stratified "
+    split: Annotated[Literal["all", "train", "test"], typer.Option("--split", metavar="all|train|test",
+                                                                   help="all, or the fixed-seed stratified "
                                                                    "80% train / 20% test split.")] = "all",
+    rows: Annotated[int | None, typer.Option("--rows", min=1, metavar="N",
+                                             help="A seeded random N of the rows (default: all), for a quick try.")] = None,
 ) -> None:
     """Write a bundled dataset to a file, e.g. to try `synthloop fit` on real data."""
     from synthloop import datasets as bundled
@@ -72,5 +75,7 @@ def export(
     check_table_path(out)
     with working(f"Exporting {name} ({split})"):
         frame = bundled.load(name, split=split)
+        if rows is not None and rows < len(frame):
+            frame = frame.sample(rows, random_state=0).reset_index(drop=True)
         write_table(frame, out)
     console.print(f"Wrote {len(frame):,} rows × {frame.shape[1]} columns of {name} ({split}) to {out} ({human_size(out)}).")

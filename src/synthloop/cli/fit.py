@@ -60,10 +60,16 @@ def fit(
                   f"saved to {escape(str(out))} ({human_size(out)}).")
     for note in schema_notes(synthesizer.schema_):
         console.print(f"[yellow]Note:[/yellow] {escape(note)}")
+    if store is not None:
+        console.print(f"Recorded the training data as {training.id} ({training.kind}, depth {training.depth}) "
+                      f"in {escape(str(lineage))}; see it with: "
+                      f"synthloop lineage show {training.id} --lineage {escape(str(lineage))}",
+                      highlight=False, soft_wrap=True)
     if keep_privacy_reference:
-        console.print("[yellow]Note:[/yellow] the model folder keeps the privacy reference (every training row): "
-                      "share it like the training data, or delete privacy_reference.* before sharing.")
-    console.print(f"Next: synthloop sample {escape(str(out))} -n {len(real)} -o synthetic.csv", style="dim")
+        console.print(f"[yellow]Note:[/yellow] {escape(str(out))} keeps the privacy reference (every training row), so it "
+                      "is written readable by you only (0700): share it like the training data, or delete "
+                      "privacy_reference.* before sharing.", soft_wrap=True)
+    console.print(f"Next: synthloop sample {escape(str(out))} -n {len(real)} -o synthetic.csv", style="dim", soft_wrap=True)
 
 
 def default_checkpoint(synthesizer, out: Path) -> Path | None:

@@ -14,13 +14,15 @@ from synthloop.cli._common import console
 app = typer.Typer(help="Model-collapse lab: retrain on generated data under policies and watch what is lost.",
                   no_args_is_help=True)
 
-BackendOption = Annotated[str | None, typer.Option("--backend", help="local (process pool) or ray; default: the config's.")]
+BackendOption = Annotated[str | None, typer.Option("--backend", metavar="local|ray",
+                                                   help="local (process pool) or ray; default: the config's.")]
 
 
 @app.command("run")
-def run(config: Annotated[Path, typer.Argument(help="Lab config (TOML), e.g. examples/lab_adult.toml.")],
+def run(config: Annotated[Path, typer.Argument(metavar="CONFIG.toml", help="Lab config (TOML), e.g. examples/lab_adult.toml.")],
         backend: BackendOption = None,
-        out: Annotated[Path | None, typer.Option("--out", "-o", help="Run folder; default: the config's out_dir.")] = None,
+        out: Annotated[Path | None, typer.Option("--out", "-o", metavar="DIR",
+                                                 help="Run folder; default: the config's out_dir.")] = None,
         ) -> None:
     """Run the lab a TOML config describes (an interrupted run in the same folder is resumed)."""
     from synthloop.lab.config import LabConfig, run_config
@@ -32,7 +34,7 @@ def run(config: Annotated[Path, typer.Argument(help="Lab config (TOML), e.g. exa
 
 
 @app.command("resume")
-def resume(run_dir: Annotated[Path, typer.Argument(help="A lab run folder (it holds lab_config.json).")],
+def resume(run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A lab run folder (it holds lab_config.json).")],
            backend: BackendOption = None) -> None:
     """Continue an interrupted run at its next unfinished generation."""
     from synthloop.lab.config import CONFIG_FILE, LabConfig

@@ -42,6 +42,10 @@ def sample(
     check_table_path(out)
     conditions = parse_conditions(where or [])
     synthesizer = Synthesizer.load(model_dir)
+    if "progress" in synthesizer.get_params():
+        # One live display: the command's own. A model's chunk bar counts the rows it draws, which
+        # privacy regeneration and conditions make more than the rows asked for.
+        synthesizer.set_params(progress=False)
     with working(f"Sampling {n_rows:,} rows from {synthesizer.name}") as timing, warnings.catch_warnings():
         warnings.simplefilter("ignore", SynthloopWarning)        # the note below says it
         synthetic = synthesizer.sample(n_rows, conditions=conditions, seed=seed, privacy=privacy)
@@ -52,6 +56,12 @@ def sample(
     shown = f" where {', '.join(f'{k}={v}' for k, v in conditions.items())}" if conditions else ""
     console.print(f"Wrote {len(synthetic):,} rows{escape(shown)} to {escape(str(out))} ({human_size(out)}) "
                   f"in {timing['seconds']:.1f} s.")
+    if lineage is not None:
+        found = provenance.get("lineage", provenance)
+        console.print(f"Recorded the sample as {found.get('id')} (synthetic, depth {found.get('depth')}) "
+                      f"in {escape(str(lineage))}; "
+                      f"see its ancestry with: synthloop lineage tree {found.get('id')} --lineage {escape(str(lineage))}",
+                      highlight=False, soft_wrap=True)
     info = synthesizer.last_sample_info_
     copies = "copies returned unknown" if info.n_copies_returned is None else f"{info.n_copies_returned:,} copies returned"
     console.print(f"Privacy {info.privacy}: {info.n_replaced:,} rows regenerated ({info.n_replaced_copies:,} training "

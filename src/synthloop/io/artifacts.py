@@ -46,7 +46,7 @@ def save_artifact(path: str | Path, config: dict[str, Any], schema_json: str,
     path = check_artifact_target(path, overwrite=overwrite)
     files = sorted({CONFIG, SCHEMA, WEIGHTS, *(extra_files or {})})
     config = {"format": FORMAT, "format_version": FORMAT_VERSION, **config, "files": files}
-    with atomic_dir(path) as tmp:
+    with atomic_dir(path, private=bool(extra_files)) as tmp:   # the privacy reference: owner-only
         (tmp / CONFIG).write_text(json.dumps(config, indent=2, ensure_ascii=False, default=_json_default))
         (tmp / SCHEMA).write_text(schema_json)
         contiguous = {k: np.ascontiguousarray(v) for k, v in arrays.items()}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import gzip
+import io
 import json
 import re
 from collections.abc import Mapping
@@ -13,6 +16,9 @@ from synthloop.errors import DataError
 from synthloop.io.atomic import atomic_write
 
 FORMATS = (".csv", ".csv.gz", ".parquet", ".pq", ".tsv")
+DELIMITERS = (",", ";", "\t", "|")          # what text tables are separated by in practice
+_SNIFF_LINES = 20
+_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 
 
 def _format(path: Path) -> str:
@@ -37,7 +43,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
         if fmt in (".parquet", ".pq"):
             data = pd.read_parquet(path)
         else:
-            data = pd.read_csv(path, sep="\t" if fmt == ".tsv" else ",", low_memory=False)
+            data = pd.read_csv(path, sep=sniff_delimiter(path, fmt), low_memory=False)
     except pd.errors.EmptyDataError:
         raise DataError(f"'{path}' has no columns; it needs a header row and at least one data row.") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
@@ -47,13 +53,64 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise DataError(f"'{path}' has a header but no data rows.")
     if fmt not in (".parquet", ".pq"):
         _check_duplicate_headers(path, fmt)
+        _check_single_column(data, path)
     return data
+
+
+def sniff_delimiter(path: Path, fmt: str) -> str:
+    """The separator of a text table: the format's own (tab for .tsv, else comma) unless it splits the
+    header into one field while another common separator splits every sniffed line alike.
+
+    European spreadsheets export CSV with semicolons; read with commas they become one column that
+    a synthesizer would silently fit as an id. The default wins whenever it finds two fields, so a
+    well-formed comma file is never second-guessed.
+    """
+    default = "\t" if fmt == ".tsv" else ","
+    lines = _head_lines(path, gz=fmt == ".csv.gz")
+    if not lines or _fields(lines[:1], default)[0] > 1:
+        return default
+    best, best_count = default, 1
+    for candidate in DELIMITERS:
+        counts = _fields(lines, candidate)
+        if counts[0] > best_count and all(count == counts[0] for count in counts):
+            best, best_count = candidate, counts[0]
+    return best
+
+
+def _head_lines(path: Path, *, gz: bool) -> list[str]:
+    opener = gzip.open if gz else open
+    try:
+        with opener(path, "rt", encoding="utf-8", errors="replace", newline="") as handle:
+            text = handle.read(64 * 1024)
+    except OSError:
+        return []        # pandas reports the unreadable file with its own message
+    lines = text.splitlines()
+    return [line for line in (lines[:-1] if len(lines) > 1 and len(text) == 64 * 1024 else lines)[:_SNIFF_LINES]
+            if line.strip()]
+
+
+def _fields(lines: list[str], delimiter: str) -> list[int]:
+    return [len(row) for row in csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter)]
+
+
+def _check_single_column(data: pd.DataFrame, path: Path) -> None:
+    """One column whose header and cells hold a separator: the file is not separated the way it was read."""
+    if data.shape[1] != 1:
+        return
+    header, cells = str(data.columns[0]), data.iloc[:, 0].dropna().astype(str).head(100)
+    for delimiter in DELIMITERS:
+        if delimiter in header and len(cells) and cells.str.contains(delimiter, regex=False).mean() > 0.5:
+            raise DataError(f"'{path}' was read as one column, but its header and cells contain {_NAMES[delimiter]}s "
+                            f"({delimiter!r}) whose count differs from line to line, so the separator could not be "
+                            f"told apart. Save it with one separator throughout (e.g. comma-separated), or quote "
+                            f"cells that contain the separator.")
+
 
 
 def _check_duplicate_headers(path: Path, fmt: str) -> None:
     """pandas renames a repeated header 'a' to 'a.1'; read the header as written to tell a repeat from
     a real column named 'a.1'."""
-    header = pd.read_csv(path, sep="\t" if fmt == ".tsv" else ",", header=None, nrows=1, dtype=str,
+    header = pd.read_csv(path, sep=sniff_delimiter(path, fmt), header=None, nrows=1, dtype=str,
                          keep_default_na=False).iloc[0].tolist()
     repeated = sorted({name for name in header if header.count(name) > 1})
     if repeated:

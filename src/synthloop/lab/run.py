@@ -23,7 +23,7 @@ from synthloop.io.atomic import atomic_write
 from synthloop.lab.chain import ChainSpec, OnGeneration
 from synthloop.lab.measures import MEASURES, check_measures, goals, measure
 from synthloop.lab.parallel import run_chains
-from synthloop.lineage.fingerprint import fingerprint, row_hashes
+from synthloop.lineage.fingerprint import check_unseen, fingerprint
 from synthloop.lineage.store import LineageStore
 from synthloop.loop.policies import Policy
 from synthloop.schema import Schema
@@ -31,7 +31,6 @@ from synthloop.synthesizers.base import Synthesizer
 
 Backend = Literal["local", "ray"]
 MANIFEST = "manifest.json"
-MAX_HOLDOUT_OVERLAP = 0.01
 PRIVACY_MODES = ("parity", "no-copies", "off")
 
 
@@ -185,28 +184,8 @@ def split_holdout(real: pd.DataFrame, holdout: pd.DataFrame | None,
     if missing:
         raise DataError(f"The holdout lacks columns {missing} of the real data; give a holdout with the same columns.")
     holdout = holdout[list(real.columns)].reset_index(drop=True)
-    overlap = np.isin(row_hashes(holdout), row_hashes(real))
-    allowed = MAX_HOLDOUT_OVERLAP + chance_overlap(real, len(holdout))
-    if overlap.mean() > allowed:
-        raise DataError(f"{int(overlap.sum()):,} of the holdout's {len(holdout):,} rows ({overlap.mean():.1%}) also "
-                        f"appear in the training data (more than {allowed:.0%}, what two real samples share by "
-                        "chance plus 1%); the holdout must be real data that is never trained on. Split the data "
-                        "first, e.g. synthloop.datasets.split_frame(data, target=...).")
+    check_unseen(real, holdout)
     return real.reset_index(drop=True), holdout
-
-
-def chance_overlap(real: pd.DataFrame, n_holdout: int) -> float:
-    """Share of a fresh real sample expected to repeat a training row by content alone.
-
-    Tables of a few categorical columns have few distinct rows, so an honest holdout shares many
-    of them with the training data; estimated by splitting ``real`` in two and counting the rows of
-    one part found in the other (0 for tables with continuous columns).
-    """
-    hashes = row_hashes(real)
-    half = min(len(hashes) // 2, max(n_holdout, 1))
-    order = np.random.default_rng(0).permutation(len(hashes))
-    share = float(np.isin(hashes[order[:half]], hashes[order[half:]]).mean()) if half else 0.0
-    return share + 3 * np.sqrt(share * (1 - share) / max(half, 1))  # 3 standard errors of sampling noise
 
 
 def _manifest(real: pd.DataFrame, holdout: pd.DataFrame, synthesizer: Synthesizer, policies: Mapping[str, Policy],

@@ -155,7 +155,7 @@ class LineageStore:
                 known[parent] = found
             elif inherited is None:
                 raise LineageError(f"Parent dataset '{parent}' is not in {self.path}; register it first "
-                                   "(synthloop lineage audit lists what the store holds).")
+                                   f"(synthloop lineage audit --lineage {self.path} lists what the store holds).")
         if inherited is not None and len(known) < len(contributed):
             return int(inherited.get("depth", 1)), float(inherited.get("synthetic_share", 1.0))
         parent_depth = max((p["depth"] for p in known.values()), default=0)
@@ -189,7 +189,7 @@ class LineageStore:
             close = difflib.get_close_matches(dataset_id, known, n=1, cutoff=0.6)
             hint = f" Did you mean '{close[0]}'?" if close else ""
             raise LineageError(f"No dataset '{dataset_id}' in {self.path}.{hint} "
-                               f"List them with: synthloop lineage audit {self.path}")
+                               f"List them with: synthloop lineage audit --lineage {self.path}")
         return _record(found, self.path)
 
     def __contains__(self, dataset_id: object) -> bool:

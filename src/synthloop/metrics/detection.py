@@ -17,6 +17,7 @@ import pandas as pd
 
 from synthloop.metrics.cache import frame_key, memo, rng_key
 from synthloop.metrics.encoding import MixedEncoding, model_view, resolve_schema, subsample, subsample_note
+from synthloop.metrics.intervals import auc_interval
 from synthloop.metrics.models import binary_auc, fit_model, predict, seed_from
 from synthloop.metrics.registry import Score, metric
 from synthloop.schema import Schema
@@ -34,6 +35,7 @@ class AdversarialResult:
     attributions: pd.DataFrame       # column, auc_drop
     slices: pd.DataFrame             # column, slice, n_real, n_synthetic, synthetic_share, confidence
     notes: tuple[str, ...]
+    interval: tuple[float, float] = (float("nan"), float("nan"))     # bootstrap of the out-of-fold AUC
 
 
 @metric("detection_auc", family="detection", goal="min", bounds=(0.0, 1.0))
@@ -44,8 +46,9 @@ def detection_auc(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | 
     notes = result.notes
     if result.auc < 0.5:   # below chance only happens by noise, or with duplicated rows across folds
         notes = (*notes, f"cross-validated AUC was {result.auc:.3f} (below chance); reported as 0.5")
+    low, high = result.interval
     return Score(max(result.auc, 0.5), details=result.attributions, notes=notes,
-                 tables={"detection_slices": result.slices})
+                 tables={"detection_slices": result.slices}, interval=(max(low, 0.5), max(high, 0.5)))
 
 
 @metric("detection_auc_split", family="detection", goal="min", bounds=(0.0, 1.0), default=False)
@@ -106,7 +109,8 @@ def _adversarial(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema, rn
     attributions = attributions.sort_values("auc_drop", ascending=False, ignore_index=True)
     slices = easiest_slices(rows, is_synthetic, out_of_fold, encoding)
     notes = subsample_note({"real": len(real), "synthetic": len(synthetic)}, per_side)
-    return AdversarialResult(float(binary_auc(is_synthetic, out_of_fold)), attributions, slices, notes)
+    return AdversarialResult(float(binary_auc(is_synthetic, out_of_fold)), attributions, slices, notes,
+                             auc_interval(is_synthetic, out_of_fold))
 
 
 def _permutation_drops(model, test_x: np.ndarray, test_y: np.ndarray, predicted: np.ndarray,

@@ -46,6 +46,11 @@ class Score:
         Caveats a reader should see, e.g. "subsampled 5,000 rows per table (seed 0)".
     tables
         Further named tables for the report (e.g. ``detection_slices``, ``marginals``).
+    interval
+        A 95% bootstrap interval of ``value`` when the metric can resample its own rows cheaply
+        (``synthloop.metrics.intervals``); ``evaluate`` finds one for the others.
+    baseline_interval
+        The same for a baseline the metric supplies itself.
     """
 
     value: float
@@ -53,6 +58,8 @@ class Score:
     baseline: float | None = None
     notes: tuple[str, ...] = ()
     tables: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    interval: tuple[float, float] | None = None
+    baseline_interval: tuple[float, float] | None = None
 
 
 class MetricFn(Protocol):
