@@ -98,6 +98,7 @@ def check_table(name: str, data: pd.DataFrame, *, seed: int = 0, evaluate: bool 
     from synthloop import synthesizers
     from synthloop.report import evaluate as score
     from synthloop.synthesizers import Synthesizer
+    from synthloop.synthesizers.params import run_options
 
     model = synthesizers.get(name, seed=seed, **FAST_PARAMS.get(name, {}))
     try:
@@ -116,11 +117,13 @@ def check_table(name: str, data: pd.DataFrame, *, seed: int = 0, evaluate: bool 
         if column.kind != "id":
             problem = outside_domain(real, fake)
             assert problem is None, f"column {column.name!r} ({column.kind}): {problem}"
+    # Run options (sampling steps, threads, ...) are never saved: give the loaded models the fitted one's.
+    options = {name: getattr(model, name) for name in run_options(type(model))}
     with tempfile.TemporaryDirectory() as folder:
-        loaded = Synthesizer.load(model.save(Path(folder) / "model"))
+        loaded = Synthesizer.load(model.save(Path(folder) / "model")).set_params(**options)
         again = loaded.sample(n_rows, seed=seed, privacy="off")
         kept = Synthesizer.load(model.save(Path(folder) / "kept", keep_privacy_reference=model.keeps_training_rows))
-        kept_again = kept.sample(n_rows, seed=seed, privacy="off")
+        kept_again = kept.set_params(**options).sample(n_rows, seed=seed, privacy="off")
     # Saved with its training-row reference, a model samples as the fitted one does; without it (the
     # default), as the fitted one does once it forgot its rows (cart's own copy avoidance needs them).
     pd.testing.assert_frame_equal(kept_again, synthetic, check_exact=True)
