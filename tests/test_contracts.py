@@ -15,6 +15,7 @@ FAST_PARAMS: dict[str, dict[str, object]] = {
               "progress": False},
     "tvae": {"epochs": 2, "batch_size": 100, "hidden": (32,), "latent_dim": 8, "progress": False},
     "tabddpm": {"epochs": 2, "batch_size": 100, "hidden": (32,), "time_dim": 16, "timesteps": 10, "progress": False},
+    "argn": {"epochs": 2, "batch_size": 100, "hidden": 8, "progress": False},
 }
 
 

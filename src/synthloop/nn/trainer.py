@@ -5,7 +5,12 @@ The loop knows nothing about GANs, VAEs or diffusion (the minGPT pattern). A mod
 - ``nets_`` / ``optimizers_``: dicts of ``torch.nn.Module`` / ``torch.optim.Optimizer`` (what a checkpoint holds);
 - ``_epoch_batches(n_rows, batch_size, rng)``: the row indices (and optional condition) of each step;
 - ``_train_step(batch, cond) -> {"loss name": value}``: one optimisation step;
-- ``monitor``: the loss that early stopping watches.
+- ``monitor``: the loss that early stopping watches;
+- optionally ``_validation_losses() -> {"val_loss": value}``: losses on rows held out from training,
+  computed after every epoch and added to its history, so early stopping can watch them.
+
+With ``restore_best`` the nets end with the weights of the epoch where ``monitor`` was lowest (kept
+in memory and in checkpoints): on a validation loss, that is the epoch before overfitting began.
 
 Every epoch draws from its own generator seeded by ``(seed, epoch)``, so a run resumed from the
 checkpoint of epoch *k* continues exactly as the uninterrupted run would have: a seeded CPU fit
@@ -54,6 +59,8 @@ class Trainer:
         Write a checkpoint every this many epochs (and at the end, and on Ctrl-C).
     patience
         Stop when ``model.monitor`` has not improved by ``min_delta`` (relative) for this many epochs.
+    restore_best
+        End with the nets' weights of the epoch with the lowest ``model.monitor``.
     progress
         Show a rich progress bar with the losses on stderr (only when stderr is a terminal).
     """
@@ -66,6 +73,7 @@ class Trainer:
     min_delta: float = 1e-3
     progress: bool = True
     description: str = "training"
+    restore_best: bool = False
 
     def fit(self, model: Trainable, data: torch.Tensor, *, seed: int, fingerprint: str) -> list[dict[str, float]]:
         """Train ``model`` on ``data`` (``(n_rows, width)`` on the model's device); returns per-epoch losses."""
@@ -73,25 +81,32 @@ class Trainer:
         history: list[dict[str, float]] = state.get("history", [])
         if state.get("finished"):
             return history
+        best: _Best | None = state.get("best")
+        if state.get("finished"):
+            _restore_best(model, best, self.restore_best)
+            return history
         saved_epoch = len(history)
         snapshot: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = None
         with self._progress_bar(len(history)) as (bar, task):
             try:
                 for epoch in range(len(history), self.epochs):
                     history.append(self._run_epoch(model, data, seed, epoch, bar, task))
+                    if self.restore_best:
+                        best = _Best.update(best, model, history)
                     stop = _should_stop(history, model.monitor, self.patience, self.min_delta)
                     finished = stop or epoch + 1 == self.epochs
                     if self.checkpoint_dir is not None and (finished or (epoch + 1) % self.checkpoint_every == 0):
-                        self._save(_capture(model, history, fingerprint, finished, stop))
+                        self._save(_capture(model, history, fingerprint, finished, stop, best))
                         saved_epoch = epoch + 1
                     elif self.checkpoint_dir is not None:
-                        snapshot = _capture(model, history, fingerprint, finished, stop)
+                        snapshot = _capture(model, history, fingerprint, finished, stop, best)
                     if finished:
                         break
             except KeyboardInterrupt:
                 if snapshot is not None and len(snapshot[1]["history"]) > saved_epoch:
                     self._save(snapshot)
                 raise
+        _restore_best(model, best, self.restore_best)
         return history
 
     # ------------------------------------------------------------------ one epoch
@@ -110,6 +125,9 @@ class Trainer:
                 if bar is not None:
                     bar.update(task, completed=epoch + min(step / n_steps, 1.0))
         losses = {name: total / max(step, 1) for name, total in totals.items()}
+        validate = getattr(model, "_validation_losses", None)
+        if validate is not None:
+            losses.update(validate())
         if bar is not None:
             bar.update(task, completed=epoch + 1, losses="  ".join(f"{k} {v:.4g}" for k, v in losses.items()))
         return losses
@@ -144,6 +162,9 @@ class Trainer:
                 return {}
             tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118 - not a dict
         _restore(model, tensors, meta)
+        if "best_epoch" in meta:
+            meta["best"] = _Best(meta["best_epoch"], {k.removeprefix("best/"): v for k, v in tensors.items()
+                                                      if k.startswith("best/")})
         # A finished run asked for more epochs continues; an early-stopped one stays stopped.
         meta["finished"] = meta.get("early_stopped", False) or len(meta["history"]) >= self.epochs
         return meta
@@ -192,8 +213,35 @@ def _should_stop(history: list[dict[str, float]], monitor: str, patience: int | 
     return min(values[-patience:]) > best_before - min_delta * abs(best_before)
 
 
-def _capture(model: Trainable, history: list[dict[str, float]], fingerprint: str,
-             finished: bool, early_stopped: bool) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+@dataclass
+class _Best:
+    """The nets' weights (``net/{name}/{key}`` → tensor) at the epoch with the lowest monitored loss."""
+
+    epoch: int
+    weights: dict[str, torch.Tensor]
+
+    @classmethod
+    def update(cls, best: _Best | None, model: Trainable, history: list[dict[str, float]]) -> _Best | None:
+        """``best``, or the current weights when this epoch's monitored loss is the lowest so far."""
+        values = [epoch.get(model.monitor, math.inf) for epoch in history]
+        if best is not None and values[-1] >= values[best.epoch]:
+            return best
+        if not math.isfinite(values[-1]):
+            return best
+        return cls(len(history) - 1, {f"net/{name}/{key}": value.detach().clone()
+                                      for name, net in model.nets_.items() for key, value in net.state_dict().items()})
+
+
+def _restore_best(model: Trainable, best: _Best | None, enabled: bool) -> None:
+    if not enabled or best is None:
+        return
+    for name, net in model.nets_.items():
+        prefix = f"net/{name}/"
+        net.load_state_dict({k[len(prefix):]: v for k, v in best.weights.items() if k.startswith(prefix)})
+
+
+def _capture(model: Trainable, history: list[dict[str, float]], fingerprint: str, finished: bool,
+             early_stopped: bool, best: _Best | None = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """A copy of every net's and optimizer's state: tensors for safetensors, the rest as JSON."""
     tensors: dict[str, torch.Tensor] = {}
     optim_meta: dict[str, Any] = {}
@@ -212,6 +260,9 @@ def _capture(model: Trainable, history: list[dict[str, float]], fingerprint: str
         optim_meta[name] = {"param_groups": state["param_groups"], "scalars": scalars}
     meta = {"fingerprint": fingerprint, "history": list(history), "finished": finished,
             "early_stopped": early_stopped, "optimizers": optim_meta}
+    if best is not None:
+        tensors.update({f"best/{key}": value.cpu().contiguous() for key, value in best.weights.items()})
+        meta["best_epoch"] = best.epoch
     return tensors, json.loads(json.dumps(meta, default=list))
 
 

@@ -21,6 +21,7 @@ _REGISTRY: dict[str, str] = {
     "ctgan": "synthloop.synthesizers.ctgan:CTGAN",
     "tvae": "synthloop.synthesizers.tvae:TVAE",
     "tabddpm": "synthloop.synthesizers.tabddpm:TabDDPM",
+    "argn": "synthloop.synthesizers.argn:TabularARGN",
 }
 
 

@@ -217,16 +217,21 @@ class TorchSynthesizer(Synthesizer):
         self.conditioner_.load_state({k.removeprefix("cond/"): v for k, v in arrays.items() if k.startswith("cond/")})
         self._build()
         for name, net in self.nets_.items():
-            prefix = f"net/{name}/"
-            weights = {k[len(prefix):]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith(prefix)}
-            try:
-                net.load_state_dict(weights)
-            except RuntimeError as exc:          # torch's message for missing, extra or mis-shaped weights
-                first_line = str(exc).splitlines()[1 if "\n" in str(exc) else 0].strip()
-                raise ValueError(f"the weights of its {name} network do not fit this version's {self.name} "
-                                 f"({first_line})") from None
-            net.eval()
+            load_weights(self.name, name, net, arrays)
         self.history_ = meta.get("history", [])
+
+
+def load_weights(model: str, name: str, net: torch.nn.Module, arrays: dict[str, np.ndarray]) -> None:
+    """Load the arrays saved under ``net/{name}/`` into ``net`` (eval mode); mismatched weights raise ValueError."""
+    prefix = f"net/{name}/"
+    weights = {k[len(prefix):]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith(prefix)}
+    try:
+        net.load_state_dict(weights)
+    except RuntimeError as exc:          # torch's message for missing, extra or mis-shaped weights
+        first_line = str(exc).splitlines()[1 if "\n" in str(exc) else 0].strip()
+        raise ValueError(f"the weights of its {name} network do not fit this version's {model} "
+                         f"({first_line})") from None
+    net.eval()
 
 
 def _unique_rows(conditions: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:

@@ -1,0 +1,290 @@
+"""TabularARGN: an any-order auto-regressive network over discretised columns (Tiwald et al., 2025).
+
+Tiwald, Krchova, Kulessa, Sidorenko, Sidorenko, "TabularARGN: A Flexible and Efficient Auto-Regressive
+Framework for Generating High-Fidelity Synthetic Data", arXiv 2501.12012 (2025); MOSTLY AI's engine.
+
+Every column becomes categorical tokens (:mod:`synthloop.transforms.tokens`: labels, exact values for
+point masses and few-valued numerics, two-level quantile bins otherwise), so the table's likelihood
+factorises exactly as p(x) = Π_j p(x_{π(j)} | x_{π(<j)}) with a softmax per sub-column and no
+distributional assumption. Each sub-column has an embedding and its own small regressor (one hidden
+ReLU layer) that reads the concatenated embeddings of the columns before it; columns after it are
+masked out (zero), as in MADE (Germain et al., 2015). Every training batch draws a fresh random column
+order π, so the network learns p(x_j | x_S) for *any* subset S of the other columns: sampling in
+the table's order generates unconditionally, and putting conditioned columns first meets equality
+conditions exactly and natively, with no rejection.
+
+The implementation keeps the masked first layers of all regressors in one matrix: a batch with
+order π multiplies by ``W ⊙ M(π)`` (one matmul for all sub-columns), then each sub-column's output
+layer runs on its own slice of the hidden units. Training holds out ``validation_share`` of the rows;
+early stopping watches their loss (averaged over a few fixed orders) and the best epoch's weights
+are kept, which is what stops the model from memorising rows. Measured quality and time on Adult:
+docs/benchmarks.md ("TabularARGN on Adult").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from synthloop.errors import ConfigError
+from synthloop.nn.blocks import Dropout, adam, resolve_device, seeded, torch_threads
+from synthloop.nn.trainer import Trainer
+from synthloop.synthesizers.neural import EncodedConditions, TorchSynthesizer, load_weights
+from synthloop.transforms.tokens import TableTokens
+
+# Fixed random orders the validation loss is averaged over (the same every epoch, so epochs compare).
+_VALIDATION_ORDERS = 4
+
+
+class _ARGN(nn.Module):
+    """Embeddings, masked regressors and predictors of every sub-column.
+
+    Shapes: S sub-columns with ``cardinalities`` c_s and embedding widths e_s (D = Σ e_s inputs),
+    hidden widths h_s (H = Σ h_s). ``first``: (H, D); output layer of sub-column s: (c_s, h_s).
+    """
+
+    def __init__(self, cardinalities: list[int], column_of: list[int], embedding_dims: list[int],
+                 hidden_dims: list[int], dropout: float):
+        super().__init__()
+        self.cardinalities = list(cardinalities)
+        self.embeddings = nn.ModuleList(nn.Embedding(c, e) for c, e in zip(cardinalities, embedding_dims, strict=True))
+        self.dropout = Dropout(dropout)
+        sub = torch.arange(len(cardinalities))
+        self.register_buffer("column_of", torch.as_tensor(column_of))                   # (S,)
+        self.register_buffer("sub_of_input", sub.repeat_interleave(torch.as_tensor(embedding_dims)))   # (D,)
+        self.register_buffer("sub_of_hidden", sub.repeat_interleave(torch.as_tensor(hidden_dims)))     # (H,)
+        self.hidden_slices = _slices(hidden_dims)
+        self.input_slices = _slices(embedding_dims)
+        d_in, d_hidden = sum(embedding_dims), sum(hidden_dims)
+        bound = 1 / math.sqrt(max(d_in, 1))
+        self.first = nn.Parameter(torch.empty(d_hidden, d_in).uniform_(-bound, bound))
+        self.first_bias = nn.Parameter(torch.empty(d_hidden).uniform_(-bound, bound))
+        self.heads = nn.ModuleList(nn.Linear(h, c) for h, c in zip(hidden_dims, cardinalities, strict=True))
+
+    def mask(self, rank: torch.Tensor) -> torch.Tensor:
+        """(H, D) 0/1: hidden units of sub-column s see sub-column t when t's column comes first in the
+        order (``rank`` = position of each column), or t is an earlier level of s's own column."""
+        column_rank = rank[self.column_of]                                              # (S,)
+        same = self.column_of[:, None] == self.column_of[None, :]
+        earlier_level = torch.arange(len(self.column_of), device=rank.device)
+        sees = (column_rank[None, :] < column_rank[:, None]) | (same & (earlier_level[None, :] < earlier_level[:, None]))
+        return sees[self.sub_of_hidden][:, self.sub_of_input].to(self.first.dtype)      # (H, D)
+
+    def embed(self, tokens: torch.Tensor) -> torch.Tensor:
+        return torch.cat([emb(tokens[:, s]) for s, emb in enumerate(self.embeddings)], dim=1)   # (B, D)
+
+    def forward(self, tokens: torch.Tensor, rank: torch.Tensor) -> list[torch.Tensor]:
+        """Logits of every sub-column given the columns before it in the order ``rank``."""
+        x = self.dropout(self.embed(tokens))
+        hidden = torch.relu(nn.functional.linear(x, self.first * self.mask(rank), self.first_bias))   # (B, H)
+        return [head(hidden[:, part]) for head, part in zip(self.heads, self.hidden_slices, strict=True)]
+
+    def loss(self, tokens: torch.Tensor, rank: torch.Tensor) -> torch.Tensor:
+        """Negative log-likelihood per row (nats), summed over sub-columns."""
+        logits = self.forward(tokens, rank)
+        return sum(nn.functional.cross_entropy(z, tokens[:, s]) for s, z in enumerate(logits))
+
+    def step_logits(self, x: torch.Tensor, s: int) -> torch.Tensor:
+        """Logits of sub-column s given embeddings ``x`` where unknown sub-columns are zero (= masked)."""
+        part = self.hidden_slices[s]
+        hidden = torch.relu(nn.functional.linear(x, self.first[part], self.first_bias[part]))
+        return self.heads[s](hidden)
+
+    def set_embedding(self, x: torch.Tensor, s: int, tokens: torch.Tensor) -> None:
+        x[:, self.input_slices[s]] = self.embeddings[s](tokens)
+
+
+class TabularARGN(TorchSynthesizer):
+    """TabularARGN: any-order auto-regressive generation over tokenised columns (Tiwald et al., 2025).
+
+    Parameters
+    ----------
+    hidden
+        Units of each sub-column's regressor per nat of its vocabulary: h = hidden × max(1, round(ln c)).
+    embedding
+        Embedding width of a sub-column with c tokens: min(c, max(embedding, ⌈3 c^¼⌉)).
+    dropout
+        Dropout on the regressors' input embeddings.
+    bins, fine_bins
+        Quantile bins of a continuous numeric column: coarse, then fine inside each coarse bin.
+    max_exact
+        A numeric column with at most this many distinct values gets one token per value.
+    spike_share
+        A numeric value at least this frequent keeps a token of its own (point masses stay exact).
+    validation_share
+        Rows held out to watch for overfitting (none below 50 rows).
+    epochs, batch_size, lr
+        Most epochs, rows per step, AdamW learning rate (weight decay 1e-4).
+    patience
+        Stop after this many epochs without a better validation loss; the best epoch's weights are kept.
+    device, seed, checkpoint_dir, checkpoint_every, progress
+        As for every neural model.
+    """
+
+    name = "argn"
+    monitor = "val_loss"
+
+    def __init__(self, *, hidden: int = 32, embedding: int = 10, dropout: float = 0.25, bins: int = 64,
+                 fine_bins: int = 16, max_exact: int = 100, spike_share: float = 0.01,
+                 validation_share: float = 0.1, epochs: int = 200, batch_size: int = 512, lr: float = 2e-3,
+                 patience: int | None = 5, device: str = "auto", seed: int | None = None,
+                 checkpoint_dir: str | None = None, checkpoint_every: int = 10, progress: bool = True):
+        self.hidden = hidden
+        self.embedding = embedding
+        self.dropout = dropout
+        self.bins = bins
+        self.fine_bins = fine_bins
+        self.max_exact = max_exact
+        self.spike_share = spike_share
+        self.validation_share = validation_share
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.patience = patience
+        self.device = device
+        self.seed = seed
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
+        self.progress = progress
+
+    @classmethod
+    def search_space(cls, trial) -> dict[str, object]:
+        return {"hidden": trial.suggest_categorical("hidden", [16, 32, 64]),
+                "dropout": trial.suggest_float("dropout", 0.0, 0.4)}
+
+    # ------------------------------------------------------------------ fit
+    def _fit(self, data: pd.DataFrame, rng: np.random.Generator) -> None:
+        self._check_training_params()
+        self._check_argn_params()
+        train_seed = int(rng.integers(2**62))
+        kinds = self.schema_.model_kinds()
+        self.tokens_ = TableTokens.fit(data, kinds, {name: self.schema_[name].categories for name in kinds},
+                                       max_exact=self.max_exact, spike_share=self.spike_share,
+                                       bins=self.bins, fine_bins=self.fine_bins)
+        tokens = self.tokens_.encode(data)
+        self._prepare()
+        n_valid = int(round(self.validation_share * len(tokens))) if len(tokens) >= 50 else 0
+        shuffled = rng.permutation(len(tokens))
+        with torch_threads():
+            with seeded(train_seed):
+                self._build()
+            self.validation_ = torch.as_tensor(tokens[shuffled[:n_valid]], device=self.device_)
+            self.validation_orders_ = [torch.as_tensor(rng.permutation(len(kinds)), device=self.device_)
+                                       for _ in range(_VALIDATION_ORDERS)]
+            trainer = Trainer(epochs=self.epochs, batch_size=self.batch_size, checkpoint_dir=self.checkpoint_dir,
+                              checkpoint_every=self.checkpoint_every, patience=self.patience,
+                              progress=self.progress, description=self.name, restore_best=n_valid > 0)
+            rows = torch.as_tensor(tokens[shuffled[n_valid:]], device=self.device_)
+            self.history_ = trainer.fit(self, rows, seed=train_seed, fingerprint=self._fingerprint(tokens))
+            self.net_.eval()
+        del self.validation_, self.validation_orders_
+
+    def _check_argn_params(self) -> None:
+        problems = [f"{name}={getattr(self, name)!r} must be a whole number ≥ {low}"
+                    for name, low in (("hidden", 1), ("embedding", 1), ("bins", 1), ("fine_bins", 1), ("max_exact", 0))
+                    if not isinstance(getattr(self, name), int) or getattr(self, name) < low]
+        for name, high in (("dropout", 1.0), ("spike_share", 1.0), ("validation_share", 0.5)):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not 0 <= value < high:
+                problems.append(f"{name}={value!r} must be a number in [0, {high})")
+        if problems:
+            raise ConfigError(f"Cannot train {self.name}: " + "; ".join(problems) + ".")
+
+    def _prepare(self) -> None:
+        self.device_ = resolve_device(self.device)
+
+    def _build(self) -> None:
+        cards = self.tokens_.cardinalities
+        embedding_dims = [min(c, max(self.embedding, math.ceil(3 * c ** 0.25))) for c in cards]
+        hidden_dims = [self.hidden * max(1, round(math.log(max(c, 2)))) for c in cards]
+        self.net_ = _ARGN(cards, self.tokens_.column_of, embedding_dims, hidden_dims, self.dropout).to(self.device_)
+        self.nets_ = {"argn": self.net_}
+        self.optimizers_ = {"adamw": adam(self.net_.parameters(), decoupled=True, lr=self.lr, weight_decay=1e-4)}
+
+    def _epoch_batches(self, n_rows: int, batch_size: int,
+                       rng: np.random.Generator) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+        """Shuffled batches, each with its own random column order (as the rank of every column)."""
+        n_columns = len(self.tokens_.columns)
+        for rows, _ in super()._epoch_batches(n_rows, batch_size, rng):
+            yield rows, np.argsort(rng.permutation(n_columns))
+
+    def _train_step(self, batch: torch.Tensor, cond: torch.Tensor | None) -> dict[str, float]:
+        optimizer = self.optimizers_["adamw"]
+        loss = self.net_.loss(batch, cond)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return {"loss": loss.item()}
+
+    def _validation_losses(self) -> dict[str, float]:
+        """Loss of the held-out rows, averaged over fixed random orders (what early stopping watches)."""
+        if len(self.validation_) == 0:
+            return {}
+        self.net_.eval()
+        with torch.no_grad():
+            losses = [float(self.net_.loss(self.validation_, torch.argsort(order))) for order in self.validation_orders_]
+        self.net_.train()
+        return {"val_loss": float(np.mean(losses))}
+
+    # ------------------------------------------------------------------ sample
+    def _sample(self, n_rows: int, conditions: pd.DataFrame | None, rng: np.random.Generator) -> pd.DataFrame:
+        given = None
+        if conditions is not None:
+            known = np.isin(np.array(self.tokens_.names)[self.tokens_.column_of], list(conditions.columns))
+            filled = pd.DataFrame({name: conditions[name] if name in conditions.columns else np.nan
+                                   for name in self.tokens_.names})
+            given = EncodedConditions(np.zeros((n_rows, 0, 1), np.float32), self.tokens_.encode(filled), known)
+        chunks = []
+        with torch.no_grad(), torch_threads(), seeded(int(rng.integers(2**62))):
+            for start in range(0, n_rows, self.sample_chunk):
+                stop = min(start + self.sample_chunk, n_rows)
+                part = None if given is None else EncodedConditions(given.cond, given.encoded[start:stop], given.known)
+                chunks.append(self._generate(stop - start, part, rng).cpu().numpy())
+        frame = self.tokens_.decode(np.concatenate(chunks), rng)
+        if conditions is not None:
+            for column in conditions.columns:            # conditioned values come back exactly as asked
+                frame[column] = conditions[column].to_numpy()
+        return frame
+
+    def _generate(self, n_rows: int, conditions: EncodedConditions | None, rng: np.random.Generator) -> torch.Tensor:
+        """Tokens sub-column by sub-column: the conditioned ones are set first, the rest drawn in table order."""
+        net = self.net_
+        n_sub = len(net.cardinalities)
+        known = np.zeros(n_sub, dtype=bool) if conditions is None else conditions.known
+        tokens = torch.zeros(n_rows, n_sub, dtype=torch.long, device=self.device_)
+        x = torch.zeros(n_rows, net.first.shape[1], device=self.device_)
+        for s in np.flatnonzero(known):
+            tokens[:, s] = torch.as_tensor(conditions.encoded[:, s], device=self.device_)
+            net.set_embedding(x, s, tokens[:, s])
+        for s in np.flatnonzero(~known):
+            probs = torch.softmax(net.step_logits(x, s), dim=1)
+            tokens[:, s] = torch.multinomial(probs, 1).squeeze(1)
+            net.set_embedding(x, s, tokens[:, s])
+        return tokens
+
+    # ------------------------------------------------------------------ persistence
+    def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        token_arrays, token_meta = self.tokens_.to_state()
+        arrays = {f"tokens/{key}": value for key, value in token_arrays.items()}
+        arrays.update({f"net/argn/{key}": value.detach().cpu().numpy() for key, value in self.net_.state_dict().items()})
+        return arrays, {"tokens": token_meta, "history": getattr(self, "history_", [])}
+
+    def _load_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        token_arrays = {k.removeprefix("tokens/"): v for k, v in arrays.items() if k.startswith("tokens/")}
+        self.tokens_ = TableTokens.from_state(token_arrays, meta["tokens"])
+        self._prepare()
+        self._build()
+        load_weights(self.name, "argn", self.net_, arrays)
+        self.net_.eval()
+        self.history_ = meta.get("history", [])
+
+
+def _slices(widths: list[int]) -> list[slice]:
+    ends = np.cumsum([0, *widths])
+    return [slice(int(a), int(b)) for a, b in zip(ends[:-1], ends[1:], strict=True)]
