@@ -79,8 +79,6 @@ class Trainer:
         """Train ``model`` on ``data`` (``(n_rows, width)`` on the model's device); returns per-epoch losses."""
         state = self._resume(model, fingerprint)
         history: list[dict[str, float]] = state.get("history", [])
-        if state.get("finished"):
-            return history
         best: _Best | None = state.get("best")
         if state.get("finished"):
             _restore_best(model, best, self.restore_best)

@@ -133,7 +133,7 @@ class TabularARGN(TorchSynthesizer):
     def __init__(self, *, hidden: int = 32, embedding: int = 10, dropout: float = 0.25, bins: int = 64,
                  fine_bins: int = 16, max_exact: int = 100, spike_share: float = 0.01,
                  validation_share: float = 0.1, epochs: int = 200, batch_size: int = 512, lr: float = 2e-3,
-                 patience: int | None = 5, device: str = "auto", seed: int | None = None,
+                 patience: int | None = 10, device: str = "auto", seed: int | None = None,
                  checkpoint_dir: str | None = None, checkpoint_every: int = 10, progress: bool = True):
         self.hidden = hidden
         self.embedding = embedding
