@@ -26,7 +26,7 @@ import pandas as pd
 import synthloop as sl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from neural_vs_sdv import collapse  # noqa: E402 - the benchmarks folder is not a package
+from neural_vs_sdv import collapse  # the benchmarks folder is not a package
 
 METRICS = ["detection_auc", "tstr_auc", "dcr_share", "membership_inference_auc", "exact_copy_rate"]
 

@@ -95,7 +95,7 @@ def test_numeric_and_categorical_equality_conditions_are_met_natively(fitted, mo
 def test_bad_argn_params_raise_a_clear_error(adult_small):
     from synthloop.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="dropout=1.5"):
+    with pytest.raises(ConfigError, match=r"dropout=1\.5"):
         synthesizers.get("argn", **TINY, dropout=1.5).fit(adult_small)
 
 

@@ -23,6 +23,7 @@ docs/benchmarks.md ("TabularARGN on Adult").
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator
 from typing import Any
@@ -117,6 +118,9 @@ class TabularARGN(TorchSynthesizer):
         A numeric column with at most this many distinct values gets one token per value.
     spike_share
         A numeric value at least this frequent keeps a token of its own (point masses stay exact).
+    table_order_share
+        Share of training batches in the table's column order (the rest: random orders). Unconditional
+        samples follow the table's order; conditioned columns go first.
     validation_share
         Rows held out to watch for overfitting (none below 50 rows).
     epochs, batch_size, lr
@@ -132,7 +136,8 @@ class TabularARGN(TorchSynthesizer):
 
     def __init__(self, *, hidden: int = 32, embedding: int = 10, dropout: float = 0.25, bins: int = 64,
                  fine_bins: int = 16, max_exact: int = 100, spike_share: float = 0.01,
-                 validation_share: float = 0.1, epochs: int = 200, batch_size: int = 512, lr: float = 2e-3,
+                 table_order_share: float = 0.0, validation_share: float = 0.1, epochs: int = 200,
+                 batch_size: int = 512, lr: float = 2e-3,
                  patience: int | None = 10, device: str = "auto", seed: int | None = None,
                  checkpoint_dir: str | None = None, checkpoint_every: int = 10, progress: bool = True):
         self.hidden = hidden
@@ -142,6 +147,7 @@ class TabularARGN(TorchSynthesizer):
         self.fine_bins = fine_bins
         self.max_exact = max_exact
         self.spike_share = spike_share
+        self.table_order_share = table_order_share
         self.validation_share = validation_share
         self.epochs = epochs
         self.batch_size = batch_size
@@ -169,7 +175,7 @@ class TabularARGN(TorchSynthesizer):
                                        bins=self.bins, fine_bins=self.fine_bins)
         tokens = self.tokens_.encode(data)
         self._prepare()
-        n_valid = int(round(self.validation_share * len(tokens))) if len(tokens) >= 50 else 0
+        n_valid = round(self.validation_share * len(tokens)) if len(tokens) >= 50 else 0
         shuffled = rng.permutation(len(tokens))
         with torch_threads():
             with seeded(train_seed):
@@ -189,10 +195,11 @@ class TabularARGN(TorchSynthesizer):
         problems = [f"{name}={getattr(self, name)!r} must be a whole number ≥ {low}"
                     for name, low in (("hidden", 1), ("embedding", 1), ("bins", 1), ("fine_bins", 1), ("max_exact", 0))
                     if not isinstance(getattr(self, name), int) or getattr(self, name) < low]
-        for name, high in (("dropout", 1.0), ("spike_share", 1.0), ("validation_share", 0.5)):
+        for name, high in (("dropout", 1.0), ("spike_share", 1.0), ("table_order_share", 1.0), ("validation_share", 0.5)):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not 0 <= value < high:
-                problems.append(f"{name}={value!r} must be a number in [0, {high})")
+            closed = name == "table_order_share"
+            if not isinstance(value, (int, float)) or not (0 <= value <= high if closed else 0 <= value < high):
+                problems.append(f"{name}={value!r} must be a number in [0, {high}{']' if closed else ')'}")
         if problems:
             raise ConfigError(f"Cannot train {self.name}: " + "; ".join(problems) + ".")
 
@@ -209,10 +216,15 @@ class TabularARGN(TorchSynthesizer):
 
     def _epoch_batches(self, n_rows: int, batch_size: int,
                        rng: np.random.Generator) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
-        """Shuffled batches, each with its own random column order (as the rank of every column)."""
+        """Shuffled batches, each with its own random column order (as the rank of every column).
+
+        A share ``table_order_share`` of the batches uses the table's own order, the one unconditional
+        sampling follows."""
         n_columns = len(self.tokens_.columns)
         for rows, _ in super()._epoch_batches(n_rows, batch_size, rng):
-            yield rows, np.argsort(rng.permutation(n_columns))
+            order = rng.permutation(n_columns)
+            table_order = rng.random() < self.table_order_share
+            yield rows, np.arange(n_columns) if table_order else np.argsort(order)
 
     def _train_step(self, batch: torch.Tensor, cond: torch.Tensor | None) -> dict[str, float]:
         optimizer = self.optimizers_["adamw"]
@@ -287,4 +299,4 @@ class TabularARGN(TorchSynthesizer):
 
 def _slices(widths: list[int]) -> list[slice]:
     ends = np.cumsum([0, *widths])
-    return [slice(int(a), int(b)) for a, b in zip(ends[:-1], ends[1:], strict=True)]
+    return [slice(int(a), int(b)) for a, b in itertools.pairwise(ends)]
