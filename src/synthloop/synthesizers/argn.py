@@ -97,8 +97,10 @@ class _ARGN(nn.Module):
         hidden = torch.relu(nn.functional.linear(x, self.first[part], self.first_bias[part]))
         return self.heads[s](hidden)
 
-    def set_embedding(self, x: torch.Tensor, s: int, tokens: torch.Tensor) -> None:
-        x[:, self.input_slices[s]] = self.embeddings[s](tokens)
+    def set_embedding(self, x: torch.Tensor, s: int, tokens: torch.Tensor, rows: torch.Tensor) -> None:
+        """Write the embeddings of sub-column s's ``tokens`` into ``x`` for the ``rows`` (a boolean mask)."""
+        part = self.input_slices[s]
+        x[:, part] = torch.where(rows[:, None], self.embeddings[s](tokens), x[:, part])
 
 
 class TabularARGN(TorchSynthesizer):
@@ -265,19 +267,30 @@ class TabularARGN(TorchSynthesizer):
         return frame
 
     def _generate(self, n_rows: int, conditions: EncodedConditions | None, rng: np.random.Generator) -> torch.Tensor:
-        """Tokens sub-column by sub-column: the conditioned ones are set first, the rest drawn in table order."""
+        """Tokens sub-column by sub-column: the known ones are set first, the rest drawn in table order.
+
+        ``conditions.known`` is ``(n_sub_columns,)`` (the same columns for every row) or
+        ``(n_rows, n_sub_columns)`` (each row its own known cells, as imputation needs): each row's
+        order is then its known cells, then its unknown ones in table order, an order the any-order
+        training covers.
+        """
         net = self.net_
         n_sub = len(net.cardinalities)
         known = np.zeros(n_sub, dtype=bool) if conditions is None else conditions.known
+        known = torch.as_tensor(np.broadcast_to(known, (n_rows, n_sub)).copy(), device=self.device_)
         tokens = torch.zeros(n_rows, n_sub, dtype=torch.long, device=self.device_)
+        if conditions is not None:
+            tokens[known] = torch.as_tensor(conditions.encoded, device=self.device_)[known]
         x = torch.zeros(n_rows, net.first.shape[1], device=self.device_)
-        for s in np.flatnonzero(known):
-            tokens[:, s] = torch.as_tensor(conditions.encoded[:, s], device=self.device_)
-            net.set_embedding(x, s, tokens[:, s])
-        for s in np.flatnonzero(~known):
-            probs = torch.softmax(net.step_logits(x, s), dim=1)
-            tokens[:, s] = torch.multinomial(probs, 1).squeeze(1)
-            net.set_embedding(x, s, tokens[:, s])
+        for s in range(n_sub):
+            net.set_embedding(x, s, tokens[:, s], rows=known[:, s])
+        for s in range(n_sub):
+            rows = ~known[:, s]
+            if not rows.any():
+                continue
+            probs = torch.softmax(net.step_logits(x[rows], s), dim=1)
+            tokens[rows, s] = torch.multinomial(probs, 1).squeeze(1)
+            net.set_embedding(x, s, tokens[:, s], rows=rows)
         return tokens
 
     # ------------------------------------------------------------------ persistence
