@@ -94,7 +94,8 @@ def test_conditional_vae_moves_other_columns_with_the_condition(adult_small, adu
 def test_capital_gain_keeps_its_spike_of_zeros(name, adult_small, adult_schema):
     # (a few-epoch GAN is still noise; ctgan's spike is measured in benchmarks/neural_vs_sdv.py)
     real_zeros = (adult_small["capital_gain"] == 0).mean()
-    wider = {"hidden": 32} if name == "argn" else {}          # argn's tiny regressors underfit the spike
+    # argn on 2,000 rows: fewer bins; the spike is its least stable figure (docs/benchmarks.md, issue 15)
+    wider = {"hidden": 16, "bins": 16, "fine_bins": 8} if name == "argn" else {}
     model = tiny(name, epochs=15, batch_size=200, **wider).fit(adult_small, adult_schema)
     synthetic_zeros = (model.sample(2000, seed=0)["capital_gain"] == 0).mean()
     assert abs(synthetic_zeros - real_zeros) < 0.05, (name, synthetic_zeros, real_zeros)
