@@ -95,8 +95,11 @@ def test_numeric_and_categorical_equality_conditions_are_met_natively(fitted, mo
 def test_bad_argn_params_raise_a_clear_error(adult_small):
     from synthloop.errors import ConfigError
 
-    with pytest.raises(ConfigError, match=r"dropout=1\.5"):
-        synthesizers.get("argn", **TINY, dropout=1.5).fit(adult_small)
+    # declared constraints (param_constraints): refused when the model is made, before any training
+    with pytest.raises(ConfigError, match=r"'dropout' must be ≥ 0 and < 1, got 1\.5"):
+        synthesizers.get("argn", **TINY, dropout=1.5)
+    with pytest.raises(ConfigError, match=r"'validation_share' must be ≥ 0 and < 0\.5, got 0\.5"):
+        synthesizers.get("argn", **TINY, validation_share=0.5)
 
 
 # ---------------------------------------------------------------------- trainer hooks
@@ -110,7 +113,7 @@ def test_validation_loss_is_recorded_and_the_best_epoch_is_kept(adult_small, mon
         kept[value] = {k: v.clone() for k, v in self.net_.state_dict().items()}
         return {"val_loss": value}
 
-    monkeypatch.setattr(type(model), "_validation_losses", fake_validation)
+    monkeypatch.setattr(type(model), "validation_losses", fake_validation)
     model.fit(adult_small)
     assert [epoch["val_loss"] for epoch in model.history_] == [3.0, 1.0, 2.0, 4.0]
     for key, value in model.net_.state_dict().items():
@@ -145,3 +148,17 @@ def test_each_row_can_know_its_own_cells(fitted):
         tokens = fitted._generate(200, EncodedConditions(np.zeros((200, 0, 1)), encoded, known), rng).numpy()
     np.testing.assert_array_equal(tokens[known], encoded[known])
     assert (tokens[~known] != encoded[~known]).any()
+
+
+def test_a_corrupt_token_state_is_an_artifact_error():
+    from synthloop.errors import ArtifactError
+
+    values = pd.Series(np.random.default_rng(0).normal(size=500))
+    arrays, meta = TableTokens([ColumnTokens.fit("x", "numeric", values, max_exact=10, bins=8, fine_bins=4)]).to_state()
+    assert TableTokens.from_state(arrays, meta).cardinalities == [8, 4]
+    with pytest.raises(ArtifactError, match="'x'.*not sorted"):
+        TableTokens.from_state({**arrays, "0/edges": arrays["0/edges"][::-1].copy()}, meta)
+    with pytest.raises(ArtifactError, match="'x'.*corrupt"):
+        TableTokens.from_state({k: v for k, v in arrays.items() if k != "0/fine"}, meta)
+    with pytest.raises(ArtifactError, match="token state is corrupt"):
+        TableTokens.from_state(arrays, {})

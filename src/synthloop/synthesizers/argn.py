@@ -26,17 +26,20 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
-from synthloop.errors import ConfigError
-from synthloop.nn.blocks import Dropout, adam, resolve_device, seeded, torch_threads
+from synthloop.nn.blocks import Dropout, adam
+from synthloop.nn.runtime import resolve_device, run_threads, seeded, torch_generator, torch_threads, use_generator
 from synthloop.nn.trainer import Trainer
+from synthloop.synthesizers._stored import ArgnMeta, ArrayCheck, check_names
 from synthloop.synthesizers.neural import EncodedConditions, TorchSynthesizer, load_weights
+from synthloop.synthesizers.params import POSITIVE_INT, WIDTH, Interval
+from synthloop.synthesizers.seeds import SeedTree
 from synthloop.transforms.tokens import TableTokens
 
 # Fixed random orders the validation loss is averaged over (the same every epoch, so epochs compare).
@@ -57,9 +60,12 @@ class _ARGN(nn.Module):
         self.embeddings = nn.ModuleList(nn.Embedding(c, e) for c, e in zip(cardinalities, embedding_dims, strict=True))
         self.dropout = Dropout(dropout)
         sub = torch.arange(len(cardinalities))
-        self.register_buffer("column_of", torch.as_tensor(column_of))                   # (S,)
-        self.register_buffer("sub_of_input", sub.repeat_interleave(torch.as_tensor(embedding_dims)))   # (D,)
-        self.register_buffer("sub_of_hidden", sub.repeat_interleave(torch.as_tensor(hidden_dims)))     # (H,)
+        # Derived from the tokens, so not stored: a model file cannot contradict them.
+        self.register_buffer("column_of", torch.as_tensor(column_of), persistent=False)               # (S,)
+        self.register_buffer("sub_of_input", sub.repeat_interleave(torch.as_tensor(embedding_dims)),  # (D,)
+                             persistent=False)
+        self.register_buffer("sub_of_hidden", sub.repeat_interleave(torch.as_tensor(hidden_dims)),    # (H,)
+                             persistent=False)
         self.hidden_slices = _slices(hidden_dims)
         self.input_slices = _slices(embedding_dims)
         d_in, d_hidden = sum(embedding_dims), sum(hidden_dims)
@@ -129,19 +135,28 @@ class TabularARGN(TorchSynthesizer):
         Most epochs, rows per step, AdamW learning rate (weight decay 1e-4).
     patience
         Stop after this many epochs without a better validation loss; the best epoch's weights are kept.
-    device, seed, checkpoint_dir, checkpoint_every, progress
+    device, seed, checkpoint_dir, checkpoint_every, progress, threads
         As for every neural model.
     """
 
     name = "argn"
     monitor = "val_loss"
+    meta_schema = ArgnMeta
+    _SHARE = Interval(0, 1, closed="left")
+    param_constraints: ClassVar = {**TorchSynthesizer.param_constraints, "hidden": WIDTH, "embedding": WIDTH,
+                                   "dropout": _SHARE, "bins": POSITIVE_INT, "fine_bins": POSITIVE_INT,
+                                   "max_exact": Interval(0, None), "spike_share": _SHARE,
+                                   "table_order_share": Interval(0, 1),
+                                   "validation_share": Interval(0, 0.5, closed="left")}
+    test_params: ClassVar = {"epochs": 2, "batch_size": 100, "hidden": 8, "progress": False}
 
     def __init__(self, *, hidden: int = 32, embedding: int = 10, dropout: float = 0.25, bins: int = 64,
                  fine_bins: int = 16, max_exact: int = 100, spike_share: float = 0.01,
                  table_order_share: float = 0.0, validation_share: float = 0.1, epochs: int = 200,
                  batch_size: int = 512, lr: float = 2e-3,
                  patience: int | None = 10, device: str = "auto", seed: int | None = None,
-                 checkpoint_dir: str | None = None, checkpoint_every: int = 10, progress: bool = True):
+                 checkpoint_dir: str | None = None, checkpoint_every: int = 10, progress: bool = True,
+                 threads: int | None = None):
         self.hidden = hidden
         self.embedding = embedding
         self.dropout = dropout
@@ -160,6 +175,7 @@ class TabularARGN(TorchSynthesizer):
         self.checkpoint_dir = checkpoint_dir
         self.checkpoint_every = checkpoint_every
         self.progress = progress
+        self.threads = threads
 
     @classmethod
     def search_space(cls, trial) -> dict[str, object]:
@@ -167,10 +183,11 @@ class TabularARGN(TorchSynthesizer):
                 "dropout": trial.suggest_float("dropout", 0.0, 0.4)}
 
     # ------------------------------------------------------------------ fit
-    def _fit(self, data: pd.DataFrame, rng: np.random.Generator) -> None:
-        self._check_training_params()
-        self._check_argn_params()
+    def _fit(self, data: pd.DataFrame, seeds: SeedTree) -> None:
+        rng = seeds.generator("model")
         train_seed = int(rng.integers(2**62))
+        self.seeded_ = seeds.seeded                         # seeded runs use a fixed thread count
+        self.fit_threads_ = run_threads(self.threads, seeded=self.seeded_)
         kinds = self.schema_.model_kinds()
         self.tokens_ = TableTokens.fit(data, kinds, {name: self.schema_[name].categories for name in kinds},
                                        max_exact=self.max_exact, spike_share=self.spike_share,
@@ -179,31 +196,24 @@ class TabularARGN(TorchSynthesizer):
         self._prepare()
         n_valid = round(self.validation_share * len(tokens)) if len(tokens) >= 50 else 0
         shuffled = rng.permutation(len(tokens))
-        with torch_threads():
-            with seeded(train_seed):
+        callbacks = self.callbacks()
+        with torch_threads(self.fit_threads_):
+            with seeded(seeds.integer("torch")):             # layer initialisation only (nn.init takes no generator)
                 self._build()
+            self.torch_rng_ = torch_generator(seeds.integer("torch"), self.device_)
+            use_generator(self.nets_, self.torch_rng_)
+            for callback in callbacks:
+                callback.on_build(self)
             self.validation_ = torch.as_tensor(tokens[shuffled[:n_valid]], device=self.device_)
             self.validation_orders_ = [torch.as_tensor(rng.permutation(len(kinds)), device=self.device_)
                                        for _ in range(_VALIDATION_ORDERS)]
             trainer = Trainer(epochs=self.epochs, batch_size=self.batch_size, checkpoint_dir=self.checkpoint_dir,
                               checkpoint_every=self.checkpoint_every, patience=self.patience,
-                              progress=self.progress, description=self.name, restore_best=n_valid > 0)
+                              callbacks=callbacks, restore_best=n_valid > 0)
             rows = torch.as_tensor(tokens[shuffled[n_valid:]], device=self.device_)
             self.history_ = trainer.fit(self, rows, seed=train_seed, fingerprint=self._fingerprint(tokens))
             self.net_.eval()
         del self.validation_, self.validation_orders_
-
-    def _check_argn_params(self) -> None:
-        problems = [f"{name}={getattr(self, name)!r} must be a whole number ≥ {low}"
-                    for name, low in (("hidden", 1), ("embedding", 1), ("bins", 1), ("fine_bins", 1), ("max_exact", 0))
-                    if not isinstance(getattr(self, name), int) or getattr(self, name) < low]
-        for name, high in (("dropout", 1.0), ("spike_share", 1.0), ("table_order_share", 1.0), ("validation_share", 0.5)):
-            value = getattr(self, name)
-            closed = name == "table_order_share"
-            if not isinstance(value, (int, float)) or not (0 <= value <= high if closed else 0 <= value < high):
-                problems.append(f"{name}={value!r} must be a number in [0, {high}{']' if closed else ')'}")
-        if problems:
-            raise ConfigError(f"Cannot train {self.name}: " + "; ".join(problems) + ".")
 
     def _prepare(self) -> None:
         self.device_ = resolve_device(self.device)
@@ -216,19 +226,19 @@ class TabularARGN(TorchSynthesizer):
         self.nets_ = {"argn": self.net_}
         self.optimizers_ = {"adamw": adam(self.net_.parameters(), decoupled=True, lr=self.lr, weight_decay=1e-4)}
 
-    def _epoch_batches(self, n_rows: int, batch_size: int,
+    def epoch_batches(self, n_rows: int, batch_size: int,
                        rng: np.random.Generator) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
         """Shuffled batches, each with its own random column order (as the rank of every column).
 
         A share ``table_order_share`` of the batches uses the table's own order, the one unconditional
         sampling follows."""
         n_columns = len(self.tokens_.columns)
-        for rows, _ in super()._epoch_batches(n_rows, batch_size, rng):
+        for rows, _ in super().epoch_batches(n_rows, batch_size, rng):
             order = rng.permutation(n_columns)
             table_order = rng.random() < self.table_order_share
             yield rows, np.arange(n_columns) if table_order else np.argsort(order)
 
-    def _train_step(self, batch: torch.Tensor, cond: torch.Tensor | None) -> dict[str, float]:
+    def train_step(self, batch: torch.Tensor, cond: torch.Tensor | None) -> dict[str, float]:
         optimizer = self.optimizers_["adamw"]
         loss = self.net_.loss(batch, cond)
         optimizer.zero_grad(set_to_none=True)
@@ -236,7 +246,7 @@ class TabularARGN(TorchSynthesizer):
         optimizer.step()
         return {"loss": loss.item()}
 
-    def _validation_losses(self) -> dict[str, float]:
+    def validation_losses(self) -> dict[str, float]:
         """Loss of the held-out rows, averaged over fixed random orders (what early stopping watches)."""
         if len(self.validation_) == 0:
             return {}
@@ -255,7 +265,9 @@ class TabularARGN(TorchSynthesizer):
                                    for name in self.tokens_.names})
             given = EncodedConditions(np.zeros((n_rows, 0, 1), np.float32), self.tokens_.encode(filled), known)
         chunks = []
-        with torch.no_grad(), torch_threads(), seeded(int(rng.integers(2**62))):
+        self.torch_rng_ = torch_generator(int(rng.integers(2**62)), self.device_)
+        threads = run_threads(self.threads, seeded=getattr(self, "seeded_", False))
+        with torch.no_grad(), torch_threads(threads):
             for start in range(0, n_rows, self.sample_chunk):
                 stop = min(start + self.sample_chunk, n_rows)
                 part = None if given is None else EncodedConditions(given.cond, given.encoded[start:stop], given.known)
@@ -289,25 +301,54 @@ class TabularARGN(TorchSynthesizer):
             if not rows.any():
                 continue
             probs = torch.softmax(net.step_logits(x[rows], s), dim=1)
-            tokens[rows, s] = torch.multinomial(probs, 1).squeeze(1)
+            tokens[rows, s] = torch.multinomial(probs, 1, generator=self.torch_rng_).squeeze(1)
             net.set_embedding(x, s, tokens[:, s], rows=rows)
         return tokens
 
     # ------------------------------------------------------------------ persistence
-    def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    def to_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         token_arrays, token_meta = self.tokens_.to_state()
         arrays = {f"tokens/{key}": value for key, value in token_arrays.items()}
         arrays.update({f"net/argn/{key}": value.detach().cpu().numpy() for key, value in self.net_.state_dict().items()})
-        return arrays, {"tokens": token_meta, "history": getattr(self, "history_", [])}
+        return arrays, {"tokens": token_meta, "history": getattr(self, "history_", []),
+                        "fit_threads": self.fit_threads_, "seeded": self.seeded_}
 
-    def _load_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+    def _check_state(self, check: ArrayCheck, meta: dict[str, Any]) -> None:
+        columns = meta["tokens"]["columns"]
+        kinds = self.schema_.model_kinds()
+        check_names(check, [c["name"] for c in columns], kinds, "stored token columns")
+        for i, column in enumerate(columns):
+            prefix = f"tokens/{i}/"
+            check.require(kinds.get(column["name"], column["kind"]) == column["kind"],
+                          f"{prefix}: column {column['name']!r} is {kinds.get(column['name'])}, not {column['kind']}")
+            check.require((column.get("labels") is None) == (column["kind"] == "numeric"),
+                          f"{prefix}: labels belong to categorical columns only")
+            edges = check.take(prefix + "edges", "f", (None,))
+            n_bins = None if edges is None else max(len(edges) - 1, 0)
+            check.require(edges is None or (len(edges) != 1 and n_bins <= self.bins),
+                          f"{prefix}edges: {0 if edges is None else len(edges)} edges do not fit bins={self.bins}")
+            fine = check.take(prefix + "fine", "f", (n_bins, None))
+            check.require(fine is None or not n_bins or 2 <= fine.shape[1] <= self.fine_bins + 1,
+                          f"{prefix}fine: {None if fine is None else fine.shape[1]} edges per bin do not fit "
+                          f"fine_bins={self.fine_bins}")
+            if column["kind"] == "numeric":
+                values = check.take(prefix + "values", "f", (None,))
+                most = self.max_exact if not n_bins else (
+                    math.floor(1 / self.spike_share) if self.spike_share > 0 else self.n_training_rows_)
+                check.require(values is None or len(values) <= most,
+                              f"{prefix}values: {0 if values is None else len(values)} exact values do not fit "
+                              f"max_exact={self.max_exact}, spike_share={self.spike_share}")
+        check.take_prefix("net/", "f")               # names and shapes: torch's strict load_state_dict
+
+    def from_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         token_arrays = {k.removeprefix("tokens/"): v for k, v in arrays.items() if k.startswith("tokens/")}
         self.tokens_ = TableTokens.from_state(token_arrays, meta["tokens"])
         self._prepare()
         self._build()
         load_weights(self.name, "argn", self.net_, arrays)
-        self.net_.eval()
         self.history_ = meta.get("history", [])
+        self.fit_threads_ = int(meta.get("fit_threads", 0) or 0) or None
+        self.seeded_ = bool(meta.get("seeded", False))
 
 
 def _slices(widths: list[int]) -> list[slice]:

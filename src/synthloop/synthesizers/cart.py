@@ -39,7 +39,13 @@ Two mechanisms, because each fixes a different failure:
   rate) reproduced a training row: common profiles complete a copy by chance. A sampled row whose
   64-bit hash matches a training row's gets its last column redrawn from the same leaf (up to 4
   times), then is regenerated whole (up to 16 times). This touches about 1% of rows and keeps every
-  value a real donor value, so spikes and repeated values survive.
+  value a real donor value, so spikes and repeated values survive. The training-row hashes are not
+  saved (they would be an exact membership oracle): a model loaded without its privacy reference
+  samples without this redraw.
+
+What a saved model keeps: the tree splits and, per leaf, the training values of its column (the
+donors) in random order, so rows cannot be re-linked across columns; a categorical target with more
+than 256 labels chooses splits on its 255 most frequent labels plus one pooled class.
 
 Jitter within the observed support (``smoothing``) also stops copies, but moved values are easy to
 detect (0.63–0.67), so it is off by default. Conditions on the first visited column (the target,
@@ -49,7 +55,7 @@ with ``order="auto"``) are exact; later ones use sampling-importance-resampling 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -57,7 +63,10 @@ from threadpoolctl import threadpool_limits
 
 from synthloop.errors import ConfigError
 from synthloop.synthesizers import _trees
+from synthloop.synthesizers._stored import ArrayCheck, CartMeta, check_names
 from synthloop.synthesizers.base import Synthesizer
+from synthloop.synthesizers.params import NON_NEGATIVE, POSITIVE_INT, SEED, Choices, Either, Interval, Items
+from synthloop.synthesizers.seeds import SeedTree
 
 # Candidate rows drawn per requested row when a condition sits after the first visited column.
 _CANDIDATES_PER_ROW = 4
@@ -94,7 +103,12 @@ class SequentialCART(Synthesizer):
     """
 
     name = "cart"
+    meta_schema = CartMeta
     native_conditions = True
+    param_constraints: ClassVar = {"min_leaf": POSITIVE_INT, "max_depth": POSITIVE_INT, "smoothing": NON_NEGATIVE,
+                         "atom_share": Interval(0, 1), "seed": SEED,
+                         "order": Either((Choices(("auto", "data")), Items()))}
+    test_params: ClassVar = {"min_leaf": 3}
 
     def __init__(self, *, min_leaf: int = 40, max_depth: int | None = None, order: str | Sequence[str] = "auto",
                  smoothing: float = 0.0, atom_share: float = 0.01, avoid_copies: bool = True,
@@ -112,7 +126,8 @@ class SequentialCART(Synthesizer):
         return {"min_leaf": trial.suggest_int("min_leaf", 5, 100, log=True)}
 
     # ------------------------------------------------------------------ fit
-    def _fit(self, data: pd.DataFrame, rng: np.random.Generator) -> None:
+    def _fit(self, data: pd.DataFrame, seeds: SeedTree) -> None:
+        rng = seeds.generator("model")
         kinds = self.schema_.model_kinds()
         self.order_ = self._visit_order(data, kinds)
         matrix = self._encode(data)
@@ -126,7 +141,6 @@ class SequentialCART(Synthesizer):
                 if kinds[name] == "numeric":
                     tree.update(_trees.support_arrays(tree, self.atom_share))
                 self.trees_.append(tree)
-        self.row_hashes_ = np.unique(_trees.row_hashes(matrix))
 
     def _visit_order(self, data: pd.DataFrame, kinds: dict[str, str]) -> list[str]:
         names = list(kinds)
@@ -234,11 +248,22 @@ class SequentialCART(Synthesizer):
 
     def _replace_copies(self, matrix: np.ndarray, leaves: np.ndarray, fixed: dict[int, np.ndarray],
                         rng: np.random.Generator) -> np.ndarray:
-        """Redraw rows equal to a training row: the last free column first, then whole rows."""
+        """Redraw rows equal to a training row: the last free column first, then whole rows.
+
+        Equality is the shared row hash (:mod:`synthloop.tabular.hashing`) against the training rows
+        the base class holds: in memory after ``fit``, or the privacy reference of a model folder that
+        kept it. A model loaded without them cannot tell copies (the folder holds no per-row hashes),
+        so it samples without this redraw.
+        """
+        training = self._training_hashes()
         free = [p for p in range(len(self.order_)) if p not in fixed]
+        rows = np.arange(len(matrix))
         for round_ in range(_LAST_COLUMN_ROUNDS + _WHOLE_ROW_ROUNDS):
-            copies = np.flatnonzero(np.isin(_trees.row_hashes(matrix), self.row_hashes_))
-            if len(copies) == 0 or not free:
+            if training is None or len(rows) == 0 or not free:
+                break
+            copies = rows[self._copies(self._decode(matrix[rows]), training)]
+            rows = copies
+            if len(copies) == 0:
                 break
             if round_ < _LAST_COLUMN_ROUNDS:
                 last = free[-1]
@@ -249,17 +274,33 @@ class SequentialCART(Synthesizer):
         return matrix
 
     # ------------------------------------------------------------------ persistence
-    def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        arrays = {"row_hashes": self.row_hashes_}
+    def to_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        arrays = {}
         for position, tree in enumerate(self.trees_):
             arrays.update({f"tree/{position}/{key}": value for key, value in tree.items()})
         return arrays, {"order": self.order_}
 
-    def _load_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+    def _check_state(self, check: ArrayCheck, meta: dict[str, Any]) -> None:
+        check_names(check, meta["order"], self.schema_.model_kinds(), "stored column order")
+        for position in range(len(meta["order"])):
+            nodes = check.take(f"tree/{position}/left", "i", (None,))
+            n_nodes = None if nodes is None else len(nodes)
+            for key in ("right", "feature", "leaf_start", "leaf_count"):
+                check.take(f"tree/{position}/{key}", "i", (n_nodes,))
+            check.take(f"tree/{position}/threshold", "f", (n_nodes,), finite=False)   # NaN: split on missing
+            check.take(f"tree/{position}/missing_left", "ub", (n_nodes,))
+            pool = check.take(f"tree/{position}/pool", "f", (None,), finite=False)
+            check.require(pool is None or len(pool) <= self.n_training_rows_,
+                          f"tree/{position}/pool holds more donors than training rows")
+            if f"tree/{position}/support" in check.arrays:            # numeric columns: the smoothing support
+                support = check.take(f"tree/{position}/support", "f", (None,))
+                check.take(f"tree/{position}/atom", "ub", (None if support is None else len(support),))
+                check.take(f"tree/{position}/leaf_rank_spread", "f", (n_nodes,))
+
+    def from_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self.order_ = [str(name) for name in meta["order"]]
         if sorted(self.order_) != sorted(self.schema_.model_kinds()):
             raise ValueError("stored column order does not match the schema")
-        self.row_hashes_ = arrays["row_hashes"]
         self.trees_ = []
         for position in range(len(self.order_)):
             prefix = f"tree/{position}/"

@@ -9,7 +9,8 @@ defaults (64 × 16) a continuous column is resolved to 1/1,024 of its mass. A mi
 more token of the first level.
 
 Each column gives one or two *sub-columns* (the levels); a model predicts them in order. The whole
-state is a few arrays and a JSON list, so a model file holds no pickle.
+state is a few arrays and a JSON list (``to_state() -> (arrays, meta)`` / ``from_state(arrays, meta)``,
+the protocol of every transform), so a model file holds no pickle.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+
+from synthloop.errors import ArtifactError
 
 
 @dataclass
@@ -121,23 +124,35 @@ class ColumnTokens:
         return out
 
     # ------------------------------------------------------------------ state
-    def to_state(self, prefix: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        arrays = {f"{prefix}edges": self.edges, f"{prefix}fine": self.fine}
+    def to_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Learned arrays and JSON metadata (the transform state protocol; labels live in the JSON)."""
+        arrays = {"edges": self.edges.astype("float64"), "fine": self.fine.astype("float64")}
         meta: dict[str, Any] = {"name": self.name, "kind": self.kind, "has_missing": self.has_missing}
         if self.kind == "categorical":
             meta["labels"] = [str(v) for v in self.values]
         else:
-            arrays[f"{prefix}values"] = self.values.astype("float64")
+            arrays["values"] = self.values.astype("float64")
         return arrays, meta
 
     @classmethod
-    def from_state(cls, prefix: str, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> ColumnTokens:
-        values = (np.array(meta["labels"], dtype=object) if meta["kind"] == "categorical"
-                  else np.asarray(arrays[f"{prefix}values"], dtype="float64"))
-        edges = np.asarray(arrays[f"{prefix}edges"], dtype="float64")
-        fine = np.asarray(arrays[f"{prefix}fine"], dtype="float64")
-        fine = fine.reshape(len(edges) - 1, -1) if fine.size else np.zeros((0, 0))
-        return cls(meta["name"], meta["kind"], values, bool(meta["has_missing"]), edges, fine)
+    def from_state(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> ColumnTokens:
+        """Rebuild from :meth:`to_state` output; a corrupt state raises ArtifactError naming the column."""
+        try:
+            values = (np.array(meta["labels"], dtype=object) if meta["kind"] == "categorical"
+                      else np.asarray(arrays["values"], dtype="float64"))
+            edges = np.asarray(arrays["edges"], dtype="float64")
+            fine = np.asarray(arrays["fine"], dtype="float64")
+            fine = fine.reshape(len(edges) - 1, -1) if fine.size else np.zeros((0, 0))
+            column = cls(meta["name"], meta["kind"], values, bool(meta["has_missing"]), edges, fine)
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ArtifactError(f"the token state of column {meta.get('name')!r} is corrupt ({exc!r})") from None
+        if column.kind == "numeric" and np.any(np.diff(values) <= 0):
+            raise ArtifactError(f"the token state of column {column.name!r} is corrupt (exact values not sorted)")
+        if np.any(np.diff(edges) < 0) or (fine.size and np.any(np.diff(fine, axis=1) < 0)):
+            raise ArtifactError(f"the token state of column {column.name!r} is corrupt (bin edges not sorted)")
+        if min(column.cardinalities) < 1:
+            raise ArtifactError(f"the token state of column {column.name!r} is corrupt (a level with no tokens)")
+        return column
 
 
 class TableTokens:
@@ -179,18 +194,24 @@ class TableTokens:
             start += width
         return pd.DataFrame(out)
 
-    def to_state(self) -> tuple[dict[str, np.ndarray], list[dict[str, Any]]]:
+    def to_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         arrays: dict[str, np.ndarray] = {}
         metas = []
         for i, column in enumerate(self.columns):
-            column_arrays, meta = column.to_state(f"{i}/")
-            arrays.update(column_arrays)
+            column_arrays, meta = column.to_state()
+            arrays.update({f"{i}/{key}": np.ascontiguousarray(value) for key, value in column_arrays.items()})
             metas.append(meta)
-        return arrays, metas
+        return arrays, {"columns": metas}
 
     @classmethod
-    def from_state(cls, arrays: dict[str, np.ndarray], metas: list[dict[str, Any]]) -> TableTokens:
-        return cls([ColumnTokens.from_state(f"{i}/", arrays, meta) for i, meta in enumerate(metas)])
+    def from_state(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> TableTokens:
+        """Rebuild from :meth:`to_state` output; corrupt state raises ArtifactError naming the column."""
+        try:
+            columns = list(meta["columns"])
+        except (KeyError, TypeError) as exc:
+            raise ArtifactError(f"the token state is corrupt ({exc!r})") from None
+        return cls([ColumnTokens.from_state({k.removeprefix(f"{i}/"): v for k, v in arrays.items()
+                                             if k.startswith(f"{i}/")}, column) for i, column in enumerate(columns)])
 
 
 def _quantile_edges(values: np.ndarray, n_bins: int) -> np.ndarray:
