@@ -156,9 +156,9 @@ def test_a_corrupt_token_state_is_an_artifact_error():
     values = pd.Series(np.random.default_rng(0).normal(size=500))
     arrays, meta = TableTokens([ColumnTokens.fit("x", "numeric", values, max_exact=10, bins=8, fine_bins=4)]).to_state()
     assert TableTokens.from_state(arrays, meta).cardinalities == [8, 4]
-    with pytest.raises(ArtifactError, match="'x'.*not sorted"):
+    with pytest.raises(ArtifactError, match=r"'x'.*not sorted"):
         TableTokens.from_state({**arrays, "0/edges": arrays["0/edges"][::-1].copy()}, meta)
-    with pytest.raises(ArtifactError, match="'x'.*corrupt"):
+    with pytest.raises(ArtifactError, match=r"'x'.*corrupt"):
         TableTokens.from_state({k: v for k, v in arrays.items() if k != "0/fine"}, meta)
     with pytest.raises(ArtifactError, match="token state is corrupt"):
         TableTokens.from_state(arrays, {})
