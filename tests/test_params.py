@@ -29,6 +29,9 @@ BAD_VALUES = {
               "threads": [0, -1, 2.5], "seed": [-1]},
     "tvae": {"latent_dim": [0, -1], "hidden": [[], [0], [64, -1]], "loss_factor": [0, -1.0, math.nan]},
     "tabddpm": {"timesteps": [0, 1, -5], "sample_steps": [0, -1], "hidden": [[0]], "time_dim": [0, 1]},
+    "argn": {"hidden": [0, -1, 2.5, (32,)], "embedding": [0], "dropout": [-0.1, 1.0, math.nan], "bins": [0],
+             "fine_bins": [0, 1.5], "max_exact": [-1], "spike_share": [1.0, -0.01], "table_order_share": [1.5, -1],
+             "validation_share": [0.5, -0.1, math.inf], "patience": [0], "threads": [0]},
 }
 CASES = [(model, param, value) for model, params in BAD_VALUES.items() for param, values in params.items()
          for value in values]

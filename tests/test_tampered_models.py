@@ -33,11 +33,13 @@ TINY = {
     "tvae": {"epochs": 1, "batch_size": 50, "hidden": (8,), "latent_dim": 4, "progress": False},
     "tabddpm": {"epochs": 1, "batch_size": 50, "hidden": (8,), "time_dim": 4, "timesteps": 10, "sample_steps": 5,
                 "progress": False},
+    "argn": {"epochs": 1, "batch_size": 50, "hidden": 4, "embedding": 4, "progress": False},
 }
 NAMES = sl.synthesizers.available()
 # An array each model has whose shape the config and schema fix, to damage.
 _FLOAT_ARRAY = {"independent": "1/probs", "gaussian_copula": "correlation", "cart": "tree/0/threshold",
-                "ctgan": "cond/frequency", "tvae": "cond/frequency", "tabddpm": "cond/frequency"}
+                "ctgan": "cond/frequency", "tvae": "cond/frequency", "tabddpm": "cond/frequency",
+                "argn": "tokens/0/values"}
 PAYLOAD = "(age == age) | (@pd.io.common.os.system('touch {marker}') == 1)"
 
 
@@ -180,7 +182,7 @@ def test_array_names_with_path_traversal_are_refused(model):
     refused(model, "header does not describe arrays")
 
 
-@pytest.mark.parametrize("model", ["ctgan", "tvae", "tabddpm"], indirect=True)
+@pytest.mark.parametrize("model", ["ctgan", "tvae", "tabddpm", "argn"], indirect=True)
 def test_network_weights_of_the_wrong_size_are_refused(model):
     def grow(arrays):
         key = next(k for k in arrays if k.startswith("net/") and arrays[k].ndim == 2)
@@ -255,7 +257,8 @@ def test_meta_with_wrong_types_is_refused(model):
 def test_meta_naming_other_columns_is_refused(model):
     def rename(config):
         meta = config["meta"]
-        names = meta.get("columns") or meta.get("margins") or meta.get("order") or meta["encoder"]["columns"]
+        names = (meta.get("columns") or meta.get("margins") or meta.get("order")
+                 or (meta.get("tokens") or meta.get("encoder"))["columns"])
         if isinstance(names[0], dict):
             names[0]["name"] = "not_a_column"
         else:

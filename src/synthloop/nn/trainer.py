@@ -6,7 +6,12 @@ The loop knows nothing about GANs, VAEs or diffusion (the minGPT pattern). A mod
 - ``torch_rng_``: the model's explicit ``torch.Generator``, re-seeded at the start of every epoch;
 - ``epoch_batches(n_rows, batch_size, rng)``: the row indices (and optional condition) of each step;
 - ``train_step(batch, cond) -> {"loss name": value}``: one optimisation step;
-- ``monitor``: the loss that early stopping watches.
+- ``monitor``: the loss that early stopping watches;
+- optionally ``validation_losses() -> {"val_loss": value}``: losses on rows held out from training,
+  computed after every epoch and added to its history, so early stopping can watch them.
+
+With ``restore_best`` the nets end with the weights of the epoch where ``monitor`` was lowest (kept
+in memory and in checkpoints): on a validation loss, that is the epoch before overfitting began.
 
 Everything else around the loop (the progress bar, a "resuming from epoch N" line, loss logging)
 is a :class:`~synthloop.nn.callbacks.Callback`. API change (wave 2): the hooks were the private
@@ -64,6 +69,8 @@ class Trainer:
         Write a checkpoint every this many epochs (and at the end, and on Ctrl-C).
     patience
         Stop when ``model.monitor`` has not improved by ``min_delta`` (relative) for this many epochs.
+    restore_best
+        End with the nets' weights of the epoch with the lowest ``model.monitor``.
     callbacks
         :class:`~synthloop.nn.callbacks.Callback` objects (the progress bar is one).
     """
@@ -75,12 +82,15 @@ class Trainer:
     patience: int | None = None
     min_delta: float = 1e-3
     callbacks: Sequence[Callback] = ()
+    restore_best: bool = False
 
     def fit(self, model: Trainable, data: torch.Tensor, *, seed: int, fingerprint: str) -> list[dict[str, float]]:
         """Train ``model`` on ``data`` (``(n_rows, width)`` on the model's device); returns per-epoch losses."""
         state = self._resume(model, fingerprint)
         history: list[dict[str, float]] = state.get("history", [])
+        best: _Best | None = state.get("best")
         if state.get("finished"):
+            _restore_best(model, best, self.restore_best)
             return history
         saved_epoch = len(history)
         snapshot: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = None
@@ -88,14 +98,16 @@ class Trainer:
         try:
             for epoch in range(len(history), self.epochs):
                 history.append(self._run_epoch(model, data, seed, epoch))
+                if self.restore_best:
+                    best = _Best.update(best, model, history)
                 self._call("on_epoch_end", epoch, history[-1])
                 stop = _should_stop(history, model.monitor, self.patience, self.min_delta)
                 finished = stop or epoch + 1 == self.epochs
                 if self.checkpoint_dir is not None and (finished or (epoch + 1) % self.checkpoint_every == 0):
-                    self._save(_capture(model, history, fingerprint, finished, stop))
+                    self._save(_capture(model, history, fingerprint, finished, stop, best))
                     saved_epoch = epoch + 1
                 elif self.checkpoint_dir is not None:
-                    snapshot = _capture(model, history, fingerprint, finished, stop)
+                    snapshot = _capture(model, history, fingerprint, finished, stop, best)
                 if finished:
                     break
         except KeyboardInterrupt:
@@ -104,6 +116,7 @@ class Trainer:
             raise
         finally:
             self._call("on_train_end", history)
+        _restore_best(model, best, self.restore_best)
         return history
 
     def _call(self, hook: str, *args: Any) -> None:
@@ -125,7 +138,11 @@ class Trainer:
                 totals[name] = totals.get(name, 0.0) + value
             step += 1
             self._call("on_batch_end", epoch, step, n_steps, losses)
-        return {name: total / max(step, 1) for name, total in totals.items()}
+        losses = {name: total / max(step, 1) for name, total in totals.items()}
+        validate = getattr(model, "validation_losses", None)
+        if validate is not None:
+            losses.update(validate())
+        return losses
 
     # ------------------------------------------------------------------ checkpoints
     @property
@@ -155,6 +172,9 @@ class Trainer:
             if meta.get("fingerprint") != fingerprint or len(meta.get("history", ())) > self.epochs:
                 return {}
             _restore(model, tensors, meta)
+            if "best_epoch" in meta:
+                meta["best"] = _Best(int(meta["best_epoch"]), {k.removeprefix("best/"): v for k, v in tensors.items()
+                                                               if k.startswith("best/")})
         except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError, RuntimeError) as exc:
             _restore(model, *fresh)
             self._set_aside(path, exc)
@@ -199,8 +219,35 @@ def _should_stop(history: list[dict[str, float]], monitor: str, patience: int | 
     return min(values[-patience:]) > best_before - min_delta * abs(best_before)
 
 
-def _capture(model: Trainable, history: list[dict[str, float]], fingerprint: str,
-             finished: bool, early_stopped: bool) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+@dataclass
+class _Best:
+    """The nets' weights (``net/{name}/{key}`` → tensor) at the epoch with the lowest monitored loss."""
+
+    epoch: int
+    weights: dict[str, torch.Tensor]
+
+    @classmethod
+    def update(cls, best: _Best | None, model: Trainable, history: list[dict[str, float]]) -> _Best | None:
+        """``best``, or the current weights when this epoch's monitored loss is the lowest so far."""
+        values = [epoch.get(model.monitor, math.inf) for epoch in history]
+        if best is not None and values[-1] >= values[best.epoch]:
+            return best
+        if not math.isfinite(values[-1]):
+            return best
+        return cls(len(history) - 1, {f"net/{name}/{key}": value.detach().clone()
+                                      for name, net in model.nets_.items() for key, value in net.state_dict().items()})
+
+
+def _restore_best(model: Trainable, best: _Best | None, enabled: bool) -> None:
+    if not enabled or best is None:
+        return
+    for name, net in model.nets_.items():
+        prefix = f"net/{name}/"
+        net.load_state_dict({k[len(prefix):]: v for k, v in best.weights.items() if k.startswith(prefix)})
+
+
+def _capture(model: Trainable, history: list[dict[str, float]], fingerprint: str, finished: bool,
+             early_stopped: bool, best: _Best | None = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """A copy of every net's and optimizer's state: tensors for safetensors, the rest as JSON."""
     tensors: dict[str, torch.Tensor] = {}
     optim_meta: dict[str, Any] = {}
@@ -219,6 +266,9 @@ def _capture(model: Trainable, history: list[dict[str, float]], fingerprint: str
         optim_meta[name] = {"param_groups": state["param_groups"], "scalars": scalars}
     meta = {"fingerprint": fingerprint, "history": list(history), "finished": finished,
             "early_stopped": early_stopped, "optimizers": optim_meta}
+    if best is not None:
+        tensors.update({f"best/{key}": value.cpu().contiguous() for key, value in best.weights.items()})
+        meta["best_epoch"] = best.epoch
     return tensors, json.loads(json.dumps(meta, default=list))
 
 

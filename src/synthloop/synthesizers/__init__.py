@@ -19,6 +19,7 @@ REGISTRY: Registry[type[Synthesizer]] = Registry("synthesizer", {
     "ctgan": "synthloop.synthesizers.ctgan:CTGAN",
     "tvae": "synthloop.synthesizers.tvae:TVAE",
     "tabddpm": "synthloop.synthesizers.tabddpm:TabDDPM",
+    "argn": "synthloop.synthesizers.argn:TabularARGN",
 }, entry_point_group="synthloop.synthesizers")
 
 

@@ -96,6 +96,27 @@ class NeuralMeta(BaseModel):
     seeded: bool | None = None
 
 
+class _TokenColumn(BaseModel):
+    model_config = STRICT
+    name: str
+    kind: Literal["numeric", "categorical"]
+    has_missing: bool
+    labels: list[str] | None = None
+
+
+class _TokensMeta(BaseModel):
+    model_config = STRICT
+    columns: list[_TokenColumn]
+
+
+class ArgnMeta(BaseModel):
+    model_config = STRICT
+    tokens: _TokensMeta
+    history: list[dict[str, float | int | bool | str | None]]
+    fit_threads: int | None = None
+    seeded: bool | None = None
+
+
 def params_model(cls: type) -> type[BaseModel]:
     """A strict model of ``cls.__init__``'s keyword-only parameters, from their type hints."""
     try:

@@ -33,7 +33,7 @@ from synthloop.synthesizers.base import Synthesizer
 from synthloop.synthesizers.params import POSITIVE, POSITIVE_INT, SEED, Device, Interval
 from synthloop.synthesizers.seeds import SeedTree
 
-require("torch", "torch", "Neural synthesizers (ctgan, tvae, tabddpm)")
+require("torch", "torch", "Neural synthesizers (ctgan, tvae, tabddpm, argn)")
 
 import torch  # noqa: E402 - after the friendly check above
 
@@ -269,18 +269,23 @@ class TorchSynthesizer(Synthesizer):
             layout=self.layout_, categorical=self.conditioner_.columns)
         self._build()
         for name, net in self.nets_.items():
-            prefix = f"net/{name}/"
-            weights = {k[len(prefix):]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith(prefix)}
-            try:
-                net.load_state_dict(weights)
-            except RuntimeError as exc:          # torch's message for missing, extra or mis-shaped weights
-                first_line = str(exc).splitlines()[1 if "\n" in str(exc) else 0].strip()
-                raise ArtifactError(f"the weights of its {name} network do not fit this version's {self.name} "
-                                    f"({first_line})") from None
-            net.eval()
+            load_weights(self.name, name, net, arrays)
         self.history_ = meta.get("history", [])
         self.fit_threads_ = int(meta.get("fit_threads", 0)) or None
         self.seeded_ = bool(meta.get("seeded", False))
+
+
+def load_weights(model: str, name: str, net: torch.nn.Module, arrays: dict[str, np.ndarray]) -> None:
+    """Load the arrays saved under ``net/{name}/`` into ``net`` (eval mode); mismatched weights raise ArtifactError."""
+    prefix = f"net/{name}/"
+    weights = {k[len(prefix):]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith(prefix)}
+    try:
+        net.load_state_dict(weights)
+    except RuntimeError as exc:          # torch's message for missing, extra or mis-shaped weights
+        first_line = str(exc).splitlines()[1 if "\n" in str(exc) else 0].strip()
+        raise ArtifactError(f"the weights of its {name} network do not fit this version's {model} "
+                            f"({first_line})") from None
+    net.eval()
 
 
 def _unique_rows(conditions: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:

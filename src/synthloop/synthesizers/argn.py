@@ -1,0 +1,356 @@
+"""TabularARGN: an any-order auto-regressive network over discretised columns (Tiwald et al., 2025).
+
+Tiwald, Krchova, Kulessa, Sidorenko, Sidorenko, "TabularARGN: A Flexible and Efficient Auto-Regressive
+Framework for Generating High-Fidelity Synthetic Data", arXiv 2501.12012 (2025); MOSTLY AI's engine.
+
+Every column becomes categorical tokens (:mod:`synthloop.transforms.tokens`: labels, exact values for
+point masses and few-valued numerics, two-level quantile bins otherwise), so the table's likelihood
+factorises exactly as p(x) = Π_j p(x_{π(j)} | x_{π(<j)}) with a softmax per sub-column and no
+distributional assumption. Each sub-column has an embedding and its own small regressor (one hidden
+ReLU layer) that reads the concatenated embeddings of the columns before it; columns after it are
+masked out (zero), as in MADE (Germain et al., 2015). Every training batch draws a fresh random column
+order π, so the network learns p(x_j | x_S) for *any* subset S of the other columns: sampling in
+the table's order generates unconditionally, and putting conditioned columns first meets equality
+conditions exactly and natively, with no rejection.
+
+The implementation keeps the masked first layers of all regressors in one matrix: a batch with
+order π multiplies by ``W ⊙ M(π)`` (one matmul for all sub-columns), then each sub-column's output
+layer runs on its own slice of the hidden units. Training holds out ``validation_share`` of the rows;
+early stopping watches their loss (averaged over a few fixed orders) and the best epoch's weights
+are kept, which is what stops the model from memorising rows. Measured quality and time on Adult:
+docs/benchmarks.md ("TabularARGN on Adult").
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from synthloop.nn.blocks import Dropout, adam
+from synthloop.nn.runtime import resolve_device, run_threads, seeded, torch_generator, torch_threads, use_generator
+from synthloop.nn.trainer import Trainer
+from synthloop.synthesizers._stored import ArgnMeta, ArrayCheck, check_names
+from synthloop.synthesizers.neural import EncodedConditions, TorchSynthesizer, load_weights
+from synthloop.synthesizers.params import POSITIVE_INT, WIDTH, Interval
+from synthloop.synthesizers.seeds import SeedTree
+from synthloop.transforms.tokens import TableTokens
+
+# Fixed random orders the validation loss is averaged over (the same every epoch, so epochs compare).
+_VALIDATION_ORDERS = 4
+
+
+class _ARGN(nn.Module):
+    """Embeddings, masked regressors and predictors of every sub-column.
+
+    Shapes: S sub-columns with ``cardinalities`` c_s and embedding widths e_s (D = Σ e_s inputs),
+    hidden widths h_s (H = Σ h_s). ``first``: (H, D); output layer of sub-column s: (c_s, h_s).
+    """
+
+    def __init__(self, cardinalities: list[int], column_of: list[int], embedding_dims: list[int],
+                 hidden_dims: list[int], dropout: float):
+        super().__init__()
+        self.cardinalities = list(cardinalities)
+        self.embeddings = nn.ModuleList(nn.Embedding(c, e) for c, e in zip(cardinalities, embedding_dims, strict=True))
+        self.dropout = Dropout(dropout)
+        sub = torch.arange(len(cardinalities))
+        # Derived from the tokens, so not stored: a model file cannot contradict them.
+        self.register_buffer("column_of", torch.as_tensor(column_of), persistent=False)               # (S,)
+        self.register_buffer("sub_of_input", sub.repeat_interleave(torch.as_tensor(embedding_dims)),  # (D,)
+                             persistent=False)
+        self.register_buffer("sub_of_hidden", sub.repeat_interleave(torch.as_tensor(hidden_dims)),    # (H,)
+                             persistent=False)
+        self.hidden_slices = _slices(hidden_dims)
+        self.input_slices = _slices(embedding_dims)
+        d_in, d_hidden = sum(embedding_dims), sum(hidden_dims)
+        bound = 1 / math.sqrt(max(d_in, 1))
+        self.first = nn.Parameter(torch.empty(d_hidden, d_in).uniform_(-bound, bound))
+        self.first_bias = nn.Parameter(torch.empty(d_hidden).uniform_(-bound, bound))
+        self.heads = nn.ModuleList(nn.Linear(h, c) for h, c in zip(hidden_dims, cardinalities, strict=True))
+
+    def mask(self, rank: torch.Tensor) -> torch.Tensor:
+        """(H, D) 0/1: hidden units of sub-column s see sub-column t when t's column comes first in the
+        order (``rank`` = position of each column), or t is an earlier level of s's own column."""
+        column_rank = rank[self.column_of]                                              # (S,)
+        same = self.column_of[:, None] == self.column_of[None, :]
+        earlier_level = torch.arange(len(self.column_of), device=rank.device)
+        sees = (column_rank[None, :] < column_rank[:, None]) | (same & (earlier_level[None, :] < earlier_level[:, None]))
+        return sees[self.sub_of_hidden][:, self.sub_of_input].to(self.first.dtype)      # (H, D)
+
+    def embed(self, tokens: torch.Tensor) -> torch.Tensor:
+        return torch.cat([emb(tokens[:, s]) for s, emb in enumerate(self.embeddings)], dim=1)   # (B, D)
+
+    def forward(self, tokens: torch.Tensor, rank: torch.Tensor) -> list[torch.Tensor]:
+        """Logits of every sub-column given the columns before it in the order ``rank``."""
+        x = self.dropout(self.embed(tokens))
+        hidden = torch.relu(nn.functional.linear(x, self.first * self.mask(rank), self.first_bias))   # (B, H)
+        return [head(hidden[:, part]) for head, part in zip(self.heads, self.hidden_slices, strict=True)]
+
+    def loss(self, tokens: torch.Tensor, rank: torch.Tensor) -> torch.Tensor:
+        """Negative log-likelihood per row (nats), summed over sub-columns."""
+        logits = self.forward(tokens, rank)
+        return sum(nn.functional.cross_entropy(z, tokens[:, s]) for s, z in enumerate(logits))
+
+    def step_logits(self, x: torch.Tensor, s: int) -> torch.Tensor:
+        """Logits of sub-column s given embeddings ``x`` where unknown sub-columns are zero (= masked)."""
+        part = self.hidden_slices[s]
+        hidden = torch.relu(nn.functional.linear(x, self.first[part], self.first_bias[part]))
+        return self.heads[s](hidden)
+
+    def set_embedding(self, x: torch.Tensor, s: int, tokens: torch.Tensor, rows: torch.Tensor) -> None:
+        """Write the embeddings of sub-column s's ``tokens`` into ``x`` for the ``rows`` (a boolean mask)."""
+        part = self.input_slices[s]
+        x[:, part] = torch.where(rows[:, None], self.embeddings[s](tokens), x[:, part])
+
+
+class TabularARGN(TorchSynthesizer):
+    """TabularARGN: any-order auto-regressive generation over tokenised columns (Tiwald et al., 2025).
+
+    Parameters
+    ----------
+    hidden
+        Units of each sub-column's regressor per nat of its vocabulary: h = hidden × max(1, round(ln c)).
+    embedding
+        Embedding width of a sub-column with c tokens: min(c, max(embedding, ⌈3 c^¼⌉)).
+    dropout
+        Dropout on the regressors' input embeddings.
+    bins, fine_bins
+        Quantile bins of a continuous numeric column: coarse, then fine inside each coarse bin.
+    max_exact
+        A numeric column with at most this many distinct values gets one token per value.
+    spike_share
+        A numeric value at least this frequent keeps a token of its own (point masses stay exact).
+    table_order_share
+        Share of training batches in the table's column order (the rest: random orders). Unconditional
+        samples follow the table's order; conditioned columns go first.
+    validation_share
+        Rows held out to watch for overfitting (none below 50 rows).
+    epochs, batch_size, lr
+        Most epochs, rows per step, AdamW learning rate (weight decay 1e-4).
+    patience
+        Stop after this many epochs without a better validation loss; the best epoch's weights are kept.
+    device, seed, checkpoint_dir, checkpoint_every, progress, threads
+        As for every neural model.
+    """
+
+    name = "argn"
+    monitor = "val_loss"
+    meta_schema = ArgnMeta
+    _SHARE = Interval(0, 1, closed="left")
+    param_constraints: ClassVar = {**TorchSynthesizer.param_constraints, "hidden": WIDTH, "embedding": WIDTH,
+                                   "dropout": _SHARE, "bins": POSITIVE_INT, "fine_bins": POSITIVE_INT,
+                                   "max_exact": Interval(0, None), "spike_share": _SHARE,
+                                   "table_order_share": Interval(0, 1),
+                                   "validation_share": Interval(0, 0.5, closed="left")}
+    test_params: ClassVar = {"epochs": 2, "batch_size": 100, "hidden": 8, "progress": False}
+
+    def __init__(self, *, hidden: int = 32, embedding: int = 10, dropout: float = 0.25, bins: int = 64,
+                 fine_bins: int = 16, max_exact: int = 100, spike_share: float = 0.01,
+                 table_order_share: float = 0.0, validation_share: float = 0.1, epochs: int = 200,
+                 batch_size: int = 512, lr: float = 2e-3,
+                 patience: int | None = 10, device: str = "auto", seed: int | None = None,
+                 checkpoint_dir: str | None = None, checkpoint_every: int = 10, progress: bool = True,
+                 threads: int | None = None):
+        self.hidden = hidden
+        self.embedding = embedding
+        self.dropout = dropout
+        self.bins = bins
+        self.fine_bins = fine_bins
+        self.max_exact = max_exact
+        self.spike_share = spike_share
+        self.table_order_share = table_order_share
+        self.validation_share = validation_share
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.patience = patience
+        self.device = device
+        self.seed = seed
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
+        self.progress = progress
+        self.threads = threads
+
+    @classmethod
+    def search_space(cls, trial) -> dict[str, object]:
+        return {"hidden": trial.suggest_categorical("hidden", [16, 32, 64]),
+                "dropout": trial.suggest_float("dropout", 0.0, 0.4)}
+
+    # ------------------------------------------------------------------ fit
+    def _fit(self, data: pd.DataFrame, seeds: SeedTree) -> None:
+        rng = seeds.generator("model")
+        train_seed = int(rng.integers(2**62))
+        self.seeded_ = seeds.seeded                         # seeded runs use a fixed thread count
+        self.fit_threads_ = run_threads(self.threads, seeded=self.seeded_)
+        kinds = self.schema_.model_kinds()
+        self.tokens_ = TableTokens.fit(data, kinds, {name: self.schema_[name].categories for name in kinds},
+                                       max_exact=self.max_exact, spike_share=self.spike_share,
+                                       bins=self.bins, fine_bins=self.fine_bins)
+        tokens = self.tokens_.encode(data)
+        self._prepare()
+        n_valid = round(self.validation_share * len(tokens)) if len(tokens) >= 50 else 0
+        shuffled = rng.permutation(len(tokens))
+        callbacks = self.callbacks()
+        with torch_threads(self.fit_threads_):
+            with seeded(seeds.integer("torch")):             # layer initialisation only (nn.init takes no generator)
+                self._build()
+            self.torch_rng_ = torch_generator(seeds.integer("torch"), self.device_)
+            use_generator(self.nets_, self.torch_rng_)
+            for callback in callbacks:
+                callback.on_build(self)
+            self.validation_ = torch.as_tensor(tokens[shuffled[:n_valid]], device=self.device_)
+            self.validation_orders_ = [torch.as_tensor(rng.permutation(len(kinds)), device=self.device_)
+                                       for _ in range(_VALIDATION_ORDERS)]
+            trainer = Trainer(epochs=self.epochs, batch_size=self.batch_size, checkpoint_dir=self.checkpoint_dir,
+                              checkpoint_every=self.checkpoint_every, patience=self.patience,
+                              callbacks=callbacks, restore_best=n_valid > 0)
+            rows = torch.as_tensor(tokens[shuffled[n_valid:]], device=self.device_)
+            self.history_ = trainer.fit(self, rows, seed=train_seed, fingerprint=self._fingerprint(tokens))
+            self.net_.eval()
+        del self.validation_, self.validation_orders_
+
+    def _prepare(self) -> None:
+        self.device_ = resolve_device(self.device)
+
+    def _build(self) -> None:
+        cards = self.tokens_.cardinalities
+        embedding_dims = [min(c, max(self.embedding, math.ceil(3 * c ** 0.25))) for c in cards]
+        hidden_dims = [self.hidden * max(1, round(math.log(max(c, 2)))) for c in cards]
+        self.net_ = _ARGN(cards, self.tokens_.column_of, embedding_dims, hidden_dims, self.dropout).to(self.device_)
+        self.nets_ = {"argn": self.net_}
+        self.optimizers_ = {"adamw": adam(self.net_.parameters(), decoupled=True, lr=self.lr, weight_decay=1e-4)}
+
+    def epoch_batches(self, n_rows: int, batch_size: int,
+                       rng: np.random.Generator) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+        """Shuffled batches, each with its own random column order (as the rank of every column).
+
+        A share ``table_order_share`` of the batches uses the table's own order, the one unconditional
+        sampling follows."""
+        n_columns = len(self.tokens_.columns)
+        for rows, _ in super().epoch_batches(n_rows, batch_size, rng):
+            order = rng.permutation(n_columns)
+            table_order = rng.random() < self.table_order_share
+            yield rows, np.arange(n_columns) if table_order else np.argsort(order)
+
+    def train_step(self, batch: torch.Tensor, cond: torch.Tensor | None) -> dict[str, float]:
+        optimizer = self.optimizers_["adamw"]
+        loss = self.net_.loss(batch, cond)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return {"loss": loss.item()}
+
+    def validation_losses(self) -> dict[str, float]:
+        """Loss of the held-out rows, averaged over fixed random orders (what early stopping watches)."""
+        if len(self.validation_) == 0:
+            return {}
+        self.net_.eval()
+        with torch.no_grad():
+            losses = [float(self.net_.loss(self.validation_, torch.argsort(order))) for order in self.validation_orders_]
+        self.net_.train()
+        return {"val_loss": float(np.mean(losses))}
+
+    # ------------------------------------------------------------------ sample
+    def _sample(self, n_rows: int, conditions: pd.DataFrame | None, rng: np.random.Generator) -> pd.DataFrame:
+        given = None
+        if conditions is not None:
+            known = np.isin(np.array(self.tokens_.names)[self.tokens_.column_of], list(conditions.columns))
+            filled = pd.DataFrame({name: conditions[name] if name in conditions.columns else np.nan
+                                   for name in self.tokens_.names})
+            given = EncodedConditions(np.zeros((n_rows, 0, 1), np.float32), self.tokens_.encode(filled), known)
+        chunks = []
+        self.torch_rng_ = torch_generator(int(rng.integers(2**62)), self.device_)
+        threads = run_threads(self.threads, seeded=getattr(self, "seeded_", False))
+        with torch.no_grad(), torch_threads(threads):
+            for start in range(0, n_rows, self.sample_chunk):
+                stop = min(start + self.sample_chunk, n_rows)
+                part = None if given is None else EncodedConditions(given.cond, given.encoded[start:stop], given.known)
+                chunks.append(self._generate(stop - start, part, rng).cpu().numpy())
+        frame = self.tokens_.decode(np.concatenate(chunks), rng)
+        if conditions is not None:
+            for column in conditions.columns:            # conditioned values come back exactly as asked
+                frame[column] = conditions[column].to_numpy()
+        return frame
+
+    def _generate(self, n_rows: int, conditions: EncodedConditions | None, rng: np.random.Generator) -> torch.Tensor:
+        """Tokens sub-column by sub-column: the known ones are set first, the rest drawn in table order.
+
+        ``conditions.known`` is ``(n_sub_columns,)`` (the same columns for every row) or
+        ``(n_rows, n_sub_columns)`` (each row its own known cells, as imputation needs): each row's
+        order is then its known cells, then its unknown ones in table order, an order the any-order
+        training covers.
+        """
+        net = self.net_
+        n_sub = len(net.cardinalities)
+        known = np.zeros(n_sub, dtype=bool) if conditions is None else conditions.known
+        known = torch.as_tensor(np.broadcast_to(known, (n_rows, n_sub)).copy(), device=self.device_)
+        tokens = torch.zeros(n_rows, n_sub, dtype=torch.long, device=self.device_)
+        if conditions is not None:
+            tokens[known] = torch.as_tensor(conditions.encoded, device=self.device_)[known]
+        x = torch.zeros(n_rows, net.first.shape[1], device=self.device_)
+        for s in range(n_sub):
+            net.set_embedding(x, s, tokens[:, s], rows=known[:, s])
+        for s in range(n_sub):
+            rows = ~known[:, s]
+            if not rows.any():
+                continue
+            probs = torch.softmax(net.step_logits(x[rows], s), dim=1)
+            tokens[rows, s] = torch.multinomial(probs, 1, generator=self.torch_rng_).squeeze(1)
+            net.set_embedding(x, s, tokens[:, s], rows=rows)
+        return tokens
+
+    # ------------------------------------------------------------------ persistence
+    def to_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        token_arrays, token_meta = self.tokens_.to_state()
+        arrays = {f"tokens/{key}": value for key, value in token_arrays.items()}
+        arrays.update({f"net/argn/{key}": value.detach().cpu().numpy() for key, value in self.net_.state_dict().items()})
+        return arrays, {"tokens": token_meta, "history": getattr(self, "history_", []),
+                        "fit_threads": self.fit_threads_, "seeded": self.seeded_}
+
+    def _check_state(self, check: ArrayCheck, meta: dict[str, Any]) -> None:
+        columns = meta["tokens"]["columns"]
+        kinds = self.schema_.model_kinds()
+        check_names(check, [c["name"] for c in columns], kinds, "stored token columns")
+        for i, column in enumerate(columns):
+            prefix = f"tokens/{i}/"
+            check.require(kinds.get(column["name"], column["kind"]) == column["kind"],
+                          f"{prefix}: column {column['name']!r} is {kinds.get(column['name'])}, not {column['kind']}")
+            check.require((column.get("labels") is None) == (column["kind"] == "numeric"),
+                          f"{prefix}: labels belong to categorical columns only")
+            edges = check.take(prefix + "edges", "f", (None,))
+            n_bins = None if edges is None else max(len(edges) - 1, 0)
+            check.require(edges is None or (len(edges) != 1 and n_bins <= self.bins),
+                          f"{prefix}edges: {0 if edges is None else len(edges)} edges do not fit bins={self.bins}")
+            fine = check.take(prefix + "fine", "f", (n_bins, None))
+            check.require(fine is None or not n_bins or 2 <= fine.shape[1] <= self.fine_bins + 1,
+                          f"{prefix}fine: {None if fine is None else fine.shape[1]} edges per bin do not fit "
+                          f"fine_bins={self.fine_bins}")
+            if column["kind"] == "numeric":
+                values = check.take(prefix + "values", "f", (None,))
+                most = self.max_exact if not n_bins else (
+                    math.floor(1 / self.spike_share) if self.spike_share > 0 else self.n_training_rows_)
+                check.require(values is None or len(values) <= most,
+                              f"{prefix}values: {0 if values is None else len(values)} exact values do not fit "
+                              f"max_exact={self.max_exact}, spike_share={self.spike_share}")
+        check.take_prefix("net/", "f")               # names and shapes: torch's strict load_state_dict
+
+    def from_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        token_arrays = {k.removeprefix("tokens/"): v for k, v in arrays.items() if k.startswith("tokens/")}
+        self.tokens_ = TableTokens.from_state(token_arrays, meta["tokens"])
+        self._prepare()
+        self._build()
+        load_weights(self.name, "argn", self.net_, arrays)
+        self.history_ = meta.get("history", [])
+        self.fit_threads_ = int(meta.get("fit_threads", 0) or 0) or None
+        self.seeded_ = bool(meta.get("seeded", False))
+
+
+def _slices(widths: list[int]) -> list[slice]:
+    ends = np.cumsum([0, *widths])
+    return [slice(int(a), int(b)) for a, b in itertools.pairwise(ends)]
