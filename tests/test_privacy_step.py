@@ -172,7 +172,7 @@ def test_reference_is_kept_only_when_asked_and_can_be_left_out(adult_small, tmp_
     assert not (tmp_path / "without" / "privacy_reference.safetensors").exists()
     stripped = Synthesizer.load(tmp_path / "without")
     for privacy in ("parity", "no-copies"):
-        with pytest.raises(PrivacyError, match="keep_privacy_reference=True"):
+        with pytest.raises(PrivacyError, match="privacy_reference=DIR"):
             stripped.sample(10, privacy=privacy)
     with pytest.warns(sl.errors.SynthloopWarning, match="privacy='off'"):
         assert len(stripped.sample(10)) == 10
@@ -221,7 +221,10 @@ def test_cli_sample_privacy_option(tmp_path, repeated):
     assert bad.exit_code == 2 and "no-copies" in bad.output
 
 
-def test_cli_sample_without_reference_says_privacy_was_off(tmp_path, repeated):
+def test_cli_keeps_the_reference_apart_and_a_shared_model_samples_with_privacy_off(tmp_path, repeated):
+    import shutil
+    import stat
+
     from typer.testing import CliRunner
 
     from synthloop.cli import app
@@ -230,12 +233,22 @@ def test_cli_sample_without_reference_says_privacy_was_off(tmp_path, repeated):
     repeated.to_csv(data, index=False)
     runner = CliRunner()
     assert runner.invoke(app, ["fit", str(data), "-m", "independent", "-o", str(model_dir)]).exit_code == 0
-    assert not (model_dir / "privacy_reference.safetensors").exists()
-    result = runner.invoke(app, ["sample", str(model_dir), "-n", "50", "-o", str(out)])
+    assert not (model_dir / "privacy_reference.safetensors").exists()         # the model folder holds no row
+    apart = tmp_path / "model.privacy"
+    assert (apart / "privacy_reference.safetensors").exists()
+    assert stat.S_IMODE(apart.stat().st_mode) == 0o700
+    local = runner.invoke(app, ["sample", str(model_dir), "-n", "50", "-o", str(out)])
+    assert local.exit_code == 0 and "Privacy parity" in local.output, local.output   # found beside the model
+    shared = tmp_path / "elsewhere" / "model"
+    shutil.copytree(model_dir, shared)                                         # what a recipient gets
+    result = runner.invoke(app, ["sample", str(shared), "-n", "50", "-o", str(out)])
     assert result.exit_code == 0, result.output
-    assert "Privacy off" in result.output and "--keep-privacy-reference" in result.output
-    refused = runner.invoke(app, ["sample", str(model_dir), "-n", "5", "-o", str(out), "--privacy", "parity"])
-    assert refused.exit_code == 2 and "keep-privacy-reference" in refused.output
+    assert "Privacy off" in result.output and "privacy-reference" in result.output
+    refused = runner.invoke(app, ["sample", str(shared), "-n", "5", "-o", str(out), "--privacy", "parity"])
+    assert refused.exit_code == 2 and "privacy-reference" in refused.output
+    given = runner.invoke(app, ["sample", str(shared), "-n", "5", "-o", str(out), "--privacy", "parity",
+                                "--privacy-reference", str(apart)])
+    assert given.exit_code == 0, given.output
 
 
 # ---------------------------------------------------------------------- lazy reference, model files

@@ -29,8 +29,14 @@ def fit(
                                                           "synthetic or too many generations deep.")] = False,
     keep_privacy_reference: Annotated[bool, typer.Option(
         "--keep-privacy-reference",
-        help="Also save the training-row reference that sample --privacy parity|no-copies needs. SENSITIVE: "
-             "those files hold every training row; without them the model samples with privacy off.")] = False,
+        help="Keep the training-row reference that sample --privacy parity|no-copies needs INSIDE the model "
+             "folder (SENSITIVE: every training row; the folder can then not be shared).")] = False,
+    privacy_reference: Annotated[Path | None, typer.Option(
+        "--privacy-reference", metavar="DIR",
+        help="Where to keep that reference APART from the model (default: OUT.privacy beside OUT, owner-only); "
+             "sample finds it there. Share OUT alone; keep DIR like the training data.")] = None,
+    no_privacy_reference: Annotated[bool, typer.Option(
+        "--no-privacy-reference", help="Keep no reference anywhere: samples of this model are not privacy-checked.")] = False,
     inf: Annotated[str, typer.Option("--inf", metavar="error|missing", help=INF_HELP)] = "error",
     force: Annotated[bool, typer.Option("--force", help="Replace OUT when it already holds a synthloop model "
                                                         "(a folder holding anything else is never replaced).")] = False,
@@ -39,10 +45,14 @@ def fit(
     from synthloop.io import read_table
     from synthloop.lineage import LineageStore, link_model
     from synthloop.loop.guard import guard_fit
+    from synthloop.privacy.reference import check_reference_target
     from synthloop.schema.values import check_inf
     from synthloop.synthesizers import get
 
     check_model_dir(out, overwrite=force)
+    apart = None if keep_privacy_reference or no_privacy_reference else (privacy_reference or default_reference_dir(out))
+    if apart is not None:
+        check_reference_target(apart, overwrite=force)
     check_inf(inf)
     synthesizer = get(model, **parse_params(model, param or []))
     checkpoint = default_checkpoint(synthesizer, out)
@@ -53,6 +63,8 @@ def fit(
     with working(f"Fitting {model} on {len(real):,} rows × {real.shape[1]} columns of {data.name}", live=False) as timing:
         synthesizer.fit(real, table_schema, inf=inf)
         synthesizer.save(out, keep_privacy_reference=keep_privacy_reference, overwrite=force)
+        if apart is not None and synthesizer.keeps_training_rows:
+            synthesizer.save_privacy_reference(apart, overwrite=force)
     link_model(out, training, store)
     if checkpoint is not None:
         shutil.rmtree(checkpoint, ignore_errors=True)
@@ -69,7 +81,16 @@ def fit(
         console.print(f"[yellow]Note:[/yellow] {escape(str(out))} keeps the privacy reference (every training row), so it "
                       "is written readable by you only (0700): share it like the training data, or delete "
                       "privacy_reference.* before sharing.", soft_wrap=True)
+    if apart is not None and synthesizer.keeps_training_rows:
+        console.print(f"[yellow]Note:[/yellow] the privacy reference (every training row) is in {escape(str(apart))}, "
+                      f"owner-only: keep it like the training data; {escape(str(out))} alone holds no training row "
+                      "and can be shared (its samples are then not privacy-checked).", soft_wrap=True)
     console.print(f"Next: synthloop sample {escape(str(out))} -n {len(real)} -o synthetic.csv", style="dim", soft_wrap=True)
+
+
+def default_reference_dir(out: Path) -> Path:
+    """Where fit keeps the privacy reference apart from the model, and sample looks for it: OUT.privacy."""
+    return out.with_name(out.name + ".privacy") if out.name else Path(str(out) + ".privacy")
 
 
 def default_checkpoint(synthesizer, out: Path) -> Path | None:

@@ -27,13 +27,17 @@ def sample(
     privacy: Annotated[str | None, typer.Option(
         "--privacy", metavar="parity|no-copies|off",
         help="Regenerate rows that copy training rows (no-copies) or sit closer to them than held-out "
-             "real rows do (parity). Both need a model fitted with --keep-privacy-reference. Default: "
-             "parity when the model kept the reference, else off (with a note).")] = None,
+             "real rows do (parity). Both need the model's privacy reference (fit keeps it in MODEL_DIR.privacy). "
+             "Default: parity when the reference is found, else off (with a note).")] = None,
+    privacy_reference: Annotated[Path | None, typer.Option(
+        "--privacy-reference", metavar="DIR",
+        help="The privacy reference fit kept apart (default: MODEL_DIR.privacy when it exists).")] = None,
     keep_formulas: Annotated[bool, typer.Option(
         "--keep-formulas", help="Write CSV cells starting with =, +, -, @ as they are (default: prefix them with ' "
                                 "so that a spreadsheet shows them instead of running them).")] = False,
 ) -> None:
     """Generate N rows from a saved synthesizer and write them atomically to OUT."""
+    from synthloop.cli.fit import default_reference_dir
     from synthloop.errors import SynthloopWarning
     from synthloop.io import write_table
     from synthloop.lineage import LineageStore, sample_provenance
@@ -41,7 +45,10 @@ def sample(
 
     check_table_path(out)
     conditions = parse_conditions(where or [])
-    synthesizer = Synthesizer.load(model_dir)
+    reference = privacy_reference
+    if reference is None and default_reference_dir(model_dir).is_dir():
+        reference = default_reference_dir(model_dir)
+    synthesizer = Synthesizer.load(model_dir, privacy_reference=reference)
     if "progress" in synthesizer.get_params():
         # One live display: the command's own. A model's chunk bar counts the rows it draws, which
         # privacy regeneration and conditions make more than the rows asked for.

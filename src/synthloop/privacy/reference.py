@@ -11,10 +11,13 @@ Hence its life cycle:
 - ``fit`` does not build it. The model keeps the training model frame in memory (never in a file)
   and the reference is built on the first ``sample`` that asks for privacy (on Adult this moved
   about 1 s out of ``independent``'s 1.5 s fit);
-- ``save`` leaves it out unless asked (``save(path, keep_privacy_reference=True)``, CLI
-  ``synthloop fit --keep-privacy-reference``); then it is written to its own files in the model
-  folder, ``privacy_reference.safetensors`` and ``privacy_reference.json``, so that a model can be
-  shared without them by deleting two files;
+- ``save`` leaves it out of the model folder: the folder can be shared. The reference is stored
+  apart, in a folder of its own, owner-only (``model.save_privacy_reference(DIR)``, read back by
+  ``Synthesizer.load(path, privacy_reference=DIR)``; the CLI's ``fit`` writes it to ``OUT.privacy``
+  and ``sample`` finds it there), or, when asked, inside the model folder
+  (``save(path, keep_privacy_reference=True)``, CLI ``--keep-privacy-reference``). Either way it is
+  two files, ``privacy_reference.safetensors`` and ``privacy_reference.json``, as sensitive as the
+  training data;
 - a model class with ``keeps_training_rows = False`` (differentially private models) never keeps
   the frame, so no reference can ever be built from it.
 
@@ -142,6 +145,20 @@ class PrivacyReference:
         arrays, meta = self.to_state()
         weights = save({k: np.ascontiguousarray(v) for k, v in arrays.items()})
         return {REFERENCE_WEIGHTS: weights, REFERENCE_META: json.dumps(meta, indent=2).encode()}
+
+
+def check_reference_target(path: str | Path, *, overwrite: bool = False) -> Path:
+    """A folder that may take a privacy reference: new, empty, or (with ``overwrite``) one holding only a reference."""
+    path = Path(path)
+    if path.is_symlink() or path.is_file():
+        raise ArtifactError(f"'{path}' is a file or a link; give a folder for the privacy reference.")
+    if path.is_dir():
+        contents = {p.name for p in path.iterdir()}
+        if contents and (not overwrite or not contents <= {REFERENCE_WEIGHTS, REFERENCE_META}):
+            what = "holds a privacy reference; pass overwrite=True (CLI: --force) to replace it" \
+                if contents <= {REFERENCE_WEIGHTS, REFERENCE_META} else "holds other files; give a new folder"
+            raise ArtifactError(f"'{path}' {what}.")
+    return path
 
 
 def load_reference(folder: str | Path, n_training_rows: int | None = None) -> PrivacyReference | None:

@@ -221,8 +221,9 @@ class Synthesizer(ABC):
             return step, step.info
         why = (f"{type(self).__name__} never keeps training rows (keeps_training_rows = False)"
                if not self.keeps_training_rows else
-               "this model was loaded without its privacy reference (saving leaves it out unless asked: "
-               "save(path, keep_privacy_reference=True), or synthloop fit --keep-privacy-reference)")
+               "this model was loaded without its privacy reference (the model folder holds none unless asked: "
+               "load it with Synthesizer.load(path, privacy_reference=DIR) from model.save_privacy_reference(DIR); "
+               "the CLI's fit keeps it in OUT.privacy and sample finds it there, or --privacy-reference DIR)")
         if not default:
             raise PrivacyError(f"privacy={mode!r} needs the training rows, but {why}. Sample with privacy='off', "
                                "or re-fit the model (a fitted model builds the reference when a sample needs it).")
@@ -394,12 +395,36 @@ class Synthesizer(ABC):
                   "n_training_rows": self.n_training_rows_, "meta": meta}
         return save_artifact(path, config, self.schema_.to_json(), arrays, extra_files=extra_files, overwrite=overwrite)
 
+    def save_privacy_reference(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        """Write the training-row reference that ``privacy="parity"``/``"no-copies"`` need to its own folder,
+        apart from the model, owner-only (0700), atomically.
+
+        **The folder is as sensitive as the training data** (every training row, standardised, and a hash
+        of each). Keep it where the training data lives; share the model folder alone. Load it back with
+        ``Synthesizer.load(model_dir, privacy_reference=path)``.
+        """
+        from synthloop.io.atomic import atomic_dir
+        from synthloop.privacy.reference import check_reference_target
+
+        self._check_fitted()
+        reference = self.privacy_reference_
+        if reference is None:
+            raise PrivacyError(f"Cannot save the privacy reference: this {type(self).__name__} holds no training "
+                               "rows (it was loaded without the reference, or never keeps training rows).")
+        path = check_reference_target(path, overwrite=overwrite)
+        with atomic_dir(path, private=True) as tmp:
+            for name, content in reference.to_files().items():
+                (tmp / name).write_bytes(content)
+        return path
+
     @classmethod
-    def load(cls, path: str | Path) -> Synthesizer:
+    def load(cls, path: str | Path, *, privacy_reference: str | Path | None = None) -> Synthesizer:
         """Load a saved model directory (any registered synthesizer); never executes code from it.
 
         Every field of ``config.json`` and ``schema.json`` and every array's name, dtype and shape is
         checked before the model is built; anything tampered with is one ArtifactError.
+        ``privacy_reference``: a folder written by :meth:`save_privacy_reference` (read as strictly);
+        without it, the reference is read from the model folder when it was kept there.
         """
         from synthloop.synthesizers import get_class
 
@@ -437,7 +462,10 @@ class Synthesizer(ABC):
             # ArtifactError: a part found its state corrupt and said where; our own ValueErrors read as sentences
             detail = str(exc) if type(exc) in (ArtifactError, ValueError) else repr(exc)
             raise ArtifactError(f"'{path}' is corrupt or from another version: {detail}. Re-train the model.") from None
-        model._privacy_reference = load_reference(path, model.n_training_rows_) if model_cls.keeps_training_rows else None
+        source = path if privacy_reference is None else Path(privacy_reference)
+        if privacy_reference is not None and not source.is_dir():
+            raise ArtifactError(f"The privacy reference '{source}' is not a folder written by save_privacy_reference.")
+        model._privacy_reference = load_reference(source, model.n_training_rows_) if model_cls.keeps_training_rows else None
         return model
 
     def _check_state(self, check: ArrayCheck, meta: dict[str, Any]) -> None:
