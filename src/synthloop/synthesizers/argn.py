@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from synthloop.nn.blocks import Dropout, adam
-from synthloop.nn.runtime import resolve_device, run_threads, seeded, torch_generator, torch_threads, use_generator
+from synthloop.nn.runtime import resolve_device, run_threads, torch_generator, torch_threads
 from synthloop.nn.trainer import Trainer
 from synthloop.synthesizers._stored import ArgnMeta, ArrayCheck, check_names
 from synthloop.synthesizers.neural import EncodedConditions, TorchSynthesizer, load_weights
@@ -198,12 +198,7 @@ class TabularARGN(TorchSynthesizer):
         shuffled = rng.permutation(len(tokens))
         callbacks = self.callbacks()
         with torch_threads(self.fit_threads_):
-            with seeded(seeds.integer("torch")):             # layer initialisation only (nn.init takes no generator)
-                self._build()
-            self.torch_rng_ = torch_generator(seeds.integer("torch"), self.device_)
-            use_generator(self.nets_, self.torch_rng_)
-            for callback in callbacks:
-                callback.on_build(self)
+            self._build_seeded(seeds, callbacks)
             self.validation_ = torch.as_tensor(tokens[shuffled[:n_valid]], device=self.device_)
             self.validation_orders_ = [torch.as_tensor(rng.permutation(len(kinds)), device=self.device_)
                                        for _ in range(_VALIDATION_ORDERS)]

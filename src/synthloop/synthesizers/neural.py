@@ -114,6 +114,15 @@ class TorchSynthesizer(Synthesizer):
             yield order[step * batch_size:(step + 1) * batch_size], None
 
     # ------------------------------------------------------------------ fit
+    def _build_seeded(self, seeds: SeedTree, callbacks: list) -> None:
+        """Build the networks from the ``torch`` seed child, give them one explicit generator, tell the callbacks."""
+        with seeded(seeds.integer("torch")):             # layer initialisation only (nn.init takes no generator)
+            self._build()
+        self.torch_rng_ = torch_generator(seeds.integer("torch"), self.device_)
+        use_generator(self.nets_, self.torch_rng_)
+        for callback in callbacks:
+            callback.on_build(self)
+
     def _fit(self, data: pd.DataFrame, seeds: SeedTree) -> None:
         train_seed = seeds.integer("model")
         self.seeded_ = seeds.seeded                         # seeded runs use a fixed thread count
@@ -124,12 +133,7 @@ class TorchSynthesizer(Synthesizer):
         self.conditioner_.fit(encoded)
         callbacks = self.callbacks()
         with torch_threads(self.fit_threads_):
-            with seeded(seeds.integer("torch")):             # layer initialisation only (nn.init takes no generator)
-                self._build()
-            self.torch_rng_ = torch_generator(seeds.integer("torch"), self.device_)
-            use_generator(self.nets_, self.torch_rng_)
-            for callback in callbacks:
-                callback.on_build(self)
+            self._build_seeded(seeds, callbacks)
             trainer = Trainer(epochs=self.epochs, batch_size=self.batch_size, checkpoint_dir=self.checkpoint_dir,
                               checkpoint_every=self.checkpoint_every, patience=self.patience, callbacks=callbacks)
             rows = torch.as_tensor(encoded, device=self.device_)
