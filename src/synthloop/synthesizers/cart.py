@@ -64,6 +64,17 @@ _CANDIDATES_PER_ROW = 4
 _MAX_CANDIDATES = 400_000
 _LAST_COLUMN_ROUNDS = 4   # redraws of the last column for rows that copy a training row
 _WHOLE_ROW_ROUNDS = 16   # then redraws of whole rows
+# Fit-time calibration (``calibrate=True``): see "Calibrated to the table" in the module docstring.
+_COPY_FOLDS = 5            # folds for the cross-fitted rate at which unseen rows equal training rows
+_PROBE_ROWS = 2_000        # held-out rows of the training data the probe's samples are compared with
+_PROBE_REFERENCE = 10_000  # most training rows the probe fits on (leaf sizes scale with it)
+_FIRST_LEAF = 5            # smallest leaf a calibrated fit tries (synthpop's minbucket)
+_FIXED_LEAF = 40           # leaf without calibration (chosen on Adult, issue 7)
+_LEAF_GROWTH = 2           # each probe multiplies the leaf size by this
+_LARGEST_LEAF_SHARE = 1 / 8
+_COPY_FACTOR, _COPY_POINTS = 1.5, 0.002   # raw copies a probe may make: 1.5 × the held-out rate + 0.2 points
+_SHARE_SLACK = 0.01        # probe accepts a DCR share up to 0.5 + this ...
+_RATIO_FLOOR = 1.0         # ... and a median DCR ratio of at least this (where held-out median > 0)
 
 
 class SequentialCART(Synthesizer):
@@ -73,7 +84,8 @@ class SequentialCART(Synthesizer):
     ----------
     min_leaf
         Fewest training rows in a leaf (synthpop's ``minbucket``). Larger leaves mix donors from
-        more rows, so synthetic rows are combinations rather than replicas of training rows.
+        more rows, so synthetic rows are combinations rather than replicas of training rows. With
+        ``calibrate`` the smallest leaf tried (default 5); without it the leaf (default 40).
     max_depth
         Depth limit of each tree (None: grow until ``min_leaf`` stops it).
     order
@@ -88,7 +100,11 @@ class SequentialCART(Synthesizer):
         Share of rows at which a numeric value counts as a point mass (kept exactly).
     avoid_copies
         Redraw rows that would reproduce a training row exactly (first the last column's donor,
-        then the whole row), so verbatim copies are rarer than in held-out real data.
+        then the whole row). With ``calibrate`` only the copies beyond the rate at which unseen real
+        rows equal training rows are redrawn; without it, every copy.
+    calibrate
+        Fit the copy allowance and the leaf size to this table by cross-fitting on the training rows
+        (``min_leaf`` is then the smallest leaf tried); see the module docstring.
     seed
         Seed for fitting and sampling.
     """
@@ -96,15 +112,16 @@ class SequentialCART(Synthesizer):
     name = "cart"
     native_conditions = True
 
-    def __init__(self, *, min_leaf: int = 40, max_depth: int | None = None, order: str | Sequence[str] = "auto",
+    def __init__(self, *, min_leaf: int | None = None, max_depth: int | None = None, order: str | Sequence[str] = "auto",
                  smoothing: float = 0.0, atom_share: float = 0.01, avoid_copies: bool = True,
-                 seed: int | None = None):
+                 calibrate: bool = True, seed: int | None = None):
         self.min_leaf = min_leaf
         self.max_depth = max_depth
         self.order = order
         self.smoothing = smoothing
         self.atom_share = atom_share
         self.avoid_copies = avoid_copies
+        self.calibrate = calibrate
         self.seed = seed
 
     @classmethod
@@ -113,20 +130,67 @@ class SequentialCART(Synthesizer):
 
     # ------------------------------------------------------------------ fit
     def _fit(self, data: pd.DataFrame, rng: np.random.Generator) -> None:
-        kinds = self.schema_.model_kinds()
-        self.order_ = self._visit_order(data, kinds)
+        self.order_ = self._visit_order(data, self.schema_.model_kinds())
         matrix = self._encode(data)
-        self.trees_: list[dict[str, np.ndarray]] = []
+        self.row_hashes_ = np.unique(_trees.row_hashes(matrix))
+        self.copy_allowance_ = heldout_copy_rate(matrix, rng) if self.calibrate else 0.0
+        self.min_leaf_ = self._calibrated_leaf(data, matrix, rng) if self.calibrate else self._first_leaf()
+        self.trees_ = self._grow(matrix, self.min_leaf_, rng)
+
+    def _first_leaf(self) -> int:
+        if self.min_leaf is not None:
+            return int(self.min_leaf)
+        return _FIRST_LEAF if self.calibrate else _FIXED_LEAF
+
+    def _grow(self, matrix: np.ndarray, min_leaf: int, rng: np.random.Generator) -> list[dict[str, np.ndarray]]:
+        kinds = self.schema_.model_kinds()
+        trees = []
         with threadpool_limits(1):
             for position, name in enumerate(self.order_):
-                target = matrix[:, position]
-                tree = _trees.fit_tree(matrix[:, :position], target, categorical=kinds[name] == "categorical",
-                                       min_leaf=self.min_leaf, max_depth=self.max_depth,
-                                       seed=int(rng.integers(2**31)))
+                tree = _trees.fit_tree(matrix[:, :position], matrix[:, position], categorical=kinds[name] == "categorical",
+                                       min_leaf=min_leaf, max_depth=self.max_depth, seed=int(rng.integers(2**31)))
                 if kinds[name] == "numeric":
                     tree.update(_trees.support_arrays(tree, self.atom_share))
-                self.trees_.append(tree)
-        self.row_hashes_ = np.unique(_trees.row_hashes(matrix))
+                trees.append(tree)
+        return trees
+
+    def _calibrated_leaf(self, data: pd.DataFrame, matrix: np.ndarray, rng: np.random.Generator) -> int:
+        """The smallest leaf (``min_leaf`` × 2^k) whose raw draws sit no closer to training rows than unseen rows do.
+
+        Cross-fitting: a probe grows on part of the training rows (``reference``) and draws as many
+        rows as are held out of it, *without* copy avoidance; the leaf passes when the draws copy
+        reference rows at most as often as the held-out rows repeat them (plus the benchmark's
+        slack) and are no closer to them (DCR share and median, in the evaluation suite's encoding,
+        ``MixedEncoding``). Judging the raw draws matters: redrawing copies also pushes rows away,
+        but by distorting the joint distribution. The probe's leaf is the candidate scaled to its
+        smaller reference, so the leaf keeps its share of the rows.
+        """
+        from synthloop.metrics.encoding import MixedEncoding
+        from synthloop.metrics.neighbours import nearest
+
+        n_rows, leaf = len(matrix), self._first_leaf()
+        largest = max(leaf, int(n_rows * _LARGEST_LEAF_SHARE))
+        if n_rows < 4 * leaf or largest == leaf:
+            return leaf
+        shuffled = rng.permutation(n_rows)
+        n_held = min(max(n_rows // 5, 1), _PROBE_ROWS)
+        held, reference = shuffled[:n_held], np.sort(shuffled[n_held:][:_PROBE_REFERENCE])
+        encoding = MixedEncoding.fit(data.iloc[reference], self.schema_.model_kinds())
+        reference_points = encoding.dense(data.iloc[reference])
+        held_dcr = nearest(encoding.dense(data.iloc[held]), reference_points)[0][:, 0]
+        reference_hashes = np.unique(_trees.row_hashes(matrix[reference]))
+        copies_allowed = _COPY_FACTOR * np.isin(_trees.row_hashes(matrix[held]), reference_hashes).mean() + _COPY_POINTS
+        probe = self.clone().set_params(calibrate=False, avoid_copies=False)
+        probe.schema_, probe.order_ = self.schema_, self.order_
+        scale = len(reference) / n_rows
+        while True:
+            probe.trees_ = probe._grow(matrix[reference], max(1, round(leaf * scale)), rng)
+            drawn = probe._draw_rows(n_held, {}, rng)[0]
+            copies = np.isin(_trees.row_hashes(drawn), reference_hashes).mean()
+            synthetic_dcr = nearest(encoding.dense(probe._decode(drawn)), reference_points)[0][:, 0]
+            if (copies <= copies_allowed and at_parity(synthetic_dcr, held_dcr)) or leaf >= largest:
+                return leaf
+            leaf = min(leaf * _LEAF_GROWTH, largest)
 
     def _visit_order(self, data: pd.DataFrame, kinds: dict[str, str]) -> list[str]:
         names = list(kinds)
@@ -234,12 +298,17 @@ class SequentialCART(Synthesizer):
 
     def _replace_copies(self, matrix: np.ndarray, leaves: np.ndarray, fixed: dict[int, np.ndarray],
                         rng: np.random.Generator) -> np.ndarray:
-        """Redraw rows equal to a training row: the last free column first, then whole rows."""
+        """Redraw rows equal to a training row beyond the allowance: the last free column first, then whole rows.
+
+        The copies kept are chosen at random, so which rows repeat is not decided by the model's order.
+        """
         free = [p for p in range(len(self.order_)) if p not in fixed]
+        allowed = round(getattr(self, "copy_allowance_", 0.0) * len(matrix))
         for round_ in range(_LAST_COLUMN_ROUNDS + _WHOLE_ROW_ROUNDS):
             copies = np.flatnonzero(np.isin(_trees.row_hashes(matrix), self.row_hashes_))
-            if len(copies) == 0 or not free:
+            if len(copies) <= allowed or not free:
                 break
+            copies = np.sort(rng.choice(copies, size=len(copies) - allowed, replace=False))
             if round_ < _LAST_COLUMN_ROUNDS:
                 last = free[-1]
                 matrix[copies, last] = self._draw_values(self.trees_[last], leaves[copies, last], rng)
@@ -253,13 +322,17 @@ class SequentialCART(Synthesizer):
         arrays = {"row_hashes": self.row_hashes_}
         for position, tree in enumerate(self.trees_):
             arrays.update({f"tree/{position}/{key}": value for key, value in tree.items()})
-        return arrays, {"order": self.order_}
+        return arrays, {"order": self.order_, "min_leaf": int(self.min_leaf_), "copy_allowance": self.copy_allowance_}
 
     def _load_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self.order_ = [str(name) for name in meta["order"]]
         if sorted(self.order_) != sorted(self.schema_.model_kinds()):
             raise ValueError("stored column order does not match the schema")
         self.row_hashes_ = arrays["row_hashes"]
+        self.min_leaf_ = int(meta.get("min_leaf", self._first_leaf()))
+        self.copy_allowance_ = float(meta.get("copy_allowance", 0.0))
+        if not 0.0 <= self.copy_allowance_ <= 1.0:
+            raise ValueError("stored copy allowance out of range")
         self.trees_ = []
         for position in range(len(self.order_)):
             prefix = f"tree/{position}/"
@@ -268,3 +341,24 @@ class SequentialCART(Synthesizer):
                 tree[key] = np.asarray(tree.get(key, ()), dtype=np.int64)
             _trees.check_tree(tree, n_features=position)
             self.trees_.append(tree)
+
+
+def heldout_copy_rate(matrix: np.ndarray, rng: np.random.Generator, folds: int = _COPY_FOLDS) -> float:
+    """Cross-fitted share of rows equal to a row of the other folds: how often unseen real rows repeat training rows."""
+    if len(matrix) < 2 * folds:
+        return 0.0
+    hashes = _trees.row_hashes(matrix)
+    fold = rng.permutation(len(matrix)) % folds
+    repeats = [np.isin(hashes[fold == k], hashes[fold != k]).mean() for k in range(folds)]
+    return float(np.mean(repeats))
+
+
+def at_parity(synthetic_dcr: np.ndarray, held_dcr: np.ndarray) -> bool:
+    """Synthetic rows no closer to the training rows than held-out rows: DCR share and median ratio."""
+    held = np.sort(held_dcr)
+    below = np.searchsorted(held, synthetic_dcr, side="left")
+    not_above = np.searchsorted(held, synthetic_dcr, side="right")
+    share = float(np.mean(len(held) - not_above + 0.5 * (not_above - below)) / len(held))
+    held_median = float(np.median(held))
+    ratio_ok = held_median <= 0 or float(np.median(synthetic_dcr)) >= _RATIO_FLOOR * held_median
+    return share <= 0.5 + _SHARE_SLACK and ratio_ok
