@@ -94,6 +94,14 @@ def _nndr(pairs: np.ndarray) -> np.ndarray:
     return np.where(closest <= _EPS, 0.0, closest / np.maximum(second, _EPS))
 
 
+def closer_share(synthetic_dcr: np.ndarray, holdout_dcr: np.ndarray) -> float:
+    """P(a synthetic row's DCR < a holdout row's DCR) + ½ P(tie), over all pairs."""
+    holdout_dcr = np.sort(holdout_dcr)
+    below = np.searchsorted(holdout_dcr, synthetic_dcr, side="left")
+    not_above = np.searchsorted(holdout_dcr, synthetic_dcr, side="right")
+    return float(np.mean(len(holdout_dcr) - not_above + 0.5 * (not_above - below)) / len(holdout_dcr))
+
+
 @metric("dcr_share", family="privacy", goal="min", bounds=(0.0, 1.0), uses_holdout=True)
 def dcr_share(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | None = None, *,
               holdout: pd.DataFrame | None = None, rng: np.random.Generator | None = None) -> Score:
@@ -105,10 +113,8 @@ def dcr_share(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | None
     if holdout is None:
         raise NotApplicable("needs a holdout of real rows the synthesizer never saw")
     found = distances(real, synthetic, schema, holdout=holdout, rng=rng)
-    synthetic_dcr, holdout_dcr = found.synthetic_to_train[:, 0], np.sort(found.holdout_to_train[:, 0])
-    below = np.searchsorted(holdout_dcr, synthetic_dcr, side="left")
-    not_above = np.searchsorted(holdout_dcr, synthetic_dcr, side="right")
-    share = np.mean(len(holdout_dcr) - not_above + 0.5 * (not_above - below)) / len(holdout_dcr)
+    synthetic_dcr, holdout_dcr = found.synthetic_to_train[:, 0], found.holdout_to_train[:, 0]
+    share = closer_share(synthetic_dcr, holdout_dcr)
     upper = float(np.quantile(np.r_[synthetic_dcr, holdout_dcr], 0.99))
     details = pd.concat([_histogram(synthetic_dcr, "synthetic", upper), _histogram(holdout_dcr, "holdout", upper)],
                         ignore_index=True)
