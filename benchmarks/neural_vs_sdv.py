@@ -85,12 +85,10 @@ def run_synthloop(name: str, params: dict, train: pd.DataFrame, test: pd.DataFra
     start = time.perf_counter()
     schema = sl.Schema.infer(train, target="income")
     marks: dict[str, float] = {"encode": time.perf_counter() - start}
-    model = sl.synthesizers.get(name, **params, seed=0, progress=False)
+    # Same threads as the SDV side; a seeded fit runs on exactly this many (synthloop.nn.runtime).
+    model = sl.synthesizers.get(name, **params, seed=0, progress=False, threads=threads)
     epoch_times: list[float] = []
     _instrument(model, marks, epoch_times)
-    from synthloop.nn import blocks
-
-    blocks.default_threads = lambda: threads                     # same threads as the SDV side
     model.fit(train, schema)
     fit_end = time.perf_counter()
     sample_start = time.perf_counter()
@@ -157,12 +155,12 @@ def flop_floor(model, train: pd.DataFrame, schema: sl.Schema, seconds_per_epoch:
     import torch
 
     encoded = torch.as_tensor(model.encoder_.transform(schema.to_model_frame(train)))
-    batches = list(model._epoch_batches(len(encoded), model.batch_size, np.random.default_rng(0)))
+    batches = list(model.epoch_batches(len(encoded), model.batch_size, np.random.default_rng(0)))
     for net in model.nets_.values():
         net.train()
     rows, cond = batches[0]
     with _matmul_recorder()() as recorder:
-        model._train_step(encoded[torch.as_tensor(rows)], None if cond is None else torch.as_tensor(cond))
+        model.train_step(encoded[torch.as_tensor(rows)], None if cond is None else torch.as_tensor(cond))
     seconds = {shape: matmul_seconds(*shape) for shape in set(recorder.shapes)}
     floor = sum(seconds[shape] for shape in recorder.shapes) * len(batches)
     flops = sum(2 * m * k * n for m, k, n in recorder.shapes) * len(batches)
@@ -178,7 +176,7 @@ def matmul_share(model, encoded, batches) -> float:
 
     with profile(activities=[ProfilerActivity.CPU]) as profiler:
         for rows, cond in batches:
-            model._train_step(encoded[torch.as_tensor(rows)], None if cond is None else torch.as_tensor(cond))
+            model.train_step(encoded[torch.as_tensor(rows)], None if cond is None else torch.as_tensor(cond))
     events = profiler.key_averages()
     total = sum(event.self_cpu_time_total for event in events)
     matmul = sum(event.self_cpu_time_total for event in events if event.key in ("aten::mm", "aten::addmm", "aten::bmm"))

@@ -5,6 +5,7 @@ unseen row repeats a training row) and breast_cancer cut down to two continuous 
 """
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import synthloop as sl
@@ -13,6 +14,7 @@ from synthloop.errors import ArtifactError
 from synthloop.metrics.detection import detection_auc
 from synthloop.metrics.privacy import dcr_median, exact_copy_rate
 from synthloop.synthesizers.cart import SequentialCART, at_parity, heldout_copy_rate
+from synthloop.tabular.hashing import hash_rows
 
 
 @pytest.fixture(scope="module")
@@ -56,14 +58,16 @@ def test_few_continuous_columns_get_leaves_mixed_to_dcr_parity(continuous):
     calibrated = SequentialCART(min_leaf=5, seed=0).fit(train, schema)
     assert dcr_median(train, _raw(small, len(train)), schema).value / held < 0.5    # memorises
     assert calibrated.min_leaf_ > 5
-    assert dcr_median(train, _raw(calibrated, len(train)), schema).value / held > 0.85
+    # 4× the rows: the median of 455 draws moves ±0.05 with the seed. The leaf reaches its cap (1/8 of
+    # the rows) here; over fit seeds 0-7 the ratio is 0.79-0.87 (memorising leaves: 0.22).
+    assert dcr_median(train, _raw(calibrated, 4 * len(train)), schema).value / held > 0.75
 
 
 def test_heldout_copy_rate_is_cross_fitted():
     rng = np.random.default_rng(0)
-    distinct = rng.normal(size=(500, 3))
+    distinct = hash_rows(pd.DataFrame(rng.normal(size=(500, 3)), columns=["a", "b", "c"]), ["a", "b", "c"], [])
     assert heldout_copy_rate(distinct, rng) == 0.0
-    twice = np.vstack([distinct, distinct])                 # each row's twin lands in another fold 4 times in 5
+    twice = np.r_[distinct, distinct]                       # each row's twin lands in another fold 4 times in 5
     assert 0.7 < heldout_copy_rate(twice, rng) < 0.9
     assert heldout_copy_rate(distinct[:4], rng) == 0.0      # too few rows for five folds: no allowance
 

@@ -75,15 +75,15 @@ def test_tabular_loop_loses_tails_and_rare_categories_under_replace_only():
     holdout = sl.datasets.load("adult", split="test").sample(3000, random_state=0).reset_index(drop=True)
     result = run_lab(real, get("independent"), [Replace(), Accumulate(), MixReal(0.5)], generations=8, holdout=holdout,
                      schema=sl.Schema.infer(real, target="income"), seed=[0, 1], n_jobs=1,
-                     metrics=["tail_mass", "variance_ratio", "rare_category_survival"])
+                     metrics=["tail_share", "variance_ratio", "rare_category_survival"])
     first = result.results[result.results["generation"] == 1].groupby("policy").mean(numeric_only=True)
     last = result.final()
     assert last.loc["replace", "rare_category_survival"] < 0.5 * first.loc["replace", "rare_category_survival"]
-    assert last.loc["replace", "tail_mass"] < 0.5 * first.loc["replace", "tail_mass"]
+    assert last.loc["replace", "tail_share"] < 0.5 * first.loc["replace", "tail_share"]
     assert last.loc["replace", "variance_ratio"] < 0.8
     for kept in ("accumulate", "mix-real-0.5"):
         assert last.loc[kept, "rare_category_survival"] > 2 * last.loc["replace", "rare_category_survival"]
-        assert last.loc[kept, "tail_mass"] > 2 * last.loc["replace", "tail_mass"]
+        assert last.loc[kept, "tail_share"] > 2 * last.loc["replace", "tail_share"]
         assert last.loc[kept, "variance_ratio"] > 0.75
 
 

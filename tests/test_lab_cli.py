@@ -1,4 +1,10 @@
+import os
+import re
+import shutil
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -10,6 +16,7 @@ from synthloop.lab.config import LabConfig
 from synthloop.lineage import LineageStore
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "lab_adult.toml"
+SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 TINY = """
 [data]
@@ -33,7 +40,7 @@ fraction = 0.5
 generations = 2
 seeds = [0]
 n_jobs = 1
-measures = ["tail_mass", "rare_category_survival"]
+measures = ["tail_share", "rare_category_survival"]
 """
 
 
@@ -53,7 +60,7 @@ def write_config(tmp_path, text=TINY, **run):
 
 def test_the_shipped_example_is_a_valid_config():
     config = LabConfig.load(EXAMPLE)
-    assert [p.name for p in config.policies] == ["replace", "accumulate", "mix-real", "filtered"]
+    assert [p["name"] for p in config.policies] == ["replace", "accumulate", "mix-real", "filtered"]
     assert config.run.generations == 5 and len(config.run.seeds) == 3
 
 
@@ -84,7 +91,7 @@ def test_lab_run_and_resume(tmp_path, monkeypatch, capsys):
     (('name = "replace"', 'name = "replace-all"'), "unknown policy 'replace-all'"),
     (('name = "independent"', 'name = "indepndent"'), "Did you mean 'independent'"),
     (("n_jobs = 1", "n_jobs = 1\nbogus = 3"), "run.bogus"),
-    (('measures = ["tail_mass", "rare_category_survival"]', 'measures = ["tails"]'), "Unknown lab measures"),
+    (('measures = ["tail_share", "rare_category_survival"]', 'measures = ["tails"]'), "Unknown lab measures"),
 ])
 def test_bad_configs_exit_2_with_a_clear_message(tmp_path, monkeypatch, capsys, change, message):
     store = tmp_path / "lineage.db"
@@ -138,3 +145,58 @@ def test_fit_and_sample_record_lineage_and_the_guard_fires(tmp_path, monkeypatch
     assert LineageStore(store).events() == before
     code, text = cli(monkeypatch, capsys, "lineage", "audit", "--store", store)
     assert code == 1  # a fit was recorded on data beyond the thresholds
+
+
+def _tiny_example(tmp_path, **run) -> Path:
+    """The shipped example with its policies and settings, at a size that runs in seconds."""
+    text = EXAMPLE.read_text()
+    sizes = {r"n_real = \d+": "n_real = 200", r"n_holdout = \d+": "n_holdout = 300", r"generations = \d+": "generations = 2",
+             r"seeds = \[.*\]": "seeds = [0]", r"n_rows = \d+": "n_rows = 150", r"n_jobs = \d+": "n_jobs = 1",
+             r'lineage = ".*"': f'lineage = "{tmp_path / "lineage.db"}"', r'out_dir = ".*"': f'out_dir = "{tmp_path / "run"}"'}
+    for pattern, value in {**sizes, **run}.items():
+        text, count = re.subn(pattern, value, text)
+        assert count == 1, pattern
+    path = tmp_path / "lab_adult.toml"
+    path.write_text(text.replace("[run]", '[run]\nmeasures = ["tail_share", "rare_category_survival"]'))
+    return path
+
+
+@pytest.mark.slow
+def test_the_shipped_example_runs_twice_into_one_folder_and_resumes(tmp_path, monkeypatch, capsys):
+    config = _tiny_example(tmp_path)
+    assert [p["name"] for p in LabConfig.load(config).policies] == ["replace", "accumulate", "mix-real", "filtered"]
+    code, text = cli(monkeypatch, capsys, "lab", "run", config)
+    assert code == 0, text
+    assert "[1/8]" in text and "[8/8]" in text and "generation 2 done" in text  # plain progress lines off a terminal
+    assert "sampled with privacy='parity'" in text and "fresh real sample" in text
+    first = pd.read_csv(tmp_path / "run" / "results.csv")
+    code, text = cli(monkeypatch, capsys, "lab", "run", config)  # the same command again: nothing differs
+    assert code == 0, text
+    shutil.rmtree(tmp_path / "run" / "chains" / "filtered" / "seed-0" / "gen-002")
+    code, text = cli(monkeypatch, capsys, "lab", "resume", tmp_path / "run")
+    assert code == 0, text
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "run" / "results.csv"), first)
+    page = (tmp_path / "run" / "report.html").read_text()
+    assert 'id="final"' in page and 'privacy="parity"' in page and page.count("data:image/png;base64,") == 2
+
+
+@pytest.mark.slow
+def test_sigterm_stops_the_lab_and_its_workers(tmp_path):
+    config = write_config(tmp_path, TINY.replace("generations = 2", "generations = 400").replace("n_jobs = 1", "n_jobs = 2")
+                          .replace('seeds = [0]', 'seeds = [0, 1]'), out_dir=tmp_path / "run")
+    process = subprocess.Popen([sys.executable, "-m", "synthloop", "lab", "run", str(config)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": SRC})
+
+    def generations() -> set[Path]:
+        return set((tmp_path / "run").glob("chains/*/seed-*/gen-*"))
+
+    deadline = time.monotonic() + 120
+    while len(generations()) < 2 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    assert len(generations()) >= 2, process.stderr.read().decode()
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) != 0
+    stopped = generations()
+    time.sleep(4)  # orphaned workers would go on writing a generation every fraction of a second
+    assert generations() == stopped
+    assert len(stopped) < 4 * 400

@@ -4,8 +4,8 @@ import pytest
 
 from synthloop.errors import ConfigError, LineageError, SynthloopWarning
 from synthloop.io.tables import write_table
-from synthloop.lab.guard import CollapseRiskError, GuardThresholds, audit, check_training_data, guard_fit
 from synthloop.lineage import LineageStore
+from synthloop.loop.guard import CollapseRiskError, GuardThresholds, audit, check_training_data, guard_fit
 
 
 @pytest.fixture

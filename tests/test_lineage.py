@@ -116,6 +116,65 @@ def test_a_file_that_is_not_a_store_is_refused_and_left_untouched(tmp_path):
     assert not (tmp_path / "missing.db").exists()
 
 
+@pytest.fixture(scope="module")
+def filled(tmp_path_factory):
+    """A store of 41 records spread over several pages, built once; tests damage copies of it."""
+    path = tmp_path_factory.mktemp("filled") / "lineage.db"
+    store = LineageStore(path)
+    real = store.add(pd.DataFrame({"x": np.arange(50.0)}), kind="real")
+    synthetic = [store.add(pd.DataFrame({"x": np.arange(10.0) + i}), kind="synthetic", parents=[real.id],
+                           synthesizer="independent", params={"i": i, "pad": "p" * 1000}) for i in range(40)]
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path, [real, *synthetic]
+
+
+def _copy(filled, tmp_path):
+    path = tmp_path / "lineage.db"
+    path.write_bytes(filled[0].read_bytes())
+    return path, filled[1]
+
+
+def _use_everything(store: LineageStore, records) -> None:
+    store.records()
+    store.get(records[-1].id)
+    store.ancestors(records[-1].id)
+    store.events()
+    store.add(pd.DataFrame({"x": np.arange(3.0)}), kind="synthetic", parents=[records[0].id])
+
+
+@pytest.mark.parametrize("damage", [
+    "UPDATE meta SET value = 'one' WHERE key = 'version'",
+    "UPDATE datasets SET params = 'not json {'",
+    "UPDATE events SET detail = '[1, 2'",
+    "PRAGMA ignore_check_constraints = 1; UPDATE datasets SET kind = 'alien'",
+    "UPDATE datasets SET n_rows = 'many'",
+    "DROP TABLE datasets",
+    "DROP TABLE edges; CREATE TABLE edges (child TEXT)",
+], ids=["version-text", "params-not-json", "detail-not-json", "unknown-kind", "rows-as-text", "dropped-table",
+        "missing-columns"])
+def test_a_damaged_store_is_one_clear_error_and_left_as_it_is(filled, tmp_path, damage):
+    path, records = _copy(filled, tmp_path)
+    with sqlite3.connect(path) as db:
+        db.executescript(damage)
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    before = path.read_bytes()
+    with pytest.raises(LineageError, match="lineage store"):
+        _use_everything(LineageStore(path), records)
+    assert path.read_bytes() == before                   # never "repaired" by recreating empty tables
+
+
+def test_a_store_with_malformed_pages_is_one_clear_error(filled, tmp_path):
+    path, records = _copy(filled, tmp_path)
+    content = bytearray(path.read_bytes())
+    page = 4096
+    for start in range(len(content) // page // 2 * page, len(content), page):   # the later half of the pages
+        content[start:start + page] = b"\xab" * page
+    path.write_bytes(bytes(content))
+    with pytest.raises(LineageError, match=r"is damaged \(database disk image is malformed\)"):
+        _use_everything(LineageStore(path), records)
+
+
 def _write_many(path: str, worker: int, n_records: int) -> None:
     store = LineageStore(path)
     real = store.add(pd.DataFrame({"x": np.arange(50.0)}), kind="real")  # the same real data in every worker

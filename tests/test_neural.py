@@ -74,7 +74,7 @@ def test_native_conditions_give_exactly_the_rare_class_quickly(name, fitted, adu
 
 @pytest.mark.parametrize("name", NEURAL)
 def test_save_and_load_give_the_same_samples(name, fitted, tmp_path):
-    fitted[name].save(tmp_path / name)
+    fitted[name].save(tmp_path / name, keep_privacy_reference=True)
     loaded = synthesizers.Synthesizer.load(tmp_path / name)
     assert type(loaded) is type(fitted[name])
     pd.testing.assert_frame_equal(loaded.sample(200, seed=3), fitted[name].sample(200, seed=3))
@@ -101,7 +101,7 @@ def test_capital_gain_keeps_its_spike_of_zeros(name, adult_small, adult_schema):
 def test_bad_training_params_raise_a_clear_error(adult_small, adult_schema):
     from synthloop.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="epochs=0"):
+    with pytest.raises(ConfigError, match="'epochs' must be ≥ 1, got 0"):
         tiny("ctgan", epochs=0).fit(adult_small, adult_schema)
 
 
@@ -111,9 +111,13 @@ def test_import_synthloop_does_not_import_torch():
 
 
 def test_penguins_with_missing_values(penguins):
+    # Missingness is learned per column: columns with gaps in training get gaps, complete ones none. (This
+    # replaces an `or` that could not fail: penguins' numerics are 0.58% missing, under its 1% escape.)
+    has_missing = penguins.isna().any()
+    assert has_missing.any() and not has_missing.all()
     for name in NEURAL:
-        synthetic = tiny(name).fit(penguins).sample(400, seed=0)
-        assert synthetic["bill_length_mm"].isna().any() or penguins["bill_length_mm"].isna().mean() < 0.01
+        synthetic = tiny(name).fit(penguins).sample(2000, seed=0, privacy="off")
+        pd.testing.assert_series_equal(synthetic.isna().any(), has_missing, check_names=False)
         assert set(synthetic["species"]) <= set(penguins["species"])
         assert np.isfinite(synthetic["body_mass_g"].dropna()).all()
 
@@ -141,7 +145,7 @@ def test_tabddpm_samples_with_fewer_steps_and_none_means_every_step(fitted, adul
     fewer = model.set_params(sample_steps=5).sample(300, seed=3)
     model.set_params(sample_steps=TabDDPM().sample_steps)
     assert len(fewer) == 300 and set(fewer["workclass"].dropna()) <= set(adult_small["workclass"].dropna())
-    with pytest.raises(ConfigError, match="sample_steps=0"):
+    with pytest.raises(ConfigError, match="'sample_steps' must be ≥ 1, got 0"):
         tiny("tabddpm", sample_steps=0).fit(adult_small)
 
 

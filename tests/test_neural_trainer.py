@@ -16,6 +16,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from synthloop import synthesizers  # noqa: E402
+from synthloop.errors import SynthloopWarning  # noqa: E402
 from synthloop.nn.conditioning import Conditioner  # noqa: E402
 from synthloop.nn.heads import SpanIndex, activate, condition_loss, decode, reconstruction_loss  # noqa: E402
 from synthloop.nn.trainer import CHECKPOINT_FILE, _should_stop  # noqa: E402
@@ -47,7 +48,7 @@ def encoded_adult(adult_small):
 def test_ctrl_c_keeps_the_last_epoch_and_the_rerun_matches_an_uninterrupted_fit(adult_small, tmp_path, monkeypatch):
     uninterrupted = synthesizers.get("tvae", **TVAE_TINY).fit(adult_small)
     model = synthesizers.get("tvae", **TVAE_TINY, checkpoint_dir=str(tmp_path), checkpoint_every=2)
-    original = type(model)._train_step
+    original = type(model).train_step
     calls = {"n": 0}
 
     def interrupted_step(self, batch, cond):
@@ -56,11 +57,11 @@ def test_ctrl_c_keeps_the_last_epoch_and_the_rerun_matches_an_uninterrupted_fit(
             raise KeyboardInterrupt
         return original(self, batch, cond)
 
-    monkeypatch.setattr(type(model), "_train_step", interrupted_step)
+    monkeypatch.setattr(type(model), "train_step", interrupted_step)
     with pytest.raises(KeyboardInterrupt):
         model.fit(adult_small)
     assert len(checkpoint_history(tmp_path)) == 3    # epoch 3 saved on Ctrl-C, though checkpoint_every=2
-    monkeypatch.setattr(type(model), "_train_step", original)
+    monkeypatch.setattr(type(model), "train_step", original)
     resumed = synthesizers.get("tvae", **TVAE_TINY, checkpoint_dir=str(tmp_path), checkpoint_every=2)
     epochs_run = []
     from synthloop.nn import trainer
@@ -79,6 +80,37 @@ def test_a_checkpoint_from_other_data_is_ignored(adult_small, tmp_path):
     synthesizers.get("tvae", **{**TVAE_TINY, "epochs": 2}, checkpoint_dir=str(tmp_path)).fit(adult_small.iloc[:1000])
     model = synthesizers.get("tvae", **{**TVAE_TINY, "epochs": 2}, checkpoint_dir=str(tmp_path)).fit(adult_small)
     assert len(model.history_) == 2 and checkpoint_history(tmp_path) == model.history_
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:-100])
+
+
+def _other_architecture(path: Path) -> None:
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    with safe_open(str(path), framework="pt") as handle:
+        metadata = handle.metadata()
+    tensors = load_file(str(path))
+    key = next(k for k in tensors if k.startswith("net/") and tensors[k].ndim == 2)
+    tensors[key] = torch.zeros(tensors[key].shape[0] + 1, tensors[key].shape[1])
+    save_file(tensors, str(path), metadata=metadata)
+
+
+@pytest.mark.parametrize("damage", [_truncate, _other_architecture, lambda p: p.write_bytes(b"")],
+                         ids=["truncated", "other-architecture", "empty"])
+def test_a_corrupt_checkpoint_is_set_aside_and_training_starts_from_scratch(adult_small, tmp_path, damage):
+    data = adult_small.iloc[:500]
+    params = {**TVAE_TINY, "epochs": 1}
+    synthesizers.get("tvae", **params, checkpoint_dir=str(tmp_path)).fit(data)
+    damage(tmp_path / CHECKPOINT_FILE)
+    with pytest.warns(SynthloopWarning, match="starts from scratch"):
+        rerun = synthesizers.get("tvae", **params, checkpoint_dir=str(tmp_path)).fit(data)
+    fresh = synthesizers.get("tvae", **params).fit(data)
+    assert all(np.array_equal(a, weights(fresh)[k]) for k, a in weights(rerun).items())
+    assert len(list(tmp_path.glob(CHECKPOINT_FILE + ".corrupt-*"))) == 1      # kept for inspection, out of the way
+    assert checkpoint_history(tmp_path) == rerun.history_                      # and the next run resumes normally
 
 
 @pytest.mark.slow
@@ -217,13 +249,13 @@ def test_training_by_sampling_oversamples_rare_categories_by_log_frequency(encod
 
 
 def test_default_threads_subtract_the_cores_busy_right_now(monkeypatch):
-    from synthloop.nn import blocks
+    from synthloop.nn import runtime
 
     readings = iter([[100, 0, 100, 800, 0, 0, 0, 0], [200, 0, 200, 900, 0, 0, 0, 0]])    # 2 of 3 ticks busy
-    monkeypatch.setattr(blocks, "_cpu_times", lambda: next(readings))
-    monkeypatch.setattr(blocks.time, "sleep", lambda seconds: None)
-    monkeypatch.setattr(blocks, "available_cores", lambda: 3)
-    monkeypatch.setattr(blocks, "_THREADS_READING", [])
-    assert blocks._busy_cores(3) == pytest.approx(2.0)
+    monkeypatch.setattr(runtime, "_cpu_times", lambda: next(readings))
+    monkeypatch.setattr(runtime.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(runtime, "available_cores", lambda: 3)
+    monkeypatch.setattr(runtime, "_THREADS_READING", [])
+    assert runtime._busy_cores(3) == pytest.approx(2.0)
     readings = iter([[0, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 100, 0, 0, 0, 0]])               # all idle
-    assert blocks.default_threads() == 3
+    assert runtime.default_threads() == 3

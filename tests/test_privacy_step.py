@@ -8,9 +8,11 @@ import pytest
 
 import synthloop as sl
 from synthloop.errors import ConfigError, PrivacyError
+from synthloop.privacy import PrivacyReference
 from synthloop.schema.constraints import Inequality, Range
 from synthloop.synthesizers.base import Synthesizer
-from synthloop.synthesizers.privacy import PrivacyReference, hash_rows, nearest_distances
+from synthloop.tabular.geometry import MixedGeometry, nearest_distances
+from synthloop.tabular.hashing import hash_rows
 
 
 class DonorJitter(Synthesizer):
@@ -158,17 +160,23 @@ def test_off_reports_copies_but_replaces_nothing(repeated):
     assert info.privacy == "off" and info.n_replaced == 0 and info.n_copies_returned > 0
 
 
-def test_reference_survives_save_and_can_be_left_out(adult_small, tmp_path):
+def test_reference_is_kept_only_when_asked_and_can_be_left_out(adult_small, tmp_path):
     model = sl.synthesizers.get("independent", seed=0).fit(adult_small)
-    model.save(tmp_path / "with")
+    model.save(tmp_path / "with", keep_privacy_reference=True)
+    assert (tmp_path / "with" / "privacy_reference.safetensors").is_file()
     loaded = Synthesizer.load(tmp_path / "with")
     np.testing.assert_array_equal(loaded.privacy_reference_.hashes, model.privacy_reference_.hashes)
     np.testing.assert_allclose(loaded.privacy_reference_.thresholds, model.privacy_reference_.thresholds)
     assert len(loaded.sample(100, privacy="no-copies", seed=0)) == 100
-    model.save(tmp_path / "without", privacy_reference=False)
+    model.save(tmp_path / "without")
+    assert not (tmp_path / "without" / "privacy_reference.safetensors").exists()
     stripped = Synthesizer.load(tmp_path / "without")
-    with pytest.raises(PrivacyError, match="privacy_reference=False"):
-        stripped.sample(10)
+    for privacy in ("parity", "no-copies"):
+        with pytest.raises(PrivacyError, match="keep_privacy_reference=True"):
+            stripped.sample(10, privacy=privacy)
+    with pytest.warns(sl.errors.SynthloopWarning, match="privacy='off'"):
+        assert len(stripped.sample(10)) == 10
+    assert stripped.last_sample_info_.privacy == "off" and stripped.last_sample_info_.n_copies_returned is None
     assert len(stripped.sample(10, privacy="off")) == 10
 
 
@@ -176,9 +184,11 @@ def test_blocked_search_matches_brute_force():
     rng = np.random.default_rng(0)
     ref_points, query_points = rng.normal(size=(300, 3)).astype("float32"), rng.normal(size=(80, 3)).astype("float32")
     ref_points[rng.random((300, 3)) < 0.1] = np.nan
-    ref_codes, query_codes = rng.integers(-1, 2, size=(300, 2)), rng.integers(-1, 2, size=(80, 2))
-    exact = nearest_distances(query_points, query_codes, ref_points, ref_codes)
-    blocked = nearest_distances(query_points, query_codes, ref_points, ref_codes, cap=0.999)
+    ref_codes, query_codes = rng.integers(0, 4, size=(300, 2)), rng.integers(0, 4, size=(80, 2))
+    geometry = MixedGeometry(("x", "y", "z"), np.zeros(3), np.ones(3), np.ones(3, dtype=bool), ("a", "b"),
+                             (("p", "q"), ("r", "s")))
+    exact = nearest_distances(geometry, (query_points, query_codes), (ref_points, ref_codes))
+    blocked = nearest_distances(geometry, (query_points, query_codes), (ref_points, ref_codes), cap=0.999)
     close = exact < 1.0
     np.testing.assert_allclose(blocked[close], exact[close], rtol=1e-6, atol=1e-6)
     assert (blocked[~close] >= 1.0).all()
@@ -186,7 +196,7 @@ def test_blocked_search_matches_brute_force():
 
 def test_thresholds_come_from_cross_fitted_training_rows(adult_small):
     schema = sl.Schema.infer(adult_small)
-    reference = PrivacyReference.build(schema, schema.to_model_frame(adult_small), np.random.default_rng(0))
+    reference = PrivacyReference.build(schema.model_kinds(), schema.to_model_frame(adult_small), np.random.default_rng(0))
     assert reference.n_calibration == 2000
     assert 0 < reference.thresholds[0] <= reference.thresholds[1]
     np.testing.assert_allclose(reference.band_rates, [0.01, 0.05], atol=0.005)
@@ -200,7 +210,8 @@ def test_cli_sample_privacy_option(tmp_path, repeated):
     data, model_dir, out = tmp_path / "data.csv", tmp_path / "model", tmp_path / "out.csv"
     repeated.to_csv(data, index=False)
     runner = CliRunner()
-    assert runner.invoke(app, ["fit", str(data), "-m", "independent", "-o", str(model_dir)]).exit_code == 0
+    fitted = runner.invoke(app, ["fit", str(data), "-m", "independent", "-o", str(model_dir), "--keep-privacy-reference"])
+    assert fitted.exit_code == 0 and "privacy reference" in fitted.output
     result = runner.invoke(app, ["sample", str(model_dir), "-n", "300", "-o", str(out), "--privacy", "no-copies"])
     assert result.exit_code == 0, result.output
     assert "Privacy no-copies" in result.output and "0 copies returned" in result.output
@@ -208,3 +219,182 @@ def test_cli_sample_privacy_option(tmp_path, repeated):
     assert len(synthetic) == 300 and synthetic.merge(repeated.drop_duplicates(), how="inner").empty
     bad = runner.invoke(app, ["sample", str(model_dir), "-n", "5", "-o", str(out), "--privacy", "strict"])
     assert bad.exit_code == 2 and "no-copies" in bad.output
+
+
+def test_cli_sample_without_reference_says_privacy_was_off(tmp_path, repeated):
+    from typer.testing import CliRunner
+
+    from synthloop.cli import app
+
+    data, model_dir, out = tmp_path / "data.csv", tmp_path / "model", tmp_path / "out.csv"
+    repeated.to_csv(data, index=False)
+    runner = CliRunner()
+    assert runner.invoke(app, ["fit", str(data), "-m", "independent", "-o", str(model_dir)]).exit_code == 0
+    assert not (model_dir / "privacy_reference.safetensors").exists()
+    result = runner.invoke(app, ["sample", str(model_dir), "-n", "50", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Privacy off" in result.output and "--keep-privacy-reference" in result.output
+    refused = runner.invoke(app, ["sample", str(model_dir), "-n", "5", "-o", str(out), "--privacy", "parity"])
+    assert refused.exit_code == 2 and "keep-privacy-reference" in refused.output
+
+
+# ---------------------------------------------------------------------- lazy reference, model files
+def test_fit_does_not_build_the_reference_until_a_sample_asks(adult_small):
+    model = sl.synthesizers.get("independent", seed=0).fit(adult_small)
+    assert model._privacy_reference is None
+    model.sample(50, privacy="off", seed=0)
+    assert model._privacy_reference is None and model.last_sample_info_.n_copies_returned is not None
+    model.sample(50, seed=0)
+    assert model._privacy_reference is not None
+    again = sl.synthesizers.get("independent", seed=0).fit(adult_small)
+    np.testing.assert_array_equal(again.privacy_reference_.thresholds, model.privacy_reference_.thresholds)
+
+
+class NoRows(DonorJitter):
+    """A model that declares it must never hold training rows (as a DP model will)."""
+
+    name = "no_rows_test"
+    keeps_training_rows = False
+
+
+def test_a_model_that_keeps_no_training_rows_refuses_privacy_checks(repeated, tmp_path):
+    model = NoRows(seed=0).fit(repeated)
+    assert model._training_rows is None and model.privacy_reference_ is None
+    with pytest.raises(PrivacyError, match="never keeps training rows"):
+        model.sample(10, privacy="parity")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(model.sample(10, seed=0)) == 10                 # the default: off, noted, no warning
+    assert model.last_sample_info_.privacy == "off" and "never keeps" in model.last_sample_info_.note
+    with pytest.raises(PrivacyError, match="holds no training rows"):
+        model.save(tmp_path / "m", keep_privacy_reference=True)
+
+
+def test_a_corrupt_reference_file_is_a_clean_artifact_error(repeated, tmp_path):
+    model = sl.synthesizers.get("independent", seed=0).fit(repeated)
+    model.save(tmp_path / "m", keep_privacy_reference=True)
+    (tmp_path / "m" / "privacy_reference.json").write_text("{not json")
+    with pytest.raises(sl.errors.ArtifactError, match="privacy reference"):
+        Synthesizer.load(tmp_path / "m")
+
+
+def relinked_cart_rows(arrays: dict[str, np.ndarray], n_trees: int) -> np.ndarray:
+    """The attack on a cart file: read each tree's donors in stored order and undo the leaf ordering."""
+    from synthloop.synthesizers import _trees
+
+    columns = [arrays["tree/0/pool"]]
+    for position in range(1, n_trees):
+        tree = {k.split("/", 2)[2]: v for k, v in arrays.items() if k.startswith(f"tree/{position}/")}
+        leaves = _trees.walk(tree, np.column_stack(columns))
+        column = np.empty(len(leaves))
+        column[np.argsort(leaves, kind="stable")] = tree["pool"]
+        columns.append(column)
+    return np.column_stack(columns)
+
+
+@pytest.mark.parametrize("name", ["independent", "gaussian_copula", "cart", pytest.param("tabddpm", marks=pytest.mark.slow)])
+def test_a_default_model_folder_gives_back_no_training_row(name, tmp_path):
+    """Rebuild nothing: no row hash, no stored row, no re-linkable donors, no exact continuous values."""
+    from safetensors.numpy import load_file
+
+    rng = np.random.default_rng(0)
+    train = pd.DataFrame({"x": rng.normal(size=400).round(9), "y": rng.gamma(2.0, size=400).round(9),
+                          "k": rng.integers(0, 3, 400)})
+    params = {"tabddpm": {"epochs": 1, "hidden": (16,), "time_dim": 8, "timesteps": 5, "progress": False},
+              "cart": {"order": "data", "min_leaf": 20}}.get(name, {})
+    model = sl.synthesizers.get(name, seed=0, **params).fit(train)
+    model.sample(100, seed=0)                                      # the reference now exists in memory
+    model.save(tmp_path / "m")
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["config.json", "schema.json", "weights.safetensors"]
+    arrays = load_file(str(tmp_path / "m" / "weights.safetensors"))
+    training_hashes = set(hash_rows(train.astype("float64"), ["x", "y", "k"], []).tolist())
+    for key, values in arrays.items():
+        if values.dtype.kind in "iu" and values.itemsize == 8:
+            assert not training_hashes & set(values.view(np.uint64).ravel().tolist()), key
+        if values.ndim == 2 and values.shape[0] >= 10:
+            assert not (values[:, None, :3] == train.to_numpy()[None, :, :values.shape[1]]).all(axis=2).any(), key
+    if name == "cart":
+        rebuilt = relinked_cart_rows(arrays, 3)
+        assert pd.DataFrame(rebuilt, columns=["x", "y", "k"]).merge(train.astype("float64")).shape[0] < 20
+    else:
+        stored = np.concatenate([v.ravel() for v in arrays.values() if v.dtype.kind == "f"])
+        for column in ("x", "y"):
+            assert np.isin(train[column], stored).sum() <= 2, column   # at most the min and max (schema bounds)
+
+
+# ---------------------------------------------------------------------- limits and degradation
+def test_default_parity_degrades_on_a_single_float_column_and_explicit_parity_says_what_works():
+    plain = pd.DataFrame({"x": np.random.default_rng(0).normal(size=30)})
+    model = sl.synthesizers.get("cart", seed=0).fit(plain)        # donors: every value is a training value
+    with pytest.warns(sl.errors.SynthloopWarning, match="parity could not be met"):
+        synthetic = model.sample(30, seed=0)
+    info = model.last_sample_info_
+    assert len(synthetic) == 30 and info.n_below_parity > 0 and info.privacy == "parity"
+    with pytest.raises(PrivacyError) as raised:
+        model.sample(30, privacy="parity", seed=0)
+    message = str(raised.value)
+    assert "privacy='off'" in message and "use privacy='parity'" not in message
+
+
+def test_no_copies_counts_date_only_columns_in_days():
+    import time
+
+    days = pd.date_range("2024-01-01", periods=40, freq="D")
+    dates = pd.DataFrame({"day": np.repeat(days, 2), "flag": np.tile(["y", "n"], 40)})
+    model = sl.synthesizers.get("independent", seed=0).fit(dates)
+    assert model.schema_["day"].integer
+    started = time.perf_counter()
+    with pytest.raises(PrivacyError, match="allows only 80 distinct"):
+        model.sample(10, privacy="no-copies")
+    assert time.perf_counter() - started < 5
+
+
+def test_draw_until_bounds_batches_by_memory_and_says_so(monkeypatch):
+    from synthloop.synthesizers import sampling
+
+    monkeypatch.setattr(sampling, "MAX_BATCH_CELLS", 50_000)
+    sizes = []
+
+    def draw(batch):
+        sizes.append(batch)
+        return pd.DataFrame(np.zeros((batch, 500)))
+
+    class RejectsAlmostAll:
+        def start(self, n_rows):
+            pass
+
+        def keep(self, candidates):
+            return np.arange(len(candidates.rows)) % 1000 == 0
+
+        def impossible(self, n_rows, n_accepted, n_drawn, n_rejected):
+            return PrivacyError(f"blocked after {n_drawn}")
+
+    views = lambda rows: sampling.Candidates(rows, lambda r: r, lambda r: r)   # noqa: E731
+    with pytest.raises(PrivacyError, match="limited to 100 rows by memory"):
+        sampling.draw_until(500, draw, [RejectsAlmostAll()], views=views, n_columns=500)
+    assert max(sizes) == 100
+
+
+def test_draw_until_blames_the_step_that_passes_the_smallest_share():
+    from synthloop.synthesizers import sampling
+
+    class Step:
+        def __init__(self, share, name):
+            self.share, self.name = share, name
+
+        def start(self, n_rows):
+            pass
+
+        def keep(self, candidates):
+            return np.arange(len(candidates.rows)) < self.share * len(candidates.rows)
+
+        def impossible(self, n_rows, n_accepted, n_drawn, n_rejected):
+            return ConfigError(self.name)
+
+    views = lambda rows: sampling.Candidates(rows, lambda r: r, lambda r: r)   # noqa: E731
+    draw = lambda batch: pd.DataFrame({"a": np.zeros(batch)})                 # noqa: E731
+    with pytest.raises(ConfigError, match="second"):
+        sampling.draw_until(100, draw, [Step(0.5, "first"), Step(0.0, "second")], views=views, n_columns=1)
+    assert len(sampling.draw_until(100, draw, [Step(0.5, "first")], views=views, n_columns=1)) == 100

@@ -72,7 +72,7 @@ def test_missing_numbers_survive_sampling_and_saving(model, penguins, tmp_path):
     assert 0 < synthetic["bill_length_mm"].isna().mean() < 0.05
     missing = model.sample(10, conditions={"bill_length_mm": np.nan}, seed=0)
     assert missing["bill_length_mm"].isna().all()
-    model.save(tmp_path / "m")
+    model.save(tmp_path / "m", keep_privacy_reference=True)
     again = sl.synthesizers.Synthesizer.load(tmp_path / "m")
     pd.testing.assert_frame_equal(again.sample(300, seed=2), model.sample(300, seed=2))
 
@@ -90,10 +90,12 @@ def test_array_walk_matches_sklearn_apply(adult_small):
     assert np.array_equal(_trees.walk(tree, features), model.apply(features.astype(np.float32)))
 
 
-def test_row_hashes_match_equal_rows_only():
-    rows = np.array([[1.0, np.nan], [1.0, np.nan], [-0.0, 2.0], [0.0, 2.0], [0.0, 3.0]])
-    hashes = _trees.row_hashes(rows)
-    assert hashes[0] == hashes[1] and hashes[2] == hashes[3] and len(set(hashes.tolist())) == 3
+def test_cart_donors_are_shuffled_within_leaves(adult_small):
+    """The first tree has one leaf: its donors are the first column, which must not be in training order."""
+    model = SequentialCART(order="data", seed=0).fit(adult_small)
+    pool = model.trees_[0]["pool"]
+    first = adult_small[model.order_[0]].to_numpy(dtype="float64")
+    assert sorted(pool) == sorted(first) and (pool != first).mean() > 0.5
 
 
 # ---------------------------------------------------------------------- cart
@@ -137,9 +139,10 @@ def test_cart_rejects_a_bad_order(adult_small):
 
 
 def test_cart_file_holds_arrays_and_walks_them_after_load(cart, tmp_path):
-    cart.save(tmp_path / "m")
+    cart.save(tmp_path / "m", keep_privacy_reference=True)
     arrays = load_file(str(tmp_path / "m" / "weights.safetensors"))
-    assert {"tree/3/left", "tree/3/threshold", "tree/3/pool", "row_hashes"} <= set(arrays)
+    assert {"tree/3/left", "tree/3/threshold", "tree/3/pool"} <= set(arrays)
+    assert "row_hashes" not in arrays                                       # no per-row membership oracle
     assert json.loads((tmp_path / "m" / "config.json").read_text())["meta"]["order"] == cart.order_
     loaded = sl.synthesizers.Synthesizer.load(tmp_path / "m")
     pd.testing.assert_frame_equal(loaded.sample(500, seed=4), cart.sample(500, seed=4))
@@ -171,3 +174,12 @@ def test_cart_smoothing_moves_values_only_along_the_real_support(adult_small, ad
     assert set(synthetic["fnlwgt"]) <= set(adult_small["fnlwgt"])
     assert abs((synthetic["capital_gain"] == 0).mean() - (adult_small["capital_gain"] == 0).mean()) < 0.03
     assert (synthetic["hours_per_week"] == 40).mean() > 0.4                # the spike at 40 hours survives
+
+
+def test_cart_tree_on_a_many_level_target_pools_rare_classes_for_splits_only():
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(5000, 1))
+    target = rng.integers(0, 3000, 5000).astype("float64")             # 3,000 classes
+    tree = _trees.fit_tree(features, target, categorical=True, min_leaf=20, max_depth=None, seed=0)
+    assert sorted(tree["pool"]) == sorted(target)                       # donors keep every real label
+    assert len(np.unique(_trees._pooled_classes(target.astype(np.int64)))) == _trees.MAX_SPLIT_CLASSES

@@ -154,9 +154,9 @@ def test_softened_outputs_decode_like_one_hots(adult_small):
 @pytest.mark.parametrize("numeric", ENCODINGS)
 def test_state_round_trips_through_safetensors_and_json(penguins, numeric):
     schema, model_frame, encoder = _fitted(penguins, numeric=numeric, max_categories=3)
-    arrays, meta = encoder.state()
+    arrays, meta = encoder.to_state()
     restored_arrays = load_safetensors(save_safetensors(arrays))
-    restored = TableEncoder.from_state(schema, restored_arrays, json.loads(json.dumps(meta)))
+    restored = TableEncoder.from_state(restored_arrays, json.loads(json.dumps(meta)), schema=schema)
     assert restored.layout_ == encoder.layout_
     encoded = encoder.transform(model_frame)
     np.testing.assert_array_equal(restored.transform(model_frame), encoded)
@@ -224,3 +224,16 @@ def test_category_slot_points_at_the_one_hot_that_transform_sets(adult_small):
         encoder.category_slot("income", "rich")
     with pytest.raises(DataError, match="not an encoded categorical"):
         encoder.category_slot("age", 30)
+
+
+@pytest.mark.parametrize("n_rows", [300, 5_000])
+def test_quantile_knots_keep_no_training_value_but_the_bounds(n_rows):
+    from synthloop.transforms.numeric import QuantileNormalizer
+
+    values = pd.Series(np.random.default_rng(0).gamma(2.0, size=n_rows).round(9))
+    transform = QuantileNormalizer("x").fit(values, np.random.default_rng(0))
+    assert np.isin(values, transform.quantiles_).sum() <= 2                # the min and max, as the schema has
+    assert transform.quantiles_[0] == values.min() and transform.quantiles_[-1] == values.max()
+    encoded = transform.transform(values, np.random.default_rng(1))
+    restored = np.asarray(transform.inverse_transform(encoded, np.random.default_rng(2)), dtype="float64")
+    assert np.corrcoef(restored, values)[0, 1] > 0.999

@@ -8,10 +8,9 @@
 """
 
 from synthloop import datasets, errors, metrics, synthesizers
+from synthloop._version import __version__
 from synthloop.report import Report, evaluate
 from synthloop.schema import Column, Schema
-
-__version__ = "0.1.0"
 
 __all__ = ["Column", "LineageStore", "Report", "Schema", "__version__", "datasets", "errors", "evaluate", "metrics",
            "run_lab", "synthesizers"]

@@ -142,7 +142,7 @@ def _run_one(name, synthesizer, train, holdout, schema, out, metrics, seed, step
     sample_seconds = time.perf_counter() - start
     model_dir = synthetic_path = report_path = report = None
     if out is not None:
-        model_dir = synthesizer.save(out / "models" / name)
+        model_dir = synthesizer.save(out / "models" / name, overwrite=True)  # the demo owns its folder
         synthetic_path = write_table(synthetic, out / "synthetic" / f"{name}.csv")
     if metrics:
         from synthloop.report import evaluate

@@ -12,6 +12,7 @@ maps them to exit code 2) can catch one class::
     ├── ConstraintError        constraints cannot be satisfied
     ├── ArtifactError          a model directory is missing, corrupt, or not a synthloop model
     ├── LineageError           lineage store missing, corrupt, or unknown dataset id
+    │   └── CollapseRiskError  the guard refuses data too synthetic or too deep (strict mode)
     ├── PrivacyError           a privacy setting cannot be met
     └── MissingDependency      an optional extra is not installed
 
@@ -57,6 +58,10 @@ class LineageError(SynthloopError, ValueError):
     """A lineage store or record is missing or invalid."""
 
 
+class CollapseRiskError(LineageError):
+    """Training data is too synthetic, or too many generations deep, and the guard is strict."""
+
+
 class PrivacyError(SynthloopError, ValueError):
     """A privacy setting cannot be satisfied for this data."""
 
@@ -67,6 +72,16 @@ class MissingDependency(SynthloopError, ImportError):
 
 class SynthloopWarning(UserWarning):
     """Advisory warnings from synthloop."""
+
+
+def format_problems(headline: str, problems: list[str], fix: str = "") -> str:
+    """One message for several problems: ``"Headline (3 problems):\n  - a\n  - b\n  - c\nfix"``.
+
+    Validators collect every problem before raising, so a user fixes a config in one round.
+    """
+    count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+    lines = "\n".join(f"  - {p}" for p in problems)
+    return f"{headline} ({count}):\n{lines}" + (f"\n{fix}" if fix else "")
 
 
 def require(module: str, extra: str, purpose: str):

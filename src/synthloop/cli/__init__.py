@@ -7,6 +7,7 @@ Commands live in their own modules and are registered here with one line each.
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
@@ -17,6 +18,20 @@ from synthloop.cli.evaluate import evaluate_command
 app = typer.Typer(name="synthloop", help="Synthetic tabular data that stays trustworthy when reused.",
                   cls=SynthloopGroup, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   rich_markup_mode=None)
+
+def _version(value: bool) -> None:
+    if value:
+        from synthloop import __version__
+
+        typer.echo(f"synthloop {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Print the version and exit.")] = False) -> None:
+    """Synthetic tabular data that stays trustworthy when reused."""
+
 
 app.add_typer(schema.app, name="schema")
 app.command("fit")(fit.fit)

@@ -8,12 +8,10 @@ script behave alike.
 
 from __future__ import annotations
 
-import collections.abc
 import contextlib
-import json
+import re
 import sys
 import time
-import types
 import typing
 import warnings
 from collections.abc import Iterator, Sequence
@@ -23,12 +21,39 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperGroup
 
 from synthloop.errors import ConfigError, DataError, SynthloopError, SynthloopWarning
 
-console = Console()
-err_console = Console(stderr=True)
+
+class SafeConsole(Console):
+    """A console that shows control characters (ANSI escapes, bells, carriage returns) in data as
+    visible ``\\x1b`` escapes: a column name or value must not recolour, clear or retitle the
+    terminal. Every string, in ``print`` and in table cells alike, passes through ``render_str``."""
+
+    def render_str(self, text: str, **kwargs: Any):
+        return super().render_str(visible_controls(text), **kwargs)
+
+
+def visible_controls(text: str) -> str:
+    """Control characters other than newline and tab, written as Python escapes."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+LOG_WIDTH = 200        # off a terminal (CI logs, pipes) rich would cut tables and commands at 80 columns
+
+
+def _console(*, stderr: bool = False) -> Console:
+    """A console that wraps to the terminal, or, writing to a log, wraps nothing and draws tables full width."""
+    stream = sys.stderr if stderr else sys.stdout
+    if stream is not None and stream.isatty():
+        return SafeConsole(stderr=stderr)
+    return SafeConsole(stderr=stderr, width=LOG_WIDTH, soft_wrap=True)
+
+
+console = _console()
+err_console = _console(stderr=True)
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -60,6 +85,15 @@ class SynthloopGroup(TyperGroup):
                 raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
+def _no_type_label(self: Any, ctx: Any) -> None:
+    return None
+
+
+# One metavar style in every help text: arguments read "DATA  Training table…" like options read
+# "--out DIR", not "DATA <path>" (typer appends a lower-case type label to arguments only).
+TyperArgument.display_type_rich = _no_type_label
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     if issubclass(category, SynthloopWarning):
         err_console.print(f"[yellow]Warning:[/yellow] {escape(str(message))}", highlight=False, soft_wrap=True)
@@ -85,7 +119,8 @@ def working(message: str, *, live: bool = True) -> Iterator[dict[str, float]]:
     """
     timing: dict[str, float] = {}
     start = time.perf_counter()
-    display = console.status(f"{message}…", spinner="dots") if live else contextlib.nullcontext()
+    live = live and err_console.is_terminal
+    display = err_console.status(f"{escape(message)}…", spinner="dots") if live else contextlib.nullcontext()
     if not live:
         err_console.print(f"{escape(message)}…", style="dim", highlight=False)
     with display:
@@ -93,6 +128,37 @@ def working(message: str, *, live: bool = True) -> Iterator[dict[str, float]]:
             yield timing
         finally:
             timing["seconds"] = time.perf_counter() - start
+
+
+@contextlib.contextmanager
+def steps(description: str, total: int) -> Iterator[typing.Callable[[str], None]]:
+    """One progress display for a command of ``total`` steps; yields ``advance(label)``, called as each
+    step starts. A bar on a terminal (stderr, so piped output stays clean); plain lines in logs."""
+    if not err_console.is_terminal:
+        done = 0
+
+        def line(label: str) -> None:
+            nonlocal done
+            done += 1
+            err_console.print(f"{escape(description)} [{done}/{total}] {escape(label)}", style="dim", highlight=False)
+
+        yield line
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    bar = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(bar_width=24),
+                   MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[label]}"),
+                   console=err_console, transient=True)
+    with bar:
+        task = bar.add_task(description, total=total, label="")
+        started = [False]
+
+        def advance(label: str) -> None:
+            bar.update(task, advance=1 if started[0] else 0, label=label)
+            started[0] = True
+
+        yield advance
+        bar.update(task, completed=total)
 
 
 def library_defaults(function: typing.Callable[..., Any]) -> dict[str, Any]:
@@ -115,95 +181,17 @@ def split_pair(text: str, option: str) -> tuple[str, str]:
 _EXAMPLES = {"--param": "epochs=50", "--where": "sex=Female", "--kind": "zip=categorical"}
 
 
-def parse_literal(text: str) -> Any:
-    """A JSON literal when the text is one (``50``, ``0.1``, ``true``, ``[128, 128]``, ``null``), else the text."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        lowered = text.strip().lower()
-        return {"true": True, "false": False, "none": None}.get(lowered, text)
-
-
 def parse_params(model: str, pairs: Sequence[str]) -> dict[str, Any]:
-    """``["epochs=50", "hidden=[64,64]"]`` → typed params, checked against the model's ``get_params()``.
+    """``["epochs=50", "hidden=[64,64]"]`` → checked, typed params (the library's own validator).
 
-    Names are checked by the model itself (``set_params`` suggests close names). Each value is read
-    as a JSON literal and checked against the constructor's type hints (or, without hints, the type
-    of its default), so ``epochs=ten`` fails before any training starts.
+    Each value is read as a JSON literal when it is one, else as text; names, types, ranges and
+    choices are checked by :func:`synthloop.synthesizers.params.check_params`, which lists every
+    problem at once, so ``epochs=ten`` fails before any training starts.
     """
     from synthloop.synthesizers import get_class
+    from synthloop.synthesizers.params import check_params
 
-    cls = get_class(model)
-    defaults = cls().get_params()
-    hints = _init_hints(cls)
-    params: dict[str, Any] = {}
-    for pair in pairs:
-        key, raw = split_pair(pair, "--param")
-        if key not in defaults:
-            params[key] = raw  # set_params rejects the name with a suggestion
-            continue
-        hint = hints.get(key, _hint_from_default(defaults[key]))
-        for value in (parse_literal(raw), raw):
-            if _accepts(hint, value):
-                params[key] = _coerce(hint, value)
-                break
-        else:
-            example = f"; example: --param {key}={json.dumps(defaults[key])}" if defaults[key] is not None else ""
-            raise ConfigError(f"Parameter '{key}' of '{model}' expects {_describe(hint)}, got '{raw}'. "
-                              f"Its default is {defaults[key]!r}{example}.")
-    return params
-
-
-def _init_hints(cls: type) -> dict[str, Any]:
-    try:
-        return typing.get_type_hints(cls.__init__)
-    except Exception:  # hints that name types only imported for type checking: fall back to defaults
-        return {}
-
-
-def _hint_from_default(default: Any) -> Any:
-    return Any if default is None else type(default)
-
-
-def _accepts(hint: Any, value: Any) -> bool:
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if hint is Any:
-        return True
-    if origin in (typing.Union, types.UnionType):
-        return any(_accepts(arg, value) for arg in args)
-    if origin is typing.Literal:
-        return value in args
-    if hint is type(None):
-        return value is None
-    if hint is bool:
-        return isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if hint is str:
-        return isinstance(value, str)
-    if hint in (tuple, list) or origin in (tuple, list, collections.abc.Sequence):
-        return isinstance(value, list)
-    if hint is dict or origin in (dict, collections.abc.Mapping):
-        return isinstance(value, dict)
-    return True
-
-
-def _coerce(hint: Any, value: Any) -> Any:
-    """JSON lists become tuples where the parameter is a tuple; ints become floats for float-only parameters."""
-    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
-    options = typing.get_args(hint) if union else (hint,)
-    if isinstance(value, list) and any(o is tuple or typing.get_origin(o) is tuple for o in options):
-        return tuple(value)
-    if type(value) is int and float in options and int not in options:
-        return float(value)
-    return value
-
-
-def _describe(hint: Any) -> str:
-    text = getattr(hint, "__name__", None) if not typing.get_args(hint) else None
-    return f"a {text}" if text else str(hint).replace("typing.", "")
+    return check_params(get_class(model), dict(split_pair(pair, "--param") for pair in pairs), text=True)
 
 
 def parse_conditions(pairs: Sequence[str]) -> dict[str, str] | None:
@@ -212,23 +200,30 @@ def parse_conditions(pairs: Sequence[str]) -> dict[str, str] | None:
     return conditions or None
 
 
+INF_HELP = "How to read infinite numbers: 'error' (refuse the table) or 'missing' (read them as missing values)."
+
+
 def parse_kinds(pairs: Sequence[str]) -> dict[str, str]:
     return dict((key, value.strip()) for key, value in (split_pair(pair, "--kind") for pair in pairs))
 
 
 def check_table_path(path: Path) -> None:
-    """Fail before any work when an output table's name has no known format."""
+    """Fail before any work when an output table's name has no known format or its folder cannot be written."""
+    from synthloop.io.atomic import check_writable
     from synthloop.io.tables import FORMATS
 
     if not path.name.lower().endswith(FORMATS):
         raise DataError(f"Cannot tell the format of '{path}': use a name ending in {', '.join(FORMATS)}.")
+    if path.is_dir():
+        raise DataError(f"'{path}' is a folder; give a file name, e.g. {path / 'synthetic.csv'}")
+    check_writable(path)
 
 
-def check_model_dir(path: Path) -> None:
+def check_model_dir(path: Path, *, overwrite: bool = False) -> None:
     """Fail before a long fit, not after it, when OUT cannot take a model (see check_artifact_target)."""
     from synthloop.io.artifacts import check_artifact_target
 
-    check_artifact_target(path)
+    check_artifact_target(path, overwrite=overwrite)
 
 
 def read_schema(path: Path | None):

@@ -14,20 +14,27 @@ from synthloop.cli._common import check_table_path, console, human_size, working
 def models() -> None:
     """List the registered synthesizers with their parameters and defaults (set them with fit -p KEY=VALUE)."""
     from synthloop.errors import MissingDependency
-    from synthloop.synthesizers import available, get_class
+    from synthloop.synthesizers import REGISTRY
+    from synthloop.synthesizers.params import read_signature
 
     table = Table(title="Synthesizers (synthloop fit DATA -m NAME -p KEY=VALUE)", title_justify="left")
     table.add_column("name", style="bold")
     table.add_column("what it is")
     table.add_column("parameters (defaults)", overflow="fold")
-    for name in available():
-        try:
-            cls = get_class(name)
-        except (MissingDependency, ImportError) as exc:
-            table.add_row(name, "[yellow]not available[/yellow]", str(exc).splitlines()[0])
-            continue
-        summary = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else cls.__name__
-        params = ", ".join(f"{key}={value!r}" for key, value in cls().get_params().items())
+    for name in REGISTRY.names():
+        target = REGISTRY.target(name)
+        # Read from the source, so listing the neural models does not import torch.
+        static = read_signature(target) if isinstance(target, str) else None
+        if static is None:
+            try:
+                cls = REGISTRY.get(name)
+            except (MissingDependency, ImportError) as exc:
+                table.add_row(name, "[yellow]not available[/yellow]", str(exc).splitlines()[0])
+                continue
+            summary = (cls.__doc__ or cls.__name__).strip().splitlines()[0]
+            static = summary, cls().get_params()
+        summary, defaults = static
+        params = ", ".join(f"{key}={value!r}" for key, value in defaults.items())
         table.add_row(name, summary, params or "—")
     console.print(table)
 
@@ -55,8 +62,11 @@ def datasets(ctx: typer.Context) -> None:
 def export(
     name: Annotated[str, typer.Argument(metavar="NAME", help="Dataset name (see: synthloop datasets).")],
     out: Annotated[Path, typer.Option("--out", "-o", metavar="FILE", help="Output .csv, .csv.gz, .tsv or .parquet file.")],
-    split: Annotated[Literal["all", "train", "test"], typer.Option("--split", help="all, or the fixed-seed stratified "
+    split: Annotated[Literal["all", "train", "test"], typer.Option("--split", metavar="all|train|test",
+                                                                   help="all, or the fixed-seed stratified "
                                                                    "80% train / 20% test split.")] = "all",
+    rows: Annotated[int | None, typer.Option("--rows", min=1, metavar="N",
+                                             help="A seeded random N of the rows (default: all), for a quick try.")] = None,
 ) -> None:
     """Write a bundled dataset to a file, e.g. to try `synthloop fit` on real data."""
     from synthloop import datasets as bundled
@@ -65,5 +75,7 @@ def export(
     check_table_path(out)
     with working(f"Exporting {name} ({split})"):
         frame = bundled.load(name, split=split)
+        if rows is not None and rows < len(frame):
+            frame = frame.sample(rows, random_state=0).reset_index(drop=True)
         write_table(frame, out)
     console.print(f"Wrote {len(frame):,} rows × {frame.shape[1]} columns of {name} ({split}) to {out} ({human_size(out)}).")

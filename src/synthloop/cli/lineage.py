@@ -13,17 +13,24 @@ from synthloop.cli._common import EXIT_CHECK_FAILED, console
 app = typer.Typer(help="Read a lineage store: datasets, their parents, depth and synthetic share.",
                   no_args_is_help=True)
 
-StoreArgument = Annotated[Path, typer.Option("--store", "-s", help="The lineage store file.")]
+# One name everywhere: fit and sample record into --lineage, so the lineage commands read --lineage too;
+# --store (the old name) is kept as a hidden alias so scripts that use it keep working.
+StoreArgument = Annotated[Path, typer.Option("--lineage", "-l", metavar="STORE.db", help="The lineage store file.")]
+StoreAlias = Annotated[Path | None, typer.Option("--store", "-s", hidden=True)]
 DEFAULT_STORE = Path("lineage.db")
 
 
+def _store(lineage: Path, alias: Path | None) -> Path:
+    return alias if alias is not None else lineage
+
+
 @app.command("show")
-def show(dataset_id: Annotated[str, typer.Argument(help="Dataset id (or a unique prefix of 4+ characters).")],
-         store: StoreArgument = DEFAULT_STORE) -> None:
+def show(dataset_id: Annotated[str, typer.Argument(metavar="ID", help="Dataset id (or a unique prefix of 4+ characters).")],
+         store: StoreArgument = DEFAULT_STORE, alias: StoreAlias = None) -> None:
     """One dataset: kind, depth, synthetic share, parents, synthesizer and its events."""
     from synthloop.lineage import LineageStore
 
-    lineage = LineageStore(store, create=False)
+    lineage = LineageStore(_store(store, alias), create=False)
     record = lineage.get(dataset_id)
     for key, value in record.to_dict().items():
         if key == "created_at":
@@ -34,14 +41,14 @@ def show(dataset_id: Annotated[str, typer.Argument(help="Dataset id (or a unique
 
 
 @app.command("tree")
-def tree(dataset_id: Annotated[str, typer.Argument(help="Dataset id (or a unique prefix).")],
-         store: StoreArgument = DEFAULT_STORE) -> None:
+def tree(dataset_id: Annotated[str, typer.Argument(metavar="ID", help="Dataset id (or a unique prefix).")],
+         store: StoreArgument = DEFAULT_STORE, alias: StoreAlias = None) -> None:
     """The dataset and its ancestors, back to the real data."""
     from rich.tree import Tree
 
     from synthloop.lineage import LineageStore
 
-    lineage = LineageStore(store, create=False)
+    lineage = LineageStore(_store(store, alias), create=False)
     root = lineage.get(dataset_id)
     view = Tree(_label(root))
     _add_parents(lineage, root, view, seen={root.id})
@@ -49,19 +56,21 @@ def tree(dataset_id: Annotated[str, typer.Argument(help="Dataset id (or a unique
 
 
 @app.command("audit")
-def audit(store: StoreArgument = DEFAULT_STORE,
-          max_synthetic_share: Annotated[float | None, typer.Option(help="Guard threshold (default 0.5).")] = None,
-          max_depth: Annotated[int | None, typer.Option(help="Guard threshold (default 1).")] = None) -> None:
+def audit(store: StoreArgument = DEFAULT_STORE, alias: StoreAlias = None,
+          max_synthetic_share: Annotated[float | None, typer.Option(metavar="SHARE",
+                                                                    help="Guard threshold (default 0.5).")] = None,
+          max_depth: Annotated[int | None, typer.Option(metavar="N", help="Guard threshold (default 1).")] = None) -> None:
     """Every dataset with kind, depth and share; exit 1 when a fit was recorded on data beyond the thresholds."""
     from rich.table import Table
 
-    from synthloop.lab.guard import GuardThresholds
-    from synthloop.lab.guard import audit as audit_store
     from synthloop.lineage import LineageStore
+    from synthloop.loop.guard import GuardThresholds
+    from synthloop.loop.guard import audit as audit_store
 
     defaults = GuardThresholds()
     thresholds = GuardThresholds(max_synthetic_share if max_synthetic_share is not None else defaults.max_synthetic_share,
                                  max_depth if max_depth is not None else defaults.max_depth)
+    store = _store(store, alias)
     rows = audit_store(LineageStore(store, create=False), thresholds)
     table = Table(title=f"{store}: {len(rows)} datasets")
     table.add_column("id", no_wrap=True, min_width=16)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from synthloop.cli._common import check_table_path, console, human_size, parse_conditions, working
 
@@ -25,9 +27,14 @@ def sample(
     privacy: Annotated[str | None, typer.Option(
         "--privacy", metavar="parity|no-copies|off",
         help="Regenerate rows that copy training rows (no-copies) or sit closer to them than held-out "
-             "real rows do (parity). Default: the library's (parity).")] = None,
+             "real rows do (parity). Both need a model fitted with --keep-privacy-reference. Default: "
+             "parity when the model kept the reference, else off (with a note).")] = None,
+    keep_formulas: Annotated[bool, typer.Option(
+        "--keep-formulas", help="Write CSV cells starting with =, +, -, @ as they are (default: prefix them with ' "
+                                "so that a spreadsheet shows them instead of running them).")] = False,
 ) -> None:
     """Generate N rows from a saved synthesizer and write them atomically to OUT."""
+    from synthloop.errors import SynthloopWarning
     from synthloop.io import write_table
     from synthloop.lineage import LineageStore, sample_provenance
     from synthloop.synthesizers import Synthesizer
@@ -35,15 +42,30 @@ def sample(
     check_table_path(out)
     conditions = parse_conditions(where or [])
     synthesizer = Synthesizer.load(model_dir)
-    with working(f"Sampling {n_rows:,} rows from {synthesizer.name}") as timing:
-        synthetic = synthesizer.sample(n_rows, conditions=conditions, seed=seed, **({"privacy": privacy} if privacy else {}))
+    if "progress" in synthesizer.get_params():
+        # One live display: the command's own. A model's chunk bar counts the rows it draws, which
+        # privacy regeneration and conditions make more than the rows asked for.
+        synthesizer.set_params(progress=False)
+    with working(f"Sampling {n_rows:,} rows from {synthesizer.name}") as timing, warnings.catch_warnings():
+        warnings.simplefilter("ignore", SynthloopWarning)        # the note below says it
+        synthetic = synthesizer.sample(n_rows, conditions=conditions, seed=seed, privacy=privacy)
         provenance = sample_provenance(synthetic, model_dir, synthesizer=synthesizer.name,
-                                       params=synthesizer.get_params(),
+                                       params=synthesizer.hyperparameters(),
                                        store=LineageStore(lineage) if lineage is not None else None)
-        write_table(synthetic, out, metadata=provenance)
+        write_table(synthetic, out, metadata=provenance, keep_formulas=keep_formulas)
     shown = f" where {', '.join(f'{k}={v}' for k, v in conditions.items())}" if conditions else ""
-    console.print(f"Wrote {len(synthetic):,} rows{shown} to {out} ({human_size(out)}) in {timing['seconds']:.1f} s.")
+    console.print(f"Wrote {len(synthetic):,} rows{escape(shown)} to {escape(str(out))} ({human_size(out)}) "
+                  f"in {timing['seconds']:.1f} s.")
+    if lineage is not None:
+        found = provenance.get("lineage", provenance)
+        console.print(f"Recorded the sample as {found.get('id')} (synthetic, depth {found.get('depth')}) "
+                      f"in {escape(str(lineage))}; "
+                      f"see its ancestry with: synthloop lineage tree {found.get('id')} --lineage {escape(str(lineage))}",
+                      highlight=False, soft_wrap=True)
     info = synthesizer.last_sample_info_
+    copies = "copies returned unknown" if info.n_copies_returned is None else f"{info.n_copies_returned:,} copies returned"
     console.print(f"Privacy {info.privacy}: {info.n_replaced:,} rows regenerated ({info.n_replaced_copies:,} training "
-                  f"copies, {info.n_replaced_close:,} too close); {info.n_copies_returned:,} copies returned; "
+                  f"copies, {info.n_replaced_close:,} too close); {copies}; "
                   f"largest marginal shift {info.max_marginal_shift:.3f}.")
+    if info.note:
+        console.print(f"[yellow]Note:[/yellow] {escape(info.note)}")

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from synthloop.cli._common import console, parse_kinds
+from synthloop.cli._common import INF_HELP, console, parse_kinds
 
 app = typer.Typer(help="Describe a table: column kinds, missing values, categories, bounds.", no_args_is_help=True)
 
@@ -26,19 +26,21 @@ def infer(
         help="Override a kind (numeric, categorical, boolean, datetime, id, constant); repeatable.")] = None,
     sensitive: Annotated[list[str] | None, typer.Option(
         "--sensitive", "-s", metavar="COLUMN", help="Mark a column for fairness and privacy checks; repeatable.")] = None,
+    inf: Annotated[str, typer.Option("--inf", metavar="error|missing", help=INF_HELP)] = "error",
 ) -> None:
     """Infer a schema from DATA; edit the JSON to fix kinds, then pass it to `synthloop fit --schema`."""
     from synthloop.io import atomic_write, read_table
     from synthloop.schema import Schema
 
-    schema = Schema.infer(read_table(data), target=target, kinds=parse_kinds(kind or []), sensitive=sensitive or [])
+    schema = Schema.infer(read_table(data), target=target, kinds=parse_kinds(kind or []), sensitive=sensitive or [],
+                           inf=inf)
     if out is None:
         typer.echo(schema.to_json())
         return
     with atomic_write(out, suffix=".json") as tmp:
         tmp.write_text(schema.to_json() + "\n", encoding="utf-8")
-    console.print(schema_table(schema, title=f"Schema of {data}"))
-    console.print(f"Wrote {out}")
+    console.print(schema_table(schema, title=escape(f"Schema of {data}")))
+    console.print(f"Wrote {escape(str(out))}")
 
 
 def schema_table(schema, *, title: str) -> Table:

@@ -19,6 +19,7 @@ from typing import Literal
 import pandas as pd
 
 from synthloop.errors import ConfigError
+from synthloop.registry import unknown_name
 
 Split = Literal["all", "train", "test"]
 
@@ -77,7 +78,7 @@ def split_frame(data: pd.DataFrame, *, target: str | None = None, test_size: flo
 
 def _check(name: str) -> None:
     if name not in _INFO:
-        raise ConfigError(f"Unknown dataset '{name}'; available: {', '.join(available())}.")
+        raise unknown_name("dataset", name, available())
 
 
 def _read(name: str) -> pd.DataFrame:

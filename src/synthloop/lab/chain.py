@@ -1,7 +1,7 @@
 """One chain of the lab: one policy, one seed, generation after generation, with checkpoints.
 
 Each generation ``g`` fits ``synthesizer.clone()`` on ``policy.training_set(real, history, rng)``,
-samples, measures the sample against the frozen holdout and writes
+samples (with the run's ``privacy`` setting), measures the sample against the frozen holdout and writes
 ``<chain_dir>/gen-<g>/{synthetic.parquet, metrics.json}`` atomically. A chain that finds finished
 generation folders reloads them and continues with the next generation; every random draw of
 generation ``g`` comes from ``(seed, g)``, so a resumed chain gives the same numbers as an
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,17 +20,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from synthloop.errors import PrivacyError
 from synthloop.io.atomic import atomic_dir
 from synthloop.io.tables import write_table
 from synthloop.lab.measures import MEASURES, measure
-from synthloop.lab.policies import Policy
 from synthloop.lineage.fingerprint import fingerprint, row_hashes
 from synthloop.lineage.store import LineageStore
+from synthloop.loop.policies import Policy
 from synthloop.schema import Schema
 from synthloop.synthesizers.base import Synthesizer
 
 SYNTHETIC_FILE = "synthetic.parquet"
 METRICS_FILE = "metrics.json"
+
+#: Called after every finished generation (including ones reloaded on resume): (label, seed, generation).
+OnGeneration = Callable[[str, int, int], None]
 
 
 @dataclass
@@ -45,25 +50,29 @@ class ChainSpec:
     synthesizer: Synthesizer
     generations: int
     n_rows: int
-    rare: dict[str, set[str]]
+    privacy: str = "parity"
     chain_dir: Path | None = None
     store: LineageStore | None = None
     real_id: str | None = None
     measures: tuple[str, ...] = MEASURES
 
 
-def run_chain(spec: ChainSpec) -> list[dict[str, Any]]:
+def run_chain(spec: ChainSpec, on_generation: OnGeneration | None = None) -> list[dict[str, Any]]:
     """Run (or resume) one chain; returns one result row per generation."""
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):
         rows, history, ids = _resume(spec)
+        for row in rows if on_generation is not None else ():
+            on_generation(spec.label, spec.seed, int(row["generation"]))
         real_hashes = row_hashes(spec.real)
         for generation in range(len(rows) + 1, spec.generations + 1):
             row, synthetic, synthetic_id = _generation(spec, generation, history, ids, real_hashes)
             rows.append(row)
             history.append(synthetic)
             ids.append(synthetic_id)
+            if on_generation is not None:
+                on_generation(spec.label, spec.seed, generation)
     return rows
 
 
@@ -77,12 +86,15 @@ def _generation(spec: ChainSpec, generation: int, history: list[pd.DataFrame], i
         model.set_params(seed=int(rng.integers(2**31)))
     model.fit(train, spec.schema)
     factor = float(getattr(spec.policy, "sample_factor", 1.0))
-    synthetic = model.sample(math.ceil(spec.n_rows * factor), seed=int(rng.integers(2**31)))
-    scores = measure(synthetic.iloc[:spec.n_rows], spec.holdout, spec.schema, spec.rare, rng, spec.measures,
-                     real=spec.real)
+    try:
+        synthetic = model.sample(math.ceil(spec.n_rows * factor), seed=int(rng.integers(2**31)), privacy=spec.privacy)
+    except PrivacyError as exc:
+        raise PrivacyError(f"Lab chain {spec.label} (seed {spec.seed}), generation {generation}: {exc} In a lab "
+                           "config, set privacy = \"off\" under [run] to study the loop without the privacy step.") from None
+    scores = measure(synthetic.iloc[:spec.n_rows], spec.holdout, spec.schema, rng, spec.measures, real=spec.real)
     synthetic_id, metadata = _record(spec, train, synthetic, history, ids, model)
-    row = {"policy": spec.label, "seed": spec.seed, "generation": generation, "n_train": len(train),
-           "train_synthetic_share": share, "synthetic_id": synthetic_id, **scores}
+    row = {"policy": spec.label, "seed": spec.seed, "generation": generation, "privacy": spec.privacy,
+           "n_train": len(train), "train_synthetic_share": share, "synthetic_id": synthetic_id, **scores}
     if spec.chain_dir is not None:
         with atomic_dir(spec.chain_dir / f"gen-{generation:03d}") as tmp:
             write_table(synthetic, tmp / SYNTHETIC_FILE, metadata=metadata)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from synthloop.errors import ConfigError
 from synthloop.io.atomic import atomic_write
@@ -53,33 +53,14 @@ class SynthesizerConfig(_Strict):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-class ReplaceConfig(_Strict):
-    name: Literal["replace"]
+def _policy(config: dict[str, Any]) -> dict[str, Any]:
+    """A policy table, checked and completed with its defaults by the loop registry (one definition)."""
+    from synthloop.loop.policies import Policy
+
+    return Policy.from_config(config).to_config()
 
 
-class AccumulateConfig(_Strict):
-    name: Literal["accumulate"]
-
-
-class MixRealConfig(_Strict):
-    name: Literal["mix-real"]
-    fraction: float = Field(default=0.5, gt=0.0, le=1.0)
-    fresh: bool = True
-
-
-class FilteredConfig(_Strict):
-    name: Literal["filtered"]
-    sample_factor: float = Field(default=2.0, ge=1.0)
-    with_real: bool = True
-
-
-class NaiveFilterConfig(_Strict):
-    name: Literal["naive-filter"]
-    keep: float = Field(default=0.7, gt=0.0, le=1.0)
-
-
-PolicyConfig = Annotated[ReplaceConfig | AccumulateConfig | MixRealConfig | FilteredConfig | NaiveFilterConfig,
-                         Field(discriminator="name")]
+PolicyConfig = Annotated[dict[str, Any], AfterValidator(_policy)]
 
 
 class RunConfig(_Strict):
@@ -91,6 +72,7 @@ class RunConfig(_Strict):
     n_jobs: int | None = Field(default=None, ge=1)
     lineage: str | None = None
     measures: list[str] | Literal["default"] = "default"
+    privacy: Literal["parity", "no-copies", "off"] = "parity"
 
 
 class LabConfig(_Strict):
@@ -127,13 +109,9 @@ class LabConfig(_Strict):
         return get(self.synthesizer.name, **self.synthesizer.params)
 
     def policy_objects(self) -> list[Any]:
-        from synthloop.lab.policies import Accumulate, Filtered, MixReal, NaiveFilter, Replace
+        from synthloop.loop.policies import Policy
 
-        build = {"replace": lambda p: Replace(), "accumulate": lambda p: Accumulate(),
-                 "mix-real": lambda p: MixReal(p.fraction, fresh=p.fresh),
-                 "filtered": lambda p: Filtered(sample_factor=p.sample_factor, with_real=p.with_real),
-                 "naive-filter": lambda p: NaiveFilter(p.keep)}
-        return [build[p.name](p) for p in self.policies]
+        return [Policy.from_config(p) for p in self.policies]
 
     def tables(self) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         """The real training rows and the holdout (None: the lab splits one off)."""
@@ -168,15 +146,13 @@ def _describe(path: Path, exc: ValidationError) -> str:
     lines = []
     for error in exc.errors():
         where = ".".join(str(part) for part in error["loc"])
-        message = error["msg"]
-        if error["type"] == "union_tag_invalid":
-            message = (f"unknown policy {error['input'].get('name')!r}; choose one of replace, accumulate, mix-real, "
-                       "filtered, naive-filter" if isinstance(error.get("input"), dict) else message)
+        message = error["msg"].removeprefix("Value error, ")
         lines.append(f"  - {where}: {message}")
     return f"'{path}' is not a valid lab config ({len(lines)} problem(s)):\n" + "\n".join(lines)
 
 
-def run_config(config: LabConfig, *, backend: str | None = None, out_dir: str | Path | None = None):
+def run_config(config: LabConfig, *, backend: str | None = None, out_dir: str | Path | None = None,
+               on_generation=None):
     """Run (or resume) the lab a config describes; returns the :class:`~synthloop.lab.run.LabResult`."""
     from synthloop.lab.run import run_lab, split_holdout
     from synthloop.schema import Schema
@@ -193,14 +169,14 @@ def run_config(config: LabConfig, *, backend: str | None = None, out_dir: str | 
     config.save(out)
     run = config.run
     return run_lab(real, synthesizer, policies, generations=run.generations, n_rows=run.n_rows, metrics=run.measures,
-                   holdout=holdout, schema=schema, store=run.lineage, out_dir=out, seed=run.seeds,
-                   backend=backend or run.backend, n_jobs=run.n_jobs)
+                   holdout=holdout, privacy=run.privacy, schema=schema, store=run.lineage, out_dir=out, seed=run.seeds,
+                   backend=backend or run.backend, n_jobs=run.n_jobs, on_generation=on_generation)
 
 
-def resume(out_dir: str | Path, *, backend: str | None = None):
+def resume(out_dir: str | Path, *, backend: str | None = None, on_generation=None):
     """Resume a run from its folder (its saved config says what to run)."""
     path = Path(out_dir) / CONFIG_FILE
     if not path.is_file():
         raise ConfigError(f"'{out_dir}' is not a lab run folder (no {CONFIG_FILE}); start one with: "
                           "synthloop lab run lab.toml")
-    return run_config(LabConfig.load(path), backend=backend, out_dir=out_dir)
+    return run_config(LabConfig.load(path), backend=backend, out_dir=out_dir, on_generation=on_generation)

@@ -24,8 +24,45 @@ import hashlib
 import numpy as np
 import pandas as pd
 
+from synthloop.tabular.labels import canonical_label
+
 ID_LENGTH = 16
+MAX_HOLDOUT_OVERLAP = 0.01      # a few shared rows happen by chance in real data (Adult train/test: 0.1%)
 _MISSING = "\0<missing>"
+
+
+def check_unseen(real: pd.DataFrame, holdout: pd.DataFrame, *, max_overlap: float = MAX_HOLDOUT_OVERLAP) -> None:
+    """Refuse a holdout that shares more than ``max_overlap`` of its rows with the training data.
+
+    A holdout is the "as good as real" reference only when the synthesizer never saw it: the
+    training file passed again as ``--holdout`` makes every privacy attack look harmless.
+    """
+    from synthloop.errors import DataError
+
+    shared = [c for c in real.columns if c in holdout.columns]
+    overlap = np.isin(row_hashes(holdout[shared]), row_hashes(real[shared]))
+    allowed = max_overlap + chance_overlap(real[shared], len(holdout))
+    if len(overlap) and overlap.mean() > allowed:
+        raise DataError(f"{int(overlap.sum()):,} of the holdout's {len(holdout):,} rows ({overlap.mean():.1%}) also "
+                        f"appear in the training data (more than {allowed:.0%}: what two real samples share by "
+                        f"chance plus {max_overlap:.0%}); the holdout must be "
+                        "real data that is never trained on. Split the data first, e.g. "
+                        "synthloop.datasets.split_frame(data, target=...), or "
+                        "synthloop datasets export adult --split test.")
+
+
+def chance_overlap(real: pd.DataFrame, n_holdout: int) -> float:
+    """Share of a fresh real sample expected to repeat a training row by content alone.
+
+    Tables of a few categorical columns have few distinct rows, so an honest holdout shares many
+    of them with the training data; estimated by splitting ``real`` in two and counting the rows of
+    one part found in the other (0 for tables with continuous columns).
+    """
+    hashes = row_hashes(real)
+    half = min(len(hashes) // 2, max(n_holdout, 1))
+    order = np.random.default_rng(0).permutation(len(hashes))
+    share = float(np.isin(hashes[order[:half]], hashes[order[half:]]).mean()) if half else 0.0
+    return share + 3 * np.sqrt(share * (1 - share) / max(half, 1))  # 3 standard errors of sampling noise
 
 
 def row_hashes(data: pd.DataFrame) -> np.ndarray:
@@ -80,6 +117,4 @@ def _canonical(values: pd.Series) -> pd.Series:
 def _text(value: object) -> str:
     if isinstance(value, (bool, np.bool_)):
         return str(bool(value))
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return str(int(value))  # a categorical code read back as 1.0 vs "1"
-    return str(value)
+    return canonical_label(value)  # a categorical code read back as 1.0 is "1"

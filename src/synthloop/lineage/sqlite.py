@@ -55,6 +55,8 @@ CREATE TABLE IF NOT EXISTS events (
 
 _COLUMNS = ("id", "kind", "n_rows", "n_columns", "synthesizer", "params", "depth", "synthetic_share", "name",
             "created_at")
+_REQUIRED_COLUMNS = {"meta": {"key", "value"}, "datasets": set(_COLUMNS), "edges": {"child", "parent", "n_rows"},
+                     "events": {"seq", "dataset_id", "action", "detail", "at"}}
 
 
 class SQLiteBackend:
@@ -86,25 +88,36 @@ class SQLiteBackend:
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        db = _retry(self._connect)
-        try:
-            _retry(lambda: db.execute("BEGIN IMMEDIATE"))
+        with self._damage_reported():
+            db = _retry(self._connect)
             try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-        finally:
-            db.close()
+                _retry(lambda: db.execute("BEGIN IMMEDIATE"))
+                try:
+                    yield db
+                except BaseException:
+                    with contextlib.suppress(sqlite3.Error):
+                        db.execute("ROLLBACK")
+                    raise
+                db.execute("COMMIT")
+            finally:
+                db.close()
 
     @contextlib.contextmanager
     def _reader(self) -> Iterator[sqlite3.Connection]:
-        db = _retry(self._connect)
+        with self._damage_reported():
+            db = _retry(self._connect)
+            try:
+                yield db
+            finally:
+                db.close()
+
+    @contextlib.contextmanager
+    def _damage_reported(self) -> Iterator[None]:
+        """A damaged database file or table (malformed pages, a dropped column) is one LineageError."""
         try:
-            yield db
-        finally:
-            db.close()
+            yield
+        except sqlite3.DatabaseError as exc:
+            raise damaged(self.path, str(exc)) from None
 
     # ------------------------------------------------------------------ writes
     def insert(self, row: dict[str, Any], edges: Sequence[tuple[str, int | None]], action: str,
@@ -135,7 +148,7 @@ class SQLiteBackend:
                 return None
             edges = db.execute("SELECT parent, n_rows FROM edges WHERE child = ? ORDER BY parent",
                                (dataset_id,)).fetchall()
-        return _row_dict(row, edges)
+        return _row_dict(row, edges, self.path)
 
     def ids_with_prefix(self, prefix: str) -> list[str]:
         escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -156,7 +169,7 @@ class SQLiteBackend:
         by_child: dict[str, list[sqlite3.Row]] = {}
         for edge in edges:
             by_child.setdefault(edge["child"], []).append(edge)
-        return [_row_dict(row, by_child.get(row["id"], [])) for row in rows]
+        return [_row_dict(row, by_child.get(row["id"], []), self.path) for row in rows]
 
     def events(self, dataset_id: str | None = None) -> list[dict[str, Any]]:
         query, args = "SELECT * FROM events ORDER BY seq", ()
@@ -164,16 +177,33 @@ class SQLiteBackend:
             query, args = "SELECT * FROM events WHERE dataset_id = ? ORDER BY seq", (dataset_id,)
         with self._reader() as db:
             rows = db.execute(query, args).fetchall()
-        return [{**dict(r), "detail": json.loads(r["detail"])} for r in rows]
+        return [{**dict(r), "detail": _json_object(r["detail"], self.path, f"the detail of event {r['seq']}")}
+                for r in rows]
 
     def integrity(self) -> str:
         with self._reader() as db:
             return str(db.execute("PRAGMA integrity_check").fetchone()[0])
 
 
-def _row_dict(row: sqlite3.Row, edges: Sequence[sqlite3.Row]) -> dict[str, Any]:
+def damaged(path: Path, detail: str) -> LineageError:
+    """The error for a store whose file or rows were damaged; nothing is repaired or rewritten."""
+    return LineageError(f"The lineage store '{path}' is damaged ({detail}); it was left as it is. Check it with: "
+                        f"sqlite3 '{path}' 'PRAGMA integrity_check', restore a backup, or start a new store.")
+
+
+def _json_object(text: str | None, path: Path, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text or "{}")
+    except (ValueError, TypeError, RecursionError):
+        raise damaged(path, f"{what} is not JSON") from None
+    if not isinstance(value, dict):
+        raise damaged(path, f"{what} is not a JSON object")
+    return value
+
+
+def _row_dict(row: sqlite3.Row, edges: Sequence[sqlite3.Row], path: Path) -> dict[str, Any]:
     out = dict(row)
-    out["params"] = json.loads(out["params"] or "{}")
+    out["params"] = _json_object(out["params"], path, f"the params of dataset {out.get('id')!r}")
     out["parents"] = tuple(e["parent"] for e in edges)
     out["parent_rows"] = {e["parent"]: e["n_rows"] for e in edges}
     return out
@@ -193,6 +223,8 @@ def _check_is_store(path: Path) -> None:
         try:
             found = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
             version = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+            tables = {name: {column[1] for column in db.execute(f"PRAGMA table_info({name})")}
+                      for name in _REQUIRED_COLUMNS}
         finally:
             db.close()
     except sqlite3.DatabaseError:
@@ -201,9 +233,14 @@ def _check_is_store(path: Path) -> None:
     if found is None or found[0] != FORMAT:
         raise LineageError(f"'{path}' is an SQLite database but not a synthloop lineage store; it was left "
                            f"untouched. {hint}")
-    if version is None or int(version[0]) > FORMAT_VERSION:
-        raise LineageError(f"'{path}' is a lineage store of format {version[0] if version else '?'}; this "
-                           f"synthloop reads up to {FORMAT_VERSION}. Upgrade synthloop.")
+    stored = str(version[0]) if version else "?"
+    if not stored.isdigit() or int(stored) > FORMAT_VERSION:
+        raise LineageError(f"'{path}' is a lineage store of format {stored!r}; this synthloop reads up to "
+                           f"{FORMAT_VERSION}. Upgrade synthloop, or check that the file is not damaged.")
+    lacking = [f"{name} ({', '.join(sorted(columns - tables[name]))})" if tables[name] else name
+               for name, columns in _REQUIRED_COLUMNS.items() if not columns <= tables[name]]
+    if lacking:          # refuse rather than recreate: CREATE TABLE IF NOT EXISTS would hide lost records
+        raise damaged(path, f"missing tables or columns: {'; '.join(lacking)}")
 
 
 def _maybe_being_created(path: Path) -> bool:

@@ -28,9 +28,10 @@ from typing import Any, Literal, Protocol
 
 import pandas as pd
 
+from synthloop._version import __version__
 from synthloop.errors import LineageError
 from synthloop.lineage.fingerprint import fingerprint
-from synthloop.lineage.sqlite import SQLiteBackend
+from synthloop.lineage.sqlite import SQLiteBackend, damaged
 
 Kind = Literal["real", "synthetic", "mixed"]
 KINDS = ("real", "synthetic", "mixed")
@@ -61,8 +62,6 @@ class DatasetRecord:
 
     def provenance(self) -> dict[str, Any]:
         """Metadata to store with a written table, e.g. ``write_table(df, path, metadata=record.provenance())``."""
-        from synthloop import __version__
-
         keep = ("id", "kind", "parents", "synthesizer", "params", "depth", "synthetic_share")
         lineage = {key: value for key, value in self.to_dict().items() if key in keep}
         return {PROVENANCE_KEY: {**lineage, "synthloop_version": __version__}}
@@ -156,7 +155,7 @@ class LineageStore:
                 known[parent] = found
             elif inherited is None:
                 raise LineageError(f"Parent dataset '{parent}' is not in {self.path}; register it first "
-                                   "(synthloop lineage audit lists what the store holds).")
+                                   f"(synthloop lineage audit --lineage {self.path} lists what the store holds).")
         if inherited is not None and len(known) < len(contributed):
             return int(inherited.get("depth", 1)), float(inherited.get("synthetic_share", 1.0))
         parent_depth = max((p["depth"] for p in known.values()), default=0)
@@ -190,8 +189,8 @@ class LineageStore:
             close = difflib.get_close_matches(dataset_id, known, n=1, cutoff=0.6)
             hint = f" Did you mean '{close[0]}'?" if close else ""
             raise LineageError(f"No dataset '{dataset_id}' in {self.path}.{hint} "
-                               f"List them with: synthloop lineage audit {self.path}")
-        return _record(found)
+                               f"List them with: synthloop lineage audit --lineage {self.path}")
+        return _record(found, self.path)
 
     def __contains__(self, dataset_id: object) -> bool:
         return isinstance(dataset_id, str) and self._backend.fetch(dataset_id) is not None
@@ -199,10 +198,10 @@ class LineageStore:
     def find(self, data: pd.DataFrame) -> DatasetRecord | None:
         """The record of this exact data, if registered."""
         found = self._backend.fetch(fingerprint(data))
-        return None if found is None else _record(found)
+        return None if found is None else _record(found, self.path)
 
     def records(self) -> list[DatasetRecord]:
-        return [_record(r) for r in self._backend.all()]
+        return [_record(r, self.path) for r in self._backend.all()]
 
     def parents(self, dataset_id: str) -> list[DatasetRecord]:
         """Registered parents (parents recorded only in a file's provenance are skipped)."""
@@ -237,8 +236,23 @@ class LineageStore:
         return self._backend.events(None if dataset_id is None else self.get(dataset_id).id)
 
 
-def _record(row: Mapping[str, Any]) -> DatasetRecord:
+def _record(row: Mapping[str, Any], path: Path | str) -> DatasetRecord:
+    """A record from a stored row, checked: a row edited outside synthloop is reported, not trusted."""
+    checks = {"id": isinstance(row["id"], str), "kind": row["kind"] in KINDS,
+              "n_rows": _whole(row["n_rows"]), "n_columns": _whole(row["n_columns"]), "depth": _whole(row["depth"]),
+              "synthetic_share": isinstance(row["synthetic_share"], (int, float))
+              and 0.0 <= row["synthetic_share"] <= 1.0,
+              "synthesizer": row["synthesizer"] is None or isinstance(row["synthesizer"], str),
+              "name": row["name"] is None or isinstance(row["name"], str),
+              "created_at": isinstance(row["created_at"], (int, float))}
+    bad = [key for key, ok in checks.items() if not ok]
+    if bad:
+        raise damaged(Path(path), f"dataset {row['id']!r} has invalid {', '.join(bad)}")
     return DatasetRecord(id=row["id"], kind=row["kind"], n_rows=row["n_rows"], n_columns=row["n_columns"],
                          parents=tuple(row["parents"]), synthesizer=row["synthesizer"], params=row["params"],
                          depth=row["depth"], synthetic_share=row["synthetic_share"], name=row["name"],
                          created_at=row["created_at"])
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0

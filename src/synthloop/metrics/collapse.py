@@ -6,8 +6,14 @@ These metrics look for exactly that:
 
 - ``category_coverage``: share of real categories that appear in the synthetic data (per column, averaged);
 - ``rare_category_retention``: the same, for categories under 5% of the real rows only;
+- ``rare_category_survival``: the same, for categories under 1% of the real rows (the first ones a
+  collapsing loop forgets; the collapse lab tracks it against the real training data);
 - ``range_coverage``: share of each real numeric range [min, max] spanned by the synthetic values;
 - ``tail_mass``: mass beyond the real 5% / 95% quantiles, synthetic against real (1 = same tails);
+- ``tail_share``: the raw share of synthetic values beyond the real 1% / 99% quantiles (real data
+  ≈ 0.02, collapse → 0), and ``variance_ratio``: synthetic / real variance (real ≈ 1, collapse → 0),
+  both averaged over numeric columns; they are read against the real data's own value (goal "real")
+  and are not in the default report (``tail_mass`` and ``range_coverage`` score the same loss);
 - ``coverage`` (in ``fidelity_multivariate``): share of real neighbourhoods that hold a synthetic row.
 """
 
@@ -21,7 +27,9 @@ from synthloop.metrics.registry import NotApplicable, Score, mean_or_nan, metric
 from synthloop.schema import Schema
 
 RARE_SHARE = 0.05
+SURVIVAL_SHARE = 0.01
 TAIL_QUANTILE = 0.05
+EXTREME_QUANTILE = 0.01
 
 
 def _views(real, synthetic, schema):
@@ -61,6 +69,18 @@ def category_coverage(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schem
 def rare_category_retention(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | None = None, *,
                             holdout: pd.DataFrame | None = None, rng: np.random.Generator | None = None) -> Score:
     """Share of rare real categories (under 5% of rows) that still appear in the synthetic data."""
+    return _rare_retained(real, synthetic, schema, RARE_SHARE)
+
+
+@metric("rare_category_survival", family="collapse", goal="max", bounds=(0.0, 1.0), default=False)
+def rare_category_survival(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | None = None, *,
+                           holdout: pd.DataFrame | None = None, rng: np.random.Generator | None = None) -> Score:
+    """Share of very rare real categories (under 1% of rows) that still appear in the synthetic data."""
+    return _rare_retained(real, synthetic, schema, SURVIVAL_SHARE)
+
+
+def _rare_retained(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | None, threshold: float) -> Score:
+    """Share of the real categories under ``threshold`` of the (non-missing) rows found in ``synthetic``, pooled."""
     schema, real_view, synthetic_view = _views(real, synthetic, schema)
     rows = []
     for name in _categorical(schema):
@@ -68,9 +88,9 @@ def rare_category_retention(real: pd.DataFrame, synthetic: pd.DataFrame, schema:
         present = set(synthetic_view[name].dropna())
         rows.extend({"column": name, "category": label, "real_share": float(share), "retained": label in present,
                      "synthetic_share": float((synthetic_view[name] == label).mean())}
-                    for label, share in shares.items() if share < RARE_SHARE)
+                    for label, share in shares.items() if share < threshold)
     if not rows:
-        raise NotApplicable(f"no category is rarer than {RARE_SHARE:.0%} of the real rows")
+        raise NotApplicable(f"no category is rarer than {threshold:.0%} of the real rows")
     details = pd.DataFrame(rows)
     return Score(float(details["retained"].mean()), details=details)
 
@@ -131,3 +151,38 @@ def tail_mass(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | None
         raise NotApplicable("no numeric column has tails holding 1% of the real rows")
     details = pd.DataFrame(rows)
     return Score(mean_or_nan(details["score"]), details=details)
+
+
+@metric("tail_share", family="collapse", goal="real", bounds=(0.0, 1.0), default=False)
+def tail_share(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | None = None, *,
+               holdout: pd.DataFrame | None = None, rng: np.random.Generator | None = None) -> Score:
+    """Share of synthetic values beyond the real 1% / 99% quantiles (both sides), mean over numeric columns."""
+    schema, real_view, synthetic_view = _views(real, synthetic, schema)
+    rows = []
+    for name in _numeric(schema):
+        real_values = real_view[name].dropna().to_numpy(dtype="float64")
+        synthetic_values = synthetic_view[name].dropna().to_numpy(dtype="float64")
+        if len(real_values) and len(synthetic_values):
+            low, high = np.quantile(real_values, [EXTREME_QUANTILE, 1 - EXTREME_QUANTILE])
+            rows.append({"column": name, "low": float(low), "high": float(high),
+                         "share": float(np.mean(synthetic_values < low) + np.mean(synthetic_values > high))})
+    if not rows:
+        raise NotApplicable("no numeric columns")
+    details = pd.DataFrame(rows)
+    return Score(float(details["share"].mean()), details=details)
+
+
+@metric("variance_ratio", family="collapse", goal="real", bounds=(0.0, float("inf")), default=False)
+def variance_ratio(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | None = None, *,
+                   holdout: pd.DataFrame | None = None, rng: np.random.Generator | None = None) -> Score:
+    """Synthetic / real variance, mean over numeric columns whose real variance is finite and non-zero."""
+    schema, real_view, synthetic_view = _views(real, synthetic, schema)
+    rows = []
+    for name in _numeric(schema):
+        real_variance = real_view[name].var()
+        if real_variance and np.isfinite(real_variance):
+            rows.append({"column": name, "ratio": float(synthetic_view[name].var() / real_variance)})
+    if not rows:
+        raise NotApplicable("no numeric column with a non-zero real variance")
+    details = pd.DataFrame(rows)
+    return Score(mean_or_nan(details["ratio"]), details=details)

@@ -2,8 +2,9 @@
 
 ``MixedEncoding`` is fitted on the real data and gives two views of any table with the same columns:
 
-- ``dense``: numerics standardised by the real mean and standard deviation (missing values at the
-  mean plus a missing-indicator), categoricals one-hot over the real data's most frequent labels
+- ``dense``: the shared mixed-table geometry (:mod:`synthloop.tabular.geometry`, also the privacy
+  step's): numerics standardised by the real mean and standard deviation (missing values at the
+  mean plus a missing-indicator), categoricals one-hot over the real data's 30 most frequent labels
   (rest pooled into "other", missing its own label) and scaled by 1/sqrt(2), so two rows that differ
   in one category are at distance 1, like rows one standard deviation apart. Used for nearest
   neighbours (DCR, NNDR, precision/recall, α/β), MMD and linear models.
@@ -23,10 +24,9 @@ import pandas as pd
 
 from synthloop.metrics.cache import frame_key, memo
 from synthloop.schema import Schema
+from synthloop.tabular.geometry import MixedGeometry
+from synthloop.tabular.labels import label_codes
 
-_OTHER = "__other__"
-_MISSING = "__missing__"
-DENSE_CATEGORIES = 30
 CODE_CATEGORIES = 250
 
 
@@ -64,23 +64,17 @@ class MixedEncoding:
     stds: Mapping[str, float]
     categories: Mapping[str, tuple[str, ...]]
     nullable: Mapping[str, bool]
+    geometry: MixedGeometry
 
     @classmethod
     def fit(cls, real: pd.DataFrame, kinds: Mapping[str, str]) -> MixedEncoding:
-        means, stds, categories, nullable = {}, {}, {}, {}
-        for name, kind in kinds.items():
-            values = real[name]
-            nullable[name] = bool(values.isna().any())
-            if kind == "numeric":
-                finite = values.to_numpy(dtype="float64")
-                finite = finite[np.isfinite(finite)]
-                means[name] = float(finite.mean()) if len(finite) else 0.0
-                std = float(finite.std()) if len(finite) else 0.0
-                stds[name] = std if std > 1e-12 else 1.0
-            else:
-                counts = values.dropna().value_counts()
-                categories[name] = tuple(map(str, counts.index[:CODE_CATEGORIES]))
-        return cls(dict(kinds), means, stds, categories, nullable)
+        geometry = MixedGeometry.fit(real, kinds)
+        means = dict(zip(geometry.numeric, geometry.center.tolist()))
+        stds = dict(zip(geometry.numeric, geometry.scale.tolist()))
+        categories = {name: tuple(map(str, real[name].dropna().value_counts().index[:CODE_CATEGORIES]))
+                      for name in geometry.categorical}
+        nullable = {name: bool(real[name].isna().any()) for name in kinds}
+        return cls(dict(kinds), means, stds, categories, nullable, geometry)
 
     @classmethod
     def for_schema(cls, real: pd.DataFrame, schema: Schema) -> MixedEncoding:
@@ -90,38 +84,17 @@ class MixedEncoding:
 
     def without(self, *names: str) -> MixedEncoding:
         """The same encoding with some columns left out (e.g. the column an attacker tries to infer)."""
-        return replace(self, kinds={k: v for k, v in self.kinds.items() if k not in names})
+        return replace(self, kinds={k: v for k, v in self.kinds.items() if k not in names},
+                       geometry=self.geometry.without(*names))
 
     # ------------------------------------------------------------------ dense view
     def dense(self, frame: pd.DataFrame) -> np.ndarray:
-        """Standardised numerics and scaled one-hot categoricals, float32 (n_rows, width)."""
-        blocks = [self._dense_column(name, frame[name]) for name in self.kinds]
-        return np.hstack(blocks).astype("float32") if blocks else np.zeros((len(frame), 0), "float32")
+        """The shared distance geometry's features (:mod:`synthloop.tabular.geometry`), float32 (n_rows, width)."""
+        return self.geometry.dense(frame).astype("float32")
 
     def dense_columns(self) -> list[str]:
         """For each dense feature, the table column it came from."""
-        owners = []
-        for name, kind in self.kinds.items():
-            width = (1 + self.nullable[name]) if kind == "numeric" else len(self._dense_labels(name))
-            owners.extend([name] * width)
-        return owners
-
-    def _dense_column(self, name: str, values: pd.Series) -> np.ndarray:
-        if self.kinds[name] == "numeric":
-            numbers = values.to_numpy(dtype="float64")
-            missing = ~np.isfinite(numbers)
-            scaled = np.where(missing, 0.0, (numbers - self.means[name]) / self.stds[name])
-            columns = [scaled, missing.astype("float64")] if self.nullable[name] else [scaled]
-            return np.column_stack(columns)
-        kept = len(self._dense_labels(name)) - 2            # then "other", then "missing"
-        codes = self._label_codes(name, values)
-        position = np.where(np.isnan(codes), kept + 1, np.minimum(np.nan_to_num(codes), kept)).astype("int64")
-        one_hot = np.zeros((len(values), kept + 2))
-        one_hot[np.arange(len(values)), position] = 1.0 / np.sqrt(2.0)
-        return one_hot
-
-    def _dense_labels(self, name: str) -> tuple[str, ...]:
-        return (*self.categories[name][:DENSE_CATEGORIES], _OTHER, _MISSING)
+        return self.geometry.dense_owners()
 
     # ------------------------------------------------------------------ tree view
     def codes(self, frame: pd.DataFrame) -> np.ndarray:
@@ -145,16 +118,6 @@ class MixedEncoding:
     def categorical_mask(self) -> np.ndarray:
         """Which ``codes`` features are categorical."""
         return np.array([kind != "numeric" for kind in self.kinds.values()], dtype=bool)
-
-
-def label_codes(values: pd.Series, categories) -> np.ndarray:
-    """Position of each label in ``categories`` (compared as strings); -1 when absent or missing."""
-    labels = values.to_numpy(dtype=object)
-    if not all(isinstance(v, str) for v in labels[:100]):    # the model view already holds str labels
-        labels = np.array([v if v is None or isinstance(v, str) else str(v) for v in labels], dtype=object)
-    codes = pd.Index(list(categories), dtype=object).get_indexer(labels).astype("int64")
-    codes[pd.isna(labels)] = -1
-    return codes
 
 
 def dense_pair(real: pd.DataFrame, others: tuple[pd.DataFrame, ...], schema: Schema) -> tuple[np.ndarray, ...]:

@@ -19,9 +19,11 @@ import numpy as np
 import pandas as pd
 
 from synthloop.metrics.cache import frame_key, memo, rng_key
-from synthloop.metrics.encoding import label_codes, model_view, resolve_schema, subsample, subsample_note
+from synthloop.metrics.encoding import model_view, resolve_schema, subsample, subsample_note
 from synthloop.metrics.registry import NotApplicable, Score, metric
 from synthloop.schema import Schema
+from synthloop.tabular import divergences
+from synthloop.tabular.labels import label_codes
 
 MAX_PAIR_ROWS = 20_000
 N_BINS = 10
@@ -43,24 +45,13 @@ def _columns(schema: Schema, kind: str) -> list[str]:
 def ks_complement(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | None = None, *,
                   holdout: pd.DataFrame | None = None, rng: np.random.Generator | None = None) -> Score:
     """One minus the two-sample KS statistic, averaged over numeric columns (1.0 = same marginals)."""
-    from scipy.stats import ks_2samp
-
     schema, real_view, synthetic_view = _views(real, synthetic, schema)
-    per_column = {}
-    for name in _columns(schema, "numeric"):
-        real_values, synthetic_values = real_view[name].dropna(), synthetic_view[name].dropna()
-        if len(real_values) and len(synthetic_values):
-            per_column[name] = 1.0 - float(ks_2samp(real_values, synthetic_values, method="asymp").statistic)
-        elif len(real_values):
-            per_column[name] = 0.0
+    per_column = {name: 1.0 - divergences.ks(real_view[name], synthetic_view[name])
+                  for name in _columns(schema, "numeric") if real_view[name].notna().any()}
     if not per_column:
         raise NotApplicable("no numeric columns")
     details = pd.DataFrame({"column": list(per_column), "ks_complement": list(per_column.values())})
     return Score(float(np.mean(list(per_column.values()))), details=details)
-
-
-def _shares(values: pd.Series) -> pd.Series:
-    return values.astype(object).where(values.notna(), "(missing)").value_counts(normalize=True)
 
 
 @metric("tv_complement", family="fidelity", goal="max", bounds=(0.0, 1.0))
@@ -68,11 +59,8 @@ def tv_complement(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | 
                   holdout: pd.DataFrame | None = None, rng: np.random.Generator | None = None) -> Score:
     """One minus the total variation distance of category frequencies, averaged over categorical columns."""
     schema, real_view, synthetic_view = _views(real, synthetic, schema)
-    per_column = {}
-    for name in _columns(schema, "categorical"):
-        real_shares, synthetic_shares = _shares(real_view[name]), _shares(synthetic_view[name])
-        aligned = pd.concat([real_shares, synthetic_shares], axis=1).fillna(0.0).to_numpy()
-        per_column[name] = 1.0 - 0.5 * float(np.abs(aligned[:, 0] - aligned[:, 1]).sum())
+    per_column = {name: 1.0 - divergences.tvd(real_view[name], synthetic_view[name])
+                  for name in _columns(schema, "categorical")}
     if not per_column:
         raise NotApplicable("no categorical columns")
     details = pd.DataFrame({"column": list(per_column), "tv_complement": list(per_column.values())})
@@ -83,18 +71,9 @@ def tv_complement(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | 
 def wasserstein(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | None = None, *,
                 holdout: pd.DataFrame | None = None, rng: np.random.Generator | None = None) -> Score:
     """Wasserstein-1 distance between marginals scaled to the real [min, max], averaged over numeric columns."""
-    from scipy.stats import wasserstein_distance
-
     schema, real_view, synthetic_view = _views(real, synthetic, schema)
-    per_column = {}
-    for name in _columns(schema, "numeric"):
-        real_values = real_view[name].dropna().to_numpy(dtype="float64")
-        synthetic_values = synthetic_view[name].dropna().to_numpy(dtype="float64")
-        if len(real_values) == 0:
-            continue
-        low, span = real_values.min(), max(float(np.ptp(real_values)), 1e-12)
-        per_column[name] = (float(wasserstein_distance((real_values - low) / span, (synthetic_values - low) / span))
-                            if len(synthetic_values) else 1.0)
+    per_column = {name: divergences.wasserstein(real_view[name], synthetic_view[name])
+                  for name in _columns(schema, "numeric") if real_view[name].notna().any()}
     if not per_column:
         raise NotApplicable("no numeric columns")
     details = pd.DataFrame({"column": list(per_column), "wasserstein": list(per_column.values())})

@@ -6,7 +6,8 @@
 - ``dcr_median`` and ``nndr_median``: median distance to the closest training row, and the nearest-
   neighbour distance ratio (closest / second closest; Lowe 2004, used for synthetic data by
   Zhao et al. 2021); the holdout's own values are the baseline.
-- ``exact_copy_rate``: share of synthetic rows identical to a training row.
+- ``exact_copy_rate``: share of synthetic rows identical to a training row (the shared row hash of
+  :mod:`synthloop.tabular.hashing`, so it agrees row by row with the ``no-copies`` privacy step).
 - ``membership_inference_auc``: DOMIAS (van Breugel et al., AISTATS 2023): a row is called a member
   when the synthetic density at it exceeds the population density; densities are estimated with
   nearest-neighbour distances (log d(x, reference) − log d(x, synthetic)). Members are training rows,
@@ -25,9 +26,11 @@ import pandas as pd
 
 from synthloop.metrics.cache import frame_key, memo, rng_key
 from synthloop.metrics.encoding import MixedEncoding, model_view, resolve_schema, subsample, subsample_note
+from synthloop.metrics.intervals import auc_interval, mean_interval, median_interval
 from synthloop.metrics.neighbours import nearest
 from synthloop.metrics.registry import NotApplicable, Score, metric
 from synthloop.schema import Schema
+from synthloop.tabular.hashing import hash_rows
 
 MAX_QUERY_ROWS = 2_000
 MAX_TRAINING_ROWS = 50_000
@@ -94,12 +97,17 @@ def _nndr(pairs: np.ndarray) -> np.ndarray:
     return np.where(closest <= _EPS, 0.0, closest / np.maximum(second, _EPS))
 
 
-def closer_share(synthetic_dcr: np.ndarray, holdout_dcr: np.ndarray) -> float:
-    """P(a synthetic row's DCR < a holdout row's DCR) + ½ P(tie), over all pairs."""
+def closer_shares(synthetic_dcr: np.ndarray, holdout_dcr: np.ndarray) -> np.ndarray:
+    """Per synthetic row: P(its DCR < a holdout row's DCR) + ½ P(tie), over the holdout rows."""
     holdout_dcr = np.sort(holdout_dcr)
     below = np.searchsorted(holdout_dcr, synthetic_dcr, side="left")
     not_above = np.searchsorted(holdout_dcr, synthetic_dcr, side="right")
-    return float(np.mean(len(holdout_dcr) - not_above + 0.5 * (not_above - below)) / len(holdout_dcr))
+    return (len(holdout_dcr) - not_above + 0.5 * (not_above - below)) / len(holdout_dcr)
+
+
+def closer_share(synthetic_dcr: np.ndarray, holdout_dcr: np.ndarray) -> float:
+    """P(a synthetic row's DCR < a holdout row's DCR) + ½ P(tie), over all pairs."""
+    return float(closer_shares(synthetic_dcr, holdout_dcr).mean())
 
 
 @metric("dcr_share", family="privacy", goal="min", bounds=(0.0, 1.0), uses_holdout=True)
@@ -114,11 +122,12 @@ def dcr_share(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | None
         raise NotApplicable("needs a holdout of real rows the synthesizer never saw")
     found = distances(real, synthetic, schema, holdout=holdout, rng=rng)
     synthetic_dcr, holdout_dcr = found.synthetic_to_train[:, 0], found.holdout_to_train[:, 0]
-    share = closer_share(synthetic_dcr, holdout_dcr)
+    per_row = closer_shares(synthetic_dcr, holdout_dcr)
+    share = per_row.mean()
     upper = float(np.quantile(np.r_[synthetic_dcr, holdout_dcr], 0.99))
     details = pd.concat([_histogram(synthetic_dcr, "synthetic", upper), _histogram(holdout_dcr, "holdout", upper)],
                         ignore_index=True)
-    return Score(float(share), details=details, baseline=0.5, notes=found.notes)
+    return Score(float(share), details=details, baseline=0.5, notes=found.notes, interval=mean_interval(per_row))
 
 
 @metric("dcr_median", family="privacy", goal="max", bounds=(0.0, float("inf")))
@@ -126,8 +135,11 @@ def dcr_median(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | Non
                holdout: pd.DataFrame | None = None, rng: np.random.Generator | None = None) -> Score:
     """Median distance from a synthetic row to its closest training row (baseline: holdout rows)."""
     found = distances(real, synthetic, schema, holdout=holdout, rng=rng)
-    baseline = None if found.holdout_to_train is None else float(np.median(found.holdout_to_train[:, 0]))
-    return Score(float(np.median(found.synthetic_to_train[:, 0])), baseline=baseline, notes=found.notes)
+    held = None if found.holdout_to_train is None else found.holdout_to_train[:, 0]
+    return Score(float(np.median(found.synthetic_to_train[:, 0])), notes=found.notes,
+                 baseline=None if held is None else float(np.median(held)),
+                 interval=median_interval(found.synthetic_to_train[:, 0]),
+                 baseline_interval=None if held is None else median_interval(held))
 
 
 @metric("nndr_median", family="privacy", goal="max", bounds=(0.0, 1.0))
@@ -135,16 +147,17 @@ def nndr_median(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | No
                 holdout: pd.DataFrame | None = None, rng: np.random.Generator | None = None) -> Score:
     """Median ratio of closest to second-closest training-row distance (near 0: sits on one real row)."""
     found = distances(real, synthetic, schema, holdout=holdout, rng=rng)
-    baseline = None if found.holdout_to_train is None else float(np.median(_nndr(found.holdout_to_train)))
-    return Score(float(np.median(_nndr(found.synthetic_to_train))), baseline=baseline, notes=found.notes)
+    held = None if found.holdout_to_train is None else _nndr(found.holdout_to_train)
+    return Score(float(np.median(_nndr(found.synthetic_to_train))), notes=found.notes,
+                 baseline=None if held is None else float(np.median(held)),
+                 interval=median_interval(_nndr(found.synthetic_to_train)),
+                 baseline_interval=None if held is None else median_interval(held))
 
 
-def _row_hashes(view: pd.DataFrame) -> np.ndarray:
-    rounded = view.copy()
-    for name in rounded.columns:
-        if rounded[name].dtype.kind == "f":
-            rounded[name] = rounded[name].round(6)
-    return pd.util.hash_pandas_object(rounded.astype(object).where(rounded.notna(), None), index=False).to_numpy()
+def _row_hashes(view: pd.DataFrame, schema: Schema) -> np.ndarray:
+    """The shared row hash (the ``no-copies`` privacy step's): exact numbers, canonical labels."""
+    kinds = schema.model_kinds()
+    return hash_rows(view, [n for n, k in kinds.items() if k == "numeric"], [n for n, k in kinds.items() if k != "numeric"])
 
 
 @metric("exact_copy_rate", family="privacy", goal="min", bounds=(0.0, 1.0))
@@ -152,9 +165,10 @@ def exact_copy_rate(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema 
                     holdout: pd.DataFrame | None = None, rng: np.random.Generator | None = None) -> Score:
     """Share of synthetic rows identical (all learned columns) to some training row."""
     schema = resolve_schema(real, schema)
-    real_hashes = memo(("row_hashes", *frame_key(real, schema)), lambda: _row_hashes(model_view(real, schema)))
-    copies = np.isin(_row_hashes(model_view(synthetic, schema)), real_hashes)
-    return Score(float(copies.mean()), details=pd.DataFrame({"copies": [int(copies.sum())], "rows": [len(copies)]}))
+    real_hashes = memo(("row_hashes", *frame_key(real, schema)), lambda: _row_hashes(model_view(real, schema), schema))
+    copies = np.isin(_row_hashes(model_view(synthetic, schema), schema), real_hashes)
+    return Score(float(copies.mean()), details=pd.DataFrame({"copies": [int(copies.sum())], "rows": [len(copies)]}),
+                 interval=mean_interval(copies))
 
 
 @metric("authenticity", family="privacy", goal="max", bounds=(0.0, 1.0))
@@ -162,8 +176,11 @@ def authenticity(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | N
                  holdout: pd.DataFrame | None = None, rng: np.random.Generator | None = None) -> Score:
     """Share of synthetic rows that are not closer to a training row than its own nearest neighbour is (Alaa 2022)."""
     found = distances(real, synthetic, schema, holdout=holdout, rng=rng)
-    baseline = None if found.holdout_authentic is None else float(found.holdout_authentic.mean())
-    return Score(float(found.synthetic_authentic.mean()), baseline=baseline, notes=found.notes)
+    held = found.holdout_authentic
+    return Score(float(found.synthetic_authentic.mean()), notes=found.notes,
+                 baseline=None if held is None else float(held.mean()),
+                 interval=mean_interval(found.synthetic_authentic),
+                 baseline_interval=None if held is None else mean_interval(held))
 
 
 @metric("membership_inference_auc", family="privacy", goal="min", bounds=(0.0, 1.0), uses_holdout=True)
@@ -190,9 +207,12 @@ def membership_inference_auc(real: pd.DataFrame, synthetic: pd.DataFrame, schema
     attack_score = (np.log(nearest(candidates, reference, k=1)[0][:, 0] + _EPS)
                     - np.log(nearest(candidates, synthetic_rows, k=1)[0][:, 0] + _EPS))
     auc = float(roc_auc_score(is_member, attack_score))
+    interval = auc_interval(is_member, attack_score)
     notes = (f"attack on {len(members):,} training and {len(non_members):,} holdout rows; reference density from "
              f"{len(reference):,} other holdout rows",)
-    return Score(auc, baseline=None, notes=notes)
+    # Unseen rows against unseen rows score 0.5 by construction: that is the reference, not a noisy
+    # re-run of the attack on two halves of the holdout.
+    return Score(auc, baseline=0.5, baseline_interval=(0.5, 0.5), notes=notes, interval=interval)
 
 
 @metric("attribute_inference_risk", family="privacy", goal="min", bounds=(0.0, 1.0), uses_holdout=True)

@@ -11,7 +11,6 @@ raises :class:`NotApplicable`; ``evaluate`` skips it and says why in the report.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -20,10 +19,13 @@ import numpy as np
 import pandas as pd
 
 from synthloop.errors import ConfigError
+from synthloop.registry import unknown_name
 
 Family = Literal["fidelity", "collapse", "detection", "utility", "privacy", "fairness"]
 FAMILIES: tuple[str, ...] = ("fidelity", "collapse", "detection", "utility", "privacy", "fairness")
-Goal = Literal["max", "min"]
+#: ``max``/``min``: higher/lower is better; ``real``: closest to the real data's own value is better (a
+#: ratio or share whose drift either way is the problem, e.g. ``variance_ratio``).
+Goal = Literal["max", "min", "real"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,11 @@ class Score:
         Caveats a reader should see, e.g. "subsampled 5,000 rows per table (seed 0)".
     tables
         Further named tables for the report (e.g. ``detection_slices``, ``marginals``).
+    interval
+        A 95% bootstrap interval of ``value`` when the metric can resample its own rows cheaply
+        (``synthloop.metrics.intervals``); ``evaluate`` finds one for the others.
+    baseline_interval
+        The same for a baseline the metric supplies itself.
     """
 
     value: float
@@ -51,6 +58,8 @@ class Score:
     baseline: float | None = None
     notes: tuple[str, ...] = ()
     tables: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    interval: tuple[float, float] | None = None
+    baseline_interval: tuple[float, float] | None = None
 
 
 class MetricFn(Protocol):
@@ -93,7 +102,8 @@ def metric(name: str, *, family: Family, goal: Goal, bounds: tuple[float, float]
     family
         One of ``fidelity``, ``collapse``, ``detection``, ``utility``, ``privacy``, ``fairness``.
     goal
-        ``max`` if higher is better, ``min`` if lower is better.
+        ``max`` if higher is better, ``min`` if lower is better, ``real`` if closest to the real data's
+        own value (the holdout baseline) is better.
     bounds
         The range the value can take (``float("inf")`` for unbounded).
     default
@@ -104,8 +114,8 @@ def metric(name: str, *, family: Family, goal: Goal, bounds: tuple[float, float]
     """
     if family not in FAMILIES:
         raise ConfigError(f"Unknown metric family '{family}'; choose from {list(FAMILIES)}.")
-    if goal not in ("max", "min"):
-        raise ConfigError(f"Metric goal must be 'max' or 'min', got '{goal}'.")
+    if goal not in ("max", "min", "real"):
+        raise ConfigError(f"Metric goal must be 'max', 'min' or 'real', got '{goal}'.")
 
     def register(function: Callable[..., Score]) -> Callable[..., Score]:
         if name in METRICS and METRICS[name].function.__qualname__ != function.__qualname__:
@@ -130,9 +140,7 @@ def get_metric(name: str) -> MetricInfo:
     """The registered metric ``name``, with a did-you-mean hint when it is unknown."""
     registry = load_all()
     if name not in registry:
-        close = difflib.get_close_matches(name, list(registry), n=1)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
-        raise ConfigError(f"Unknown metric '{name}'.{hint} Available: {', '.join(sorted(registry))}.")
+        raise unknown_name("metric", name, sorted(registry))
     return registry[name]
 
 

@@ -22,6 +22,7 @@ import pandas as pd
 
 from synthloop.metrics.cache import frame_key, memo, rng_key
 from synthloop.metrics.encoding import MixedEncoding, model_view, resolve_schema, subsample
+from synthloop.metrics.intervals import auc_interval, bootstrap_rows
 from synthloop.metrics.models import MODEL_FAMILIES, binary_auc, fit_model, predict, seed_from
 from synthloop.metrics.registry import NotApplicable, Score, metric
 from synthloop.schema import Schema
@@ -150,7 +151,28 @@ def _tstr(run: UtilityRun, score_name: str) -> Score:
     table = tstr_table(run)
     value = table.loc[table["trained_on"] == "synthetic", score_name].mean()
     baseline = table.loc[table["trained_on"] == "real", score_name].mean()
-    return Score(float(value), details=table, baseline=float(baseline), notes=run.notes)
+    return Score(float(value), details=table, baseline=float(baseline), notes=run.notes,
+                 interval=_test_interval(run, "synthetic", score_name),
+                 baseline_interval=_test_interval(run, "real", score_name))
+
+
+def _test_interval(run: UtilityRun, trained_on: str, score_name: str) -> tuple[float, float] | None:
+    """The noise of scoring on a finite set of real test rows, the fitted models kept: DeLong per model
+    family for a binary AUC, a row bootstrap for R²; their mean half-width around the mean score."""
+    predictions = [p for (_, on), p in run.predictions.items() if on == trained_on]
+    if not predictions:
+        return None
+    if run.task == "regression" and score_name == "r2":
+        from sklearn.metrics import r2_score
+
+        bounds = [bootstrap_rows(lambda t, p: float(r2_score(t, p)), run.test_y, p) for p in predictions]
+    elif run.task == "classification" and len(run.classes) == 2 and score_name == "auc":
+        bounds = [auc_interval(run.test_y == 1, p[:, 1]) for p in predictions]
+    else:
+        return None                       # multi-class AUC: evaluate re-runs it with other seeds instead
+    centre = float(np.mean([(low + high) / 2 for low, high in bounds]))
+    half = float(np.mean([(high - low) / 2 for low, high in bounds]))
+    return centre - half, centre + half
 
 
 @metric("tstr_auc", family="utility", goal="max", bounds=(0.0, 1.0))

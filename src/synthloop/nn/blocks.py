@@ -3,99 +3,19 @@
 References: Xu et al., "Modeling Tabular Data using Conditional GAN", NeurIPS 2019 (residual
 generator, PacGAN critic); Kotelnikov et al., "TabDDPM", ICML 2023 (MLP denoiser with a sinusoidal
 timestep embedding, after Ho et al. 2020 / Vaswani et al. 2017).
+
+How the parts run (device, CPU threads, seeding, explicit generators) lives in
+:mod:`synthloop.nn.runtime`; these blocks hold no policy.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import torch
 from torch import nn
-
-
-def resolve_device(device: str) -> torch.device:
-    """``"auto"`` picks CUDA when it is available, else the CPU; anything else is passed to torch."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
-def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
-def default_threads() -> int:
-    """The idle cores this process may use, between 1 and 8.
-
-    Small MLPs stop scaling beyond a few threads, and on a busy machine extra OpenMP threads make
-    each step many times slower (they spin waiting for descheduled peers; measured 0.08 s/step with
-    one thread vs 1.35 s with two on a loaded 2-core box), so cores busy with other work right now
-    are subtracted. "Right now" is read from the kernel's CPU counters over 50 ms, not from the load
-    average: that one-minute average still counts a job that just finished (often the previous
-    command of the same pipeline) and would halve the threads on an idle 2-core machine. A reading
-    is reused for a few seconds, so sampling that regenerates rows in rounds does not wait each time.
-    """
-    now = time.monotonic()
-    if _THREADS_READING and now - _THREADS_READING[0] < _THREADS_READING_SECONDS:
-        return _THREADS_READING[1]
-    cores = available_cores()
-    threads = max(1, min(8, cores, round(cores - _busy_cores(cores) + 0.49)))
-    _THREADS_READING[:] = [now, threads]
-    return threads
-
-
-# (when, threads) of the last reading of the idle cores; a busy/idle change shows after this many seconds.
-_THREADS_READING: list = []
-_THREADS_READING_SECONDS = 5.0
-
-
-def _busy_cores(cores: int, window: float = 0.05) -> float:
-    """Cores busy over the next ``window`` seconds (from /proc/stat; the load average elsewhere)."""
-    try:
-        before = _cpu_times()
-        time.sleep(window)
-        after = _cpu_times()
-    except (OSError, ValueError):
-        try:
-            return os.getloadavg()[0]
-        except OSError:  # pragma: no cover - not available
-            return 0.0
-    total = sum(after) - sum(before)
-    idle = (after[3] + after[4]) - (before[3] + before[4])          # idle + iowait
-    return cores * (1 - idle / total) if total > 0 else 0.0
-
-
-def _cpu_times() -> list[int]:
-    with open("/proc/stat", encoding="ascii") as stat:
-        return [int(field) for field in stat.readline().split()[1:]]
-
-
-@contextlib.contextmanager
-def torch_threads(n_threads: int | None = None) -> Iterator[None]:
-    """Run with ``n_threads`` intra-op threads (default: :func:`default_threads`); restores the setting after."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(max(1, n_threads or default_threads()))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
-@contextlib.contextmanager
-def seeded(seed: int) -> Iterator[None]:
-    """Draw from torch's global CPU RNG (dropout, randn_like) reproducibly without disturbing the caller's."""
-    devices = [torch.cuda.current_device()] if torch.cuda.is_available() and torch.cuda.is_initialized() else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield
 
 
 def adam(parameters: Iterable[nn.Parameter], *, decoupled: bool = False, **options: Any) -> torch.optim.Optimizer:
@@ -116,19 +36,23 @@ class Dropout(nn.Module):
     """Inverted dropout with a uniform mask: the same as ``nn.Dropout``, about 3× faster on CPU.
 
     ``nn.Dropout`` draws its mask with ``bernoulli_``, which costs ~340 µs for a (100, 256) activation
-    on 2 cores against ~110 µs for ``rand_like`` and a comparison; CTGAN's critic runs six per step.
+    on 2 cores against ~110 µs for ``rand`` and a comparison; CTGAN's critic runs six per step. The
+mask is drawn from the model's own generator, never torch's global one.
     """
 
     def __init__(self, p: float):
         super().__init__()
         self.p = p
+        #: The model's explicit ``torch.Generator`` (set by :func:`synthloop.nn.runtime.use_generator`).
+        self.generator: torch.Generator | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0:
             return x
         if self.p >= 1:
             return torch.zeros_like(x)
-        return x * (torch.rand_like(x) >= self.p) * (1 / (1 - self.p))
+        mask = torch.rand(x.shape, generator=self.generator, device=x.device, dtype=x.dtype) >= self.p
+        return x * mask * (1 / (1 - self.p))
 
 
 def mlp(d_in: int, hidden: Sequence[int], d_out: int | None = None, *, activation: type[nn.Module] = nn.ReLU,

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from synthloop.errors import ArtifactError
+
 
 class Conditioner:
     """Condition vectors for the categorical spans of ``layout`` whose column is in ``columns``."""
@@ -59,12 +61,21 @@ class Conditioner:
         self.category_count_ = counts.astype(np.int64)
         return self
 
-    def state(self) -> dict[str, np.ndarray]:
-        return {"frequency": self.frequency_.astype(np.float64)}
+    def to_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """What sampling needs after training: each category's frequency (no training rows)."""
+        return {"frequency": self.frequency_.astype(np.float64)}, {}
 
-    def load_state(self, arrays: Mapping[str, np.ndarray]) -> Conditioner:
-        self.frequency_ = np.asarray(arrays["frequency"], dtype=np.float64)
-        return self
+    @classmethod
+    def from_state(cls, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any], *, layout: Any,
+                   categorical: Sequence[str]) -> Conditioner:
+        """A conditioner for ``layout`` with the saved frequencies; corrupt ones raise ArtifactError."""
+        conditioner = cls(layout, categorical)
+        frequency = np.asarray(arrays.get("frequency", np.zeros(0)), dtype=np.float64)
+        if frequency.shape != (conditioner.n_columns, conditioner.max_size) or not np.isfinite(frequency).all():
+            raise ArtifactError(f"the conditioner's category frequencies have shape {frequency.shape}, "
+                                f"expected {(conditioner.n_columns, conditioner.max_size)} finite values")
+        conditioner.frequency_ = frequency
+        return conditioner
 
     # ------------------------------------------------------------------ drawing conditions
     def _one_hot(self, columns: np.ndarray, categories: np.ndarray) -> np.ndarray:

@@ -79,9 +79,10 @@ def _gumbel_noise(like: torch.Tensor, generator: torch.Generator | None = None) 
     return -torch.log(-torch.log(uniform))
 
 
-def activate(raw: torch.Tensor, index: SpanIndex, *, tau: float = 0.2, gumbel: bool = True) -> torch.Tensor:
+def activate(raw: torch.Tensor, index: SpanIndex, *, tau: float = 0.2, gumbel: bool = True,
+             generator: torch.Generator | None = None) -> torch.Tensor:
     """Generator output heads: tanh on continuous values, (Gumbel-)softmax on each categorical span."""
-    logits = (raw + _gumbel_noise(raw)) / tau if gumbel else raw
+    logits = (raw + _gumbel_noise(raw, generator)) / tau if gumbel else raw
     return torch.where(index.is_continuous, torch.tanh(raw), index.segment_softmax(logits))
 
 

@@ -3,13 +3,20 @@
 The loop knows nothing about GANs, VAEs or diffusion (the minGPT pattern). A model hands it:
 
 - ``nets_`` / ``optimizers_``: dicts of ``torch.nn.Module`` / ``torch.optim.Optimizer`` (what a checkpoint holds);
-- ``_epoch_batches(n_rows, batch_size, rng)``: the row indices (and optional condition) of each step;
-- ``_train_step(batch, cond) -> {"loss name": value}``: one optimisation step;
+- ``torch_rng_``: the model's explicit ``torch.Generator``, re-seeded at the start of every epoch;
+- ``epoch_batches(n_rows, batch_size, rng)``: the row indices (and optional condition) of each step;
+- ``train_step(batch, cond) -> {"loss name": value}``: one optimisation step;
 - ``monitor``: the loss that early stopping watches.
 
-Every epoch draws from its own generator seeded by ``(seed, epoch)``, so a run resumed from the
-checkpoint of epoch *k* continues exactly as the uninterrupted run would have: a seeded CPU fit
-gives the same weights whether or not it was interrupted. On Ctrl-C the last completed epoch is
+Everything else around the loop (the progress bar, a "resuming from epoch N" line, loss logging)
+is a :class:`~synthloop.nn.callbacks.Callback`. API change (wave 2): the hooks were the private
+``_epoch_batches`` / ``_train_step``, and ``progress=`` was a Trainer field; a model now names them
+publicly and passes ``callbacks=[ProgressBar(name)]``.
+
+Every epoch draws from its own generators seeded by ``(seed, epoch)`` (NumPy for batches, the
+model's torch generator for noise and dropout), so a run resumed from the checkpoint of epoch *k*
+continues exactly as the uninterrupted run would have: a seeded CPU fit gives the same weights
+whether or not it was interrupted. On Ctrl-C the last completed epoch is
 written before the interrupt propagates; after a hard kill the run resumes from the last periodic
 checkpoint.
 """
@@ -18,8 +25,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
-from contextlib import nullcontext
+import time
+import warnings
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,8 +35,9 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from synthloop.errors import SynthloopWarning
 from synthloop.io.atomic import atomic_write
-from synthloop.nn.blocks import seeded
+from synthloop.nn.callbacks import Callback, progress_bar  # noqa: F401 - progress_bar: the sampling bar
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
 
@@ -36,12 +45,13 @@ CHECKPOINT_FILE = "checkpoint.safetensors"
 class Trainable(Protocol):
     nets_: dict[str, torch.nn.Module]
     optimizers_: dict[str, torch.optim.Optimizer]
+    torch_rng_: torch.Generator
     monitor: str
 
-    def _epoch_batches(self, n_rows: int, batch_size: int,
-                       rng: np.random.Generator) -> Iterator[tuple[np.ndarray, np.ndarray | None]]: ...
+    def epoch_batches(self, n_rows: int, batch_size: int,
+                      rng: np.random.Generator) -> Iterator[tuple[np.ndarray, np.ndarray | None]]: ...
 
-    def _train_step(self, batch: torch.Tensor, cond: torch.Tensor | None) -> dict[str, float]: ...
+    def train_step(self, batch: torch.Tensor, cond: torch.Tensor | None) -> dict[str, float]: ...
 
 
 @dataclass
@@ -54,8 +64,8 @@ class Trainer:
         Write a checkpoint every this many epochs (and at the end, and on Ctrl-C).
     patience
         Stop when ``model.monitor`` has not improved by ``min_delta`` (relative) for this many epochs.
-    progress
-        Show a rich progress bar with the losses on stderr (only when stderr is a terminal).
+    callbacks
+        :class:`~synthloop.nn.callbacks.Callback` objects (the progress bar is one).
     """
 
     epochs: int
@@ -64,8 +74,7 @@ class Trainer:
     checkpoint_every: int = 10
     patience: int | None = None
     min_delta: float = 1e-3
-    progress: bool = True
-    description: str = "training"
+    callbacks: Sequence[Callback] = ()
 
     def fit(self, model: Trainable, data: torch.Tensor, *, seed: int, fingerprint: str) -> list[dict[str, float]]:
         """Train ``model`` on ``data`` (``(n_rows, width)`` on the model's device); returns per-epoch losses."""
@@ -75,49 +84,48 @@ class Trainer:
             return history
         saved_epoch = len(history)
         snapshot: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = None
-        with self._progress_bar(len(history)) as (bar, task):
-            try:
-                for epoch in range(len(history), self.epochs):
-                    history.append(self._run_epoch(model, data, seed, epoch, bar, task))
-                    stop = _should_stop(history, model.monitor, self.patience, self.min_delta)
-                    finished = stop or epoch + 1 == self.epochs
-                    if self.checkpoint_dir is not None and (finished or (epoch + 1) % self.checkpoint_every == 0):
-                        self._save(_capture(model, history, fingerprint, finished, stop))
-                        saved_epoch = epoch + 1
-                    elif self.checkpoint_dir is not None:
-                        snapshot = _capture(model, history, fingerprint, finished, stop)
-                    if finished:
-                        break
-            except KeyboardInterrupt:
-                if snapshot is not None and len(snapshot[1]["history"]) > saved_epoch:
-                    self._save(snapshot)
-                raise
+        self._call("on_train_begin", self, len(history))
+        try:
+            for epoch in range(len(history), self.epochs):
+                history.append(self._run_epoch(model, data, seed, epoch))
+                self._call("on_epoch_end", epoch, history[-1])
+                stop = _should_stop(history, model.monitor, self.patience, self.min_delta)
+                finished = stop or epoch + 1 == self.epochs
+                if self.checkpoint_dir is not None and (finished or (epoch + 1) % self.checkpoint_every == 0):
+                    self._save(_capture(model, history, fingerprint, finished, stop))
+                    saved_epoch = epoch + 1
+                elif self.checkpoint_dir is not None:
+                    snapshot = _capture(model, history, fingerprint, finished, stop)
+                if finished:
+                    break
+        except KeyboardInterrupt:
+            if snapshot is not None and len(snapshot[1]["history"]) > saved_epoch:
+                self._save(snapshot)
+            raise
+        finally:
+            self._call("on_train_end", history)
         return history
 
+    def _call(self, hook: str, *args: Any) -> None:
+        for callback in self.callbacks:
+            getattr(callback, hook)(*args)
+
     # ------------------------------------------------------------------ one epoch
-    def _run_epoch(self, model: Trainable, data: torch.Tensor, seed: int, epoch: int, bar: Any, task: Any) -> dict:
+    def _run_epoch(self, model: Trainable, data: torch.Tensor, seed: int, epoch: int) -> dict:
         rng = np.random.default_rng([seed, epoch])
+        model.torch_rng_.manual_seed(int(rng.integers(2**62)))       # the epoch's torch stream, resumable
         totals: dict[str, float] = {}
         n_steps = max(1, math.ceil(len(data) / self.batch_size))
         step = 0
-        with seeded(int(rng.integers(2**62))):
-            for rows, cond in model._epoch_batches(len(data), self.batch_size, rng):
-                rows_t = torch.as_tensor(rows, device=data.device)
-                cond_t = None if cond is None else torch.as_tensor(cond, device=data.device)
-                for name, value in model._train_step(data.index_select(0, rows_t), cond_t).items():
-                    totals[name] = totals.get(name, 0.0) + value
-                step += 1
-                if bar is not None:
-                    bar.update(task, completed=epoch + min(step / n_steps, 1.0))
-        losses = {name: total / max(step, 1) for name, total in totals.items()}
-        if bar is not None:
-            bar.update(task, completed=epoch + 1, losses="  ".join(f"{k} {v:.4g}" for k, v in losses.items()))
-        return losses
-
-    def _progress_bar(self, start_epoch: int):
-        if not self.progress:
-            return nullcontext((None, None))
-        return progress_bar(self.description, self.epochs, start_epoch, unit="epoch", show_losses=True)
+        for rows, cond in model.epoch_batches(len(data), self.batch_size, rng):
+            rows_t = torch.as_tensor(rows, device=data.device)
+            cond_t = None if cond is None else torch.as_tensor(cond, device=data.device)
+            losses = model.train_step(data.index_select(0, rows_t), cond_t)
+            for name, value in losses.items():
+                totals[name] = totals.get(name, 0.0) + value
+            step += 1
+            self._call("on_batch_end", epoch, step, n_steps, losses)
+        return {name: total / max(step, 1) for name, total in totals.items()}
 
     # ------------------------------------------------------------------ checkpoints
     @property
@@ -132,56 +140,55 @@ class Trainer:
             save_file(tensors, str(tmp), metadata={"synthloop_checkpoint": json.dumps(meta)})
 
     def _resume(self, model: Trainable, fingerprint: str) -> dict[str, Any]:
-        """Load the checkpoint when it was written by this model on this data; else start fresh."""
+        """Load the checkpoint when it was written by this model on this data; else start fresh.
+
+        A checkpoint that cannot be read or does not fit the model (a disk that filled up, a file
+        from another version, a damaged copy) must not block every re-run: it is renamed aside with
+        a warning, the model is put back as it was, and training starts from scratch.
+        """
         path = self.checkpoint_path
         if path is None or not path.is_file():
             return {}
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="pt") as handle:
-            meta = json.loads((handle.metadata() or {}).get("synthloop_checkpoint", "{}"))
+        fresh = _capture(model, [], fingerprint, False, False)
+        try:
+            meta, tensors = _read_checkpoint(path)
             if meta.get("fingerprint") != fingerprint or len(meta.get("history", ())) > self.epochs:
                 return {}
-            tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118 - not a dict
-        _restore(model, tensors, meta)
+            _restore(model, tensors, meta)
+        except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError, RuntimeError) as exc:
+            _restore(model, *fresh)
+            self._set_aside(path, exc)
+            return {}
         # A finished run asked for more epochs continues; an early-stopped one stays stopped.
         meta["finished"] = meta.get("early_stopped", False) or len(meta["history"]) >= self.epochs
         return meta
 
-
-def progress_bar(description: str, total: int, start: int = 0, *, unit: str, show_losses: bool = False):
-    """A rich progress bar on stderr as a context giving ``(bar, task)``; ``(None, None)`` off a terminal."""
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    console = Console(stderr=True)
-    if not console.is_terminal:
-        return nullcontext((None, None))
-    columns = [TextColumn("[bold]{task.description}"), BarColumn(bar_width=24),
-               TextColumn(f"{unit} {{task.completed:.0f}}/{{task.total:.0f}}"), TimeElapsedColumn(), TimeRemainingColumn()]
-    if show_losses:
-        columns.append(TextColumn("{task.fields[losses]}"))
-    return _BarContext(Progress(*columns, console=console), description, total, start)
-
-
-class _BarContext:
-    def __init__(self, bar: Any, description: str, total: int, start: int):
-        self.bar, self.description, self.total, self.start = bar, description, total, start
-
-    def __enter__(self) -> tuple[Any, Any]:
-        from rich.errors import LiveError
-
+    @staticmethod
+    def _set_aside(path: Path, exc: Exception) -> None:
+        aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
         try:
-            self.bar.__enter__()
-        except LiveError:                      # another live display owns this console: go on without a bar
-            self.bar = None
-            return None, None
-        task = self.bar.add_task(self.description, total=self.total, completed=self.start, losses="")
-        return self.bar, task
+            path.replace(aside)
+            where = f"it was moved to '{aside.name}'"
+        except OSError:
+            where = "it could not be moved aside and will be overwritten by the next checkpoint"
+        detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        warnings.warn(f"The checkpoint '{path}' is unreadable or does not fit this model ({detail}); {where}. "
+                      "Training starts from scratch.", SynthloopWarning, stacklevel=4)
 
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
+
+def _read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """The checkpoint's JSON metadata and tensors; raises ValueError when it is not a checkpoint."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            meta = json.loads((handle.metadata() or {}).get("synthloop_checkpoint", "{}"))
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118 - not a dict
+    except (SafetensorError, RecursionError) as exc:
+        raise ValueError(str(exc)) from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("history", []), list):
+        raise ValueError("its metadata is not a synthloop checkpoint")
+    return meta, tensors
 
 
 def _should_stop(history: list[dict[str, float]], monitor: str, patience: int | None, min_delta: float) -> bool:

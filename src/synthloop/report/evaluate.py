@@ -4,20 +4,24 @@ Every metric is computed for the synthetic table and, when a holdout of unseen r
 for the holdout as if it were synthetic (the "as good as real" baseline). Metrics that compare
 against the holdout themselves (privacy attacks) get their baseline from the two halves of the
 holdout; metrics with a natural reference (train-real-test-real for utility) supply their own.
-Heavy metrics subsample with the given seed; the report lists every subsample.
+Heavy metrics subsample with the given seed; the report lists every subsample. Every score gets a
+95% interval (see ``_intervals``), so "worse than real" is claimed only beyond the noise.
 """
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from synthloop.errors import ConfigError, DataError
+from synthloop.errors import ConfigError, DataError, format_problems
+from synthloop.lineage.fingerprint import check_unseen
 from synthloop.metrics.cache import shared_cache
+from synthloop.metrics.intervals import LEVEL, mean_interval
 from synthloop.metrics.registry import FAMILIES, METRICS, MetricInfo, NotApplicable, Score, get_metric, load_all
 from synthloop.report.report import Report
 from synthloop.schema import Schema
@@ -30,7 +34,7 @@ _SLOW_IN_FAST = ("mmd", "precision", "recall", "density", "coverage", "alpha_pre
 
 def evaluate(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | None = None, *,
              metrics: Sequence[str] | str = "default", holdout: pd.DataFrame | None = None,
-             seed: int = 0) -> Report:
+             seed: int = 0, on_step: Callable[[str, int, int], None] | None = None) -> Report:
     """Score ``synthetic`` against ``real`` and return a :class:`Report`.
 
     Parameters
@@ -50,6 +54,8 @@ def evaluate(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | None 
         unseen rows and the privacy attacks.
     seed
         Seeds every subsample and model, so the same inputs give the same report.
+    on_step
+        Called as ``on_step(metric, done, total)`` before each metric (the CLI shows it as progress).
 
     Examples
     --------
@@ -63,29 +69,50 @@ def evaluate(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | None 
     schema = schema if schema is not None else Schema.infer(real)
     check_target(schema, real, holdout)
     chosen = _by_family(select_metrics(metrics))
+    step = on_step or (lambda name, done, total: None)
     started = time.perf_counter()
-    rows, details, notes, skipped, timings = [], {}, {}, {}, {}
+    rows, details, notes, skipped, timings, scores = [], {}, {}, {}, {}, {}
     with threadpool_limits(1), shared_cache():
-        for info in chosen:
+        for done, info in enumerate(chosen):
+            step(info.name, done, len(chosen))
             tic = time.perf_counter()
             try:
                 score = info(real, synthetic, schema, holdout=holdout, rng=np.random.default_rng(seed))
             except NotApplicable as reason:
                 skipped[info.name] = str(reason)
                 continue
-            baseline = score.baseline if score.baseline is not None else _baseline(info, real, holdout, schema, seed)
-            rows.append(_row(info, score, baseline))
+            baseline = (Score(score.baseline, interval=score.baseline_interval) if score.baseline is not None
+                        else _baseline(info, real, holdout, schema, seed))
+            scores[info.name] = (info, score, baseline)
             details.update(_details(info.name, score))
             for note in score.notes:
                 notes.setdefault(note, []).append(info.name)
             timings[info.name] = round(time.perf_counter() - tic, 3)
+        step("intervals", len(chosen), len(chosen))
+        first_pass = time.perf_counter() - started
+        intervals = _intervals(scores, real, synthetic, schema, holdout, seed, REPLICATE_SHARE * first_pass, timings)
+        interval_seconds = time.perf_counter() - started - first_pass
+        rows = [_row(info, score, baseline, intervals[name]) for name, (info, score, baseline) in scores.items()]
         details.update(_plot_tables(real, synthetic, schema, holdout, seed))
     meta = {"seed": seed, "rows": {"real": len(real), "synthetic": len(synthetic),
                                    "holdout": None if holdout is None else len(holdout)},
             "target": schema.target, "sensitive": [c.name for c in schema.sensitive()],
             "notes": [f"{', '.join(names)}: {note}" for note, names in notes.items()], "skipped": skipped,
-            "seconds": round(time.perf_counter() - started, 2), "metric_seconds": timings}
+            "families_skipped": skipped_families(chosen, skipped),
+            "interval_level": LEVEL,
+            "seconds": round(time.perf_counter() - started, 2), "interval_seconds": round(interval_seconds, 2),
+            "metric_seconds": timings}
     return Report(scores=pd.DataFrame(rows, columns=Report.SCORE_COLUMNS), details=details, meta=meta)
+
+
+def skipped_families(chosen: Sequence[MetricInfo], skipped: dict[str, str]) -> dict[str, str]:
+    """Families none of whose chosen metrics ran, each with the first reason (e.g. no target known)."""
+    out = {}
+    for family in FAMILIES:
+        members = [info.name for info in chosen if info.family == family]
+        if members and all(name in skipped for name in members):
+            out[family] = skipped[members[0]]
+    return out
 
 
 def select_metrics(metrics: Sequence[str] | str) -> list[MetricInfo]:
@@ -109,9 +136,13 @@ def _by_family(infos: list[MetricInfo]) -> list[MetricInfo]:
     return sorted(infos, key=lambda info: FAMILIES.index(info.family))
 
 
-def _row(info: MetricInfo, score: Score, baseline: float) -> dict[str, object]:
-    return {"metric": info.name, "family": info.family, "value": float(score.value), "baseline": float(baseline),
-            "goal": info.goal, "low": info.bounds[0], "high": info.bounds[1]}
+def _row(info: MetricInfo, score: Score, baseline: Score | None,
+         interval: tuple[tuple[float, float], tuple[float, float], str]) -> dict[str, object]:
+    (ci_low, ci_high), (base_low, base_high), method = interval
+    return {"metric": info.name, "family": info.family, "value": float(score.value),
+            "baseline": float("nan") if baseline is None else float(baseline.value),
+            "goal": info.goal, "low": info.bounds[0], "high": info.bounds[1], "ci_low": ci_low, "ci_high": ci_high,
+            "baseline_low": base_low, "baseline_high": base_high, "interval": method}
 
 
 def _details(name: str, score: Score) -> dict[str, pd.DataFrame]:
@@ -120,22 +151,102 @@ def _details(name: str, score: Score) -> dict[str, pd.DataFrame]:
     return found
 
 
-def _baseline(info: MetricInfo, real: pd.DataFrame, holdout: pd.DataFrame | None, schema: Schema, seed: int) -> float:
-    """The metric for the holdout as if it were the synthetic data (NaN without a holdout)."""
+def _baseline(info: MetricInfo, real: pd.DataFrame, holdout: pd.DataFrame | None, schema: Schema,
+              seed: int) -> Score | None:
+    """The metric for the holdout as if it were the synthetic data (None without a holdout)."""
     if holdout is None:
-        return float("nan")
+        return None
     rng = np.random.default_rng(seed)
     try:
         if not info.uses_holdout:
-            return float(info(real, holdout, schema, holdout=None, rng=rng).value)
+            return info(real, holdout, schema, holdout=None, rng=rng)
         if len(holdout) < 40:
-            return float("nan")
-        order = np.random.default_rng([seed, 1]).permutation(len(holdout))
-        half = len(holdout) // 2
-        as_synthetic, as_holdout = holdout.iloc[np.sort(order[:half])], holdout.iloc[np.sort(order[half:])]
-        return float(info(real, as_synthetic, schema, holdout=as_holdout, rng=rng).value)
+            return None
+        as_synthetic, as_holdout = _holdout_halves(holdout, seed)
+        return info(real, as_synthetic, schema, holdout=as_holdout, rng=rng)
     except NotApplicable:
-        return float("nan")
+        return None
+
+
+def _holdout_halves(holdout: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    order = np.random.default_rng([seed, 1]).permutation(len(holdout))
+    half = len(holdout) // 2
+    return holdout.iloc[np.sort(order[:half])], holdout.iloc[np.sort(order[half:])]
+
+
+# ---------------------------------------------------------------------- intervals
+REPLICATE_SHARE = 0.3      # re-runs may cost at most this share of the first pass (Adult: ≤ 1.5× in all)
+_NAN_PAIR = (float("nan"), float("nan"))
+
+
+def _intervals(scores, real, synthetic, schema: Schema, holdout, seed: int, budget: float,
+               timings: dict[str, float]) -> dict[str, tuple]:
+    """A 95% interval for every score and its baseline, the cheapest way each allows.
+
+    1. the metric's own (``Score.interval``: DeLong for AUCs, per-row shares and medians, TSTR on
+       test rows; see ``synthloop.metrics.intervals``);
+    2. the normal interval of the per-column / per-pair contributions whose mean is the score;
+    3. else one re-run with another seed (other subsamples and model seeds) within ``budget``
+       seconds, the half-width 1.96·|Δ|/√2 from the two runs. Metrics whose first run alone
+       exceeds what is left of the budget keep no interval, and the report says so.
+    """
+    found: dict[str, tuple] = {}
+    pending = []
+    for name, (_, score, baseline) in scores.items():
+        own = _usable(score.interval) or _from_contributions(score)
+        if own is None:
+            pending.append(name)
+            continue
+        base = None if baseline is None else (_usable(baseline.interval) or _from_contributions(baseline))
+        found[name] = (own, base or _NAN_PAIR, "closed form" if _usable(score.interval) else "per column")
+    started = time.perf_counter()
+    for name in pending:
+        info, score, _ = scores[name]
+        left = budget - (time.perf_counter() - started)
+        if timings.get(name, 0.0) > left or left <= 0:
+            found[name] = (_NAN_PAIR, _NAN_PAIR, "none (over the time budget)")
+            continue
+        try:
+            again = float(info(real, synthetic, schema, holdout=holdout, rng=np.random.default_rng([seed, 1000])).value)
+        except NotApplicable:
+            again = float("nan")
+        if not math.isfinite(again) or again == score.value:
+            # The same on another seed: the metric is deterministic given the tables, and a re-run
+            # says nothing about the noise of the rows themselves.
+            found[name] = (_NAN_PAIR, _NAN_PAIR, "none (same on every seed)")
+            continue
+        half = 1.96 * abs(again - float(score.value)) / math.sqrt(2)
+        found[name] = ((score.value - half, score.value + half), _NAN_PAIR, "2 seeds")
+    return {name: _clipped(found[name], scores[name][0].bounds) for name in found}
+
+
+def _clipped(found: tuple, bounds: tuple[float, float]) -> tuple:
+    """Intervals stay within the metric's bounds (a coverage cannot exceed 1)."""
+    def clip(pair):
+        return tuple(float(min(max(v, bounds[0]), bounds[1])) if math.isfinite(v) else v for v in pair)
+
+    return clip(found[0]), clip(found[1]), found[2]
+
+
+def _usable(interval: tuple[float, float] | None) -> tuple[float, float] | None:
+    if interval is None or not all(math.isfinite(v) for v in interval):
+        return None
+    return float(interval[0]), float(interval[1])
+
+
+def _from_contributions(score: Score) -> tuple[float, float] | None:
+    """Bootstrap over the rows of the details table when one of its columns averages to the score."""
+    table = score.details
+    if table is None or len(table) < 3 or not math.isfinite(score.value):
+        return None
+    for column in table.columns:
+        if table[column].dtype.kind != "f":
+            continue
+        values = table[column].to_numpy(dtype="float64")
+        finite = values[np.isfinite(values)]
+        if len(finite) >= 3 and math.isclose(float(finite.mean()), float(score.value), rel_tol=1e-6, abs_tol=1e-9):
+            return _usable(mean_interval(finite))
+    return None
 
 
 def _plot_tables(real, synthetic, schema: Schema, holdout, seed: int) -> dict[str, pd.DataFrame]:
@@ -168,9 +279,10 @@ def check_inputs(real: object, synthetic: object, holdout: object, schema: Schem
         if not missing:
             problems.extend(_dtype_problems(real, frame, what, schema))
     if problems:
-        listing = "\n".join(f"  - {p}" for p in problems)
-        raise DataError(f"The tables cannot be compared ({len(problems)} problem{'s' * (len(problems) > 1)}):\n"
-                        f"{listing}\nGive the synthetic and holdout tables the real data's columns and types.")
+        raise DataError(format_problems("The tables cannot be compared", problems,
+                                        "Give the synthetic and holdout tables the real data's columns and types."))
+    if holdout is not None:
+        check_unseen(real, holdout)
 
 
 def _dtype_problems(real: pd.DataFrame, other: pd.DataFrame, what: str, schema: Schema | None) -> list[str]:

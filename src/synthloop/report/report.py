@@ -19,12 +19,21 @@ from typing import Any, ClassVar
 
 import pandas as pd
 
+from synthloop._version import __version__
 from synthloop.errors import ConfigError, DataError
 from synthloop.io.atomic import atomic_write
 
 _GATE = re.compile(r"^\s*([A-Za-z_][\w]*)\s*(<=|>=|<|>|==)\s*(baseline\s*([+-]\s*[\d.eE+-]+)?|[-+]?[\d.eE+-]+)\s*$")
 _OPS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt, "==": operator.eq}
 JSON_VERSION = 1
+GATE_COLUMNS = ["gate", "metric", "value", "threshold", "passed", "reason"]
+# Sensible release gates, applied to the metrics a report has. Blockers: the data must not leak its
+# training rows more than unseen real data would. Caveats: quality a user should know about
+# (measured on Adult: cart passes all, gaussian_copula fails detection_auc at 0.98).
+DEFAULT_GATES: dict[str, tuple[str, ...]] = {
+    "blocker": ("exact_copy_rate<=baseline+0.01", "dcr_share<=0.6", "membership_inference_auc<=0.6"),
+    "caveat": ("detection_auc<=0.75", "ks_complement>=0.9", "tv_complement>=0.9", "tstr_auc>=baseline-0.05"),
+}
 
 
 @dataclass(frozen=True)
@@ -46,18 +55,34 @@ class GateResult:
 
 
 @dataclass(frozen=True)
+class Decision:
+    """Outcome of ``Report.decide``: the verdict, every gate with its result, and why."""
+
+    verdict: str                    # "ready", "ready with caveats" or "not ready"
+    gates: pd.DataFrame             # gate, metric, value, threshold, passed, reason, severity, source
+    reasons: tuple[str, ...]        # what blocks the release
+    caveats: tuple[str, ...]        # what a reader should know before using the data
+
+    def __bool__(self) -> bool:
+        return self.verdict != "not ready"
+
+
+@dataclass(frozen=True)
 class Report:
     """Scores of synthetic data next to the holdout baseline, with details and run metadata.
 
     ``scores`` has one row per metric: ``metric, family, value, baseline, goal, low, high``, where
-    ``baseline`` is the same metric for unseen real data (NaN without a holdout).
+    ``baseline`` is the same metric for unseen real data (NaN without a holdout), then the 95%
+    intervals ``ci_low, ci_high`` (of the value) and ``baseline_low, baseline_high``, and how they
+    were found (``interval``).
     """
 
     scores: pd.DataFrame
     details: Mapping[str, pd.DataFrame] = field(default_factory=dict)
     meta: Mapping[str, Any] = field(default_factory=dict)
 
-    SCORE_COLUMNS: ClassVar[tuple[str, ...]] = ("metric", "family", "value", "baseline", "goal", "low", "high")
+    SCORE_COLUMNS: ClassVar[tuple[str, ...]] = ("metric", "family", "value", "baseline", "goal", "low", "high",
+                                                 "ci_low", "ci_high", "baseline_low", "baseline_high", "interval")
 
     # ------------------------------------------------------------------ access
     def value(self, metric: str) -> float:
@@ -85,7 +110,7 @@ class Report:
             gates = [gates]
         texts = [f"{k}{v}" for k, v in gates.items()] if isinstance(gates, Mapping) else list(gates)
         rows = [self._check_one(text) for text in texts]
-        return GateResult(pd.DataFrame(rows, columns=["gate", "metric", "value", "threshold", "passed", "reason"]))
+        return GateResult(pd.DataFrame(rows, columns=GATE_COLUMNS))
 
     def _check_one(self, text: str) -> dict[str, Any]:
         match = _GATE.match(text)
@@ -111,10 +136,38 @@ class Report:
         return {"gate": text, "metric": name, "value": value, "threshold": threshold, "passed": passed,
                 "reason": "" if passed else f"{value:.4g} is not {op} {threshold:.4g}"}
 
+    def decide(self, gates: Sequence[str] = ()) -> Decision:
+        """The release verdict: ``ready``, ``ready with caveats`` or ``not ready``.
+
+        ``DEFAULT_GATES`` apply to the metrics this report has (privacy ones block, quality ones
+        add caveats); ``gates`` (e.g. from ``--gate``) block. A score worse than the holdout's
+        beyond both intervals, a skipped family or a missing holdout is a caveat.
+        """
+        rows = []
+        for severity, texts in DEFAULT_GATES.items():
+            for text in texts:
+                name = _GATE.match(text).group(1)
+                if name in set(self.scores["metric"]):
+                    rows.append({**self._check_one(text), "severity": severity, "source": "default"})
+        rows += [{**row, "severity": "blocker", "source": "yours"} for row in self.check(list(gates)).results.to_dict("records")]
+        results = pd.DataFrame(rows, columns=[*GATE_COLUMNS, "severity", "source"])
+        failed = results[~results["passed"].astype(bool)]
+        reasons = [f"gate {row.gate} failed ({row.reason})" for row in failed.itertuples() if row.severity == "blocker"]
+        caveats = [f"gate {row.gate} failed ({row.reason})" for row in failed.itertuples() if row.severity != "blocker"]
+        from synthloop.report.terminal import comparison
+
+        worse = [row.metric for row in self.scores.itertuples() if comparison(row) == "worse"]
+        if worse:
+            caveats.append(f"worse than the holdout beyond the noise: {', '.join(worse)}")
+        for family, why in self.meta.get("families_skipped", {}).items():
+            caveats.append(f"{family} not measured: {why}")
+        if not self.meta.get("rows", {}).get("holdout"):
+            caveats.append("no holdout: no baselines and no privacy attacks (evaluate with --holdout)")
+        verdict = "not ready" if reasons else "ready with caveats" if caveats else "ready"
+        return Decision(verdict, results, tuple(reasons), tuple(caveats))
+
     # ------------------------------------------------------------------ JSON
     def to_dict(self) -> dict[str, Any]:
-        from synthloop import __version__
-
         return {"format_version": JSON_VERSION, "synthloop_version": __version__, "meta": _clean(dict(self.meta)),
                 "scores": _records(self.scores),
                 "details": {name: _records(table) for name, table in self.details.items()}}
@@ -134,7 +187,9 @@ class Report:
         try:
             data = json.loads(text)
             scores = pd.DataFrame(data["scores"], columns=cls.SCORE_COLUMNS).astype(
-                {"value": float, "baseline": float, "low": float, "high": float})
+                {name: float for name in ("value", "baseline", "low", "high", "ci_low", "ci_high", "baseline_low",
+                                          "baseline_high")})
+            scores["interval"] = scores["interval"].fillna("")
             scores["low"], scores["high"] = scores["low"].fillna(-math.inf), scores["high"].fillna(math.inf)
             details = {name: pd.DataFrame(rows) for name, rows in data.get("details", {}).items()}
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
@@ -142,11 +197,13 @@ class Report:
         return cls(scores=scores, details=details, meta=data.get("meta", {}))
 
     # ------------------------------------------------------------------ HTML / terminal
-    def to_html(self, path: str | Path | None = None, *, title: str = "synthloop evaluation") -> str:
-        """A self-contained HTML page (inline CSS and PNG plots); written atomically to ``path`` when given."""
+    def to_html(self, path: str | Path | None = None, *, title: str = "synthloop evaluation",
+                gates: Sequence[str] = ()) -> str:
+        """A self-contained HTML page (inline CSS, plotly.js and interactive charts, no network); written
+        atomically to ``path`` when given. ``gates`` join the default ones in the verdict at the top."""
         from synthloop.report.html import render_html
 
-        page = render_html(self, title=title)
+        page = render_html(self, title=title, decision=self.decide(gates))
         if path is not None:
             with atomic_write(path) as tmp:
                 Path(tmp).write_text(page, encoding="utf-8")

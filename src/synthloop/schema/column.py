@@ -26,26 +26,39 @@ class Column:
         Observed labels of a categorical column (as strings), in a stable order.
     low, high
         Observed (or declared) bounds of a numeric or datetime column; samples are clipped to them.
+        Exact Python integers for integer columns (a float64 bound would round ``2**63 - 1`` up).
     integer
-        Numeric values are whole numbers and come back as whole numbers.
+        Numeric values are whole numbers and come back as whole numbers (whole days for datetimes).
     dtype
         The pandas dtype the column had, restored on output.
     sensitive
         Marks a column for fairness and attribute-inference checks.
     value
         The value of a ``constant`` column (JSON-compatible).
+    decimals
+        Samples are rounded to this many decimals, as the training data had (of a second for
+        datetimes and durations); None keeps full precision.
+    timezone
+        The zone of a timezone-aware datetime column ('Asia/Kolkata', 'UTC+05:30'); samples come
+        back in it.
+    origin
+        For an integer column beyond float64's exact range (|value| > 2**53) that spans less than
+        2**53: the model view holds ``value - origin``, so every value stays exact.
     """
 
     name: str
     kind: Kind
     nullable: bool = False
     categories: tuple[str, ...] | None = None
-    low: float | None = None
-    high: float | None = None
+    low: int | float | None = None
+    high: int | float | None = None
     integer: bool = False
     dtype: str = "object"
     sensitive: bool = False
     value: Any = field(default=None)
+    decimals: int | None = None
+    timezone: str | None = None
+    origin: int | None = None
 
     def with_(self, **changes: Any) -> Column:
         """A copy with some fields changed."""

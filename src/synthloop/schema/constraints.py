@@ -6,9 +6,10 @@ the bounds) until every row is valid, and raise :class:`~synthloop.errors.Constr
 request is (nearly) impossible rather than looping.
 
 Constraints are values (frozen dataclasses) and serialise to JSON in the schema, so a constraint
-file never holds code: ``Predicate`` takes a pandas expression string, evaluated with
-``DataFrame.eval`` (no function calls, no attribute access). A Python callable is accepted too,
-for use from the API, but such a schema cannot be saved.
+file never holds code: ``Predicate`` takes an expression string that is parsed into an
+allow-listed syntax tree when the constraint is built (see :mod:`synthloop.schema.expressions`) and
+evaluated without ``eval``, so a tampered ``schema.json`` is refused on load. A Python callable is
+accepted too, for use from the API, but such a schema cannot be saved.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from synthloop.errors import ConstraintError, SchemaError
+from synthloop.schema.expressions import ParsedExpression, parse_predicate
 
 
 class Constraint:
@@ -132,21 +134,35 @@ class FixedCombinations(Constraint):
 
 @dataclass(frozen=True)
 class Predicate(Constraint):
-    """A user rule: a pandas expression string such as ``"age >= 18 or relationship != 'Husband'"``,
-    or (API only, not saveable) a callable taking the frame and returning a bool array."""
+    """A user rule: an expression string such as ``"age >= 18 or relationship != 'Husband'"``,
+    or (API only, not saveable) a callable taking the frame and returning a bool array.
+
+    The string may use column names (in backticks when they hold spaces), literals, comparisons,
+    arithmetic, ``and``/``or``/``not``, ``&``/``|``/``~``, ``in [...]``, ``isin([...])``, ``isna()`` and
+    ``notna()``; anything else raises :class:`~synthloop.errors.SchemaError` naming the construct.
+    """
 
     expression: str | Callable[[pd.DataFrame], Any]
     column_names: tuple[str, ...] = field(default=())
     type: ClassVar[str] = "predicate"
+    parsed: ParsedExpression | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "column_names", tuple(self.column_names))
+        if not callable(self.expression):
+            object.__setattr__(self, "parsed", parse_predicate(self.expression))
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return tuple(self.column_names)
+        read = self.parsed.columns if self.parsed is not None else ()
+        return tuple(dict.fromkeys((*self.column_names, *read)))
 
     def is_valid(self, data: pd.DataFrame) -> np.ndarray:
+        if self.parsed is not None:
+            return self.parsed.evaluate(data)
         try:
-            result = self.expression(data) if callable(self.expression) else data.eval(self.expression)
-        except Exception as exc:  # a user expression can fail in many ways; report it, never swallow
+            result = self.expression(data)                              # type: ignore[operator]
+        except Exception as exc:  # a user function can fail in many ways; report it, never swallow
             raise ConstraintError(f"Predicate {self.expression!r} failed on the data: {exc}") from None
         result = np.asarray(result)
         if result.shape != (len(data),):

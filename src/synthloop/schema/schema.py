@@ -13,25 +13,35 @@ import re
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from synthloop.errors import DataError, SchemaError, SynthloopWarning
+from synthloop.errors import DataError, SchemaError, SynthloopWarning, format_problems
 from synthloop.schema.column import KINDS, Column, Kind
 from synthloop.schema.constraints import Constraint, constraint_from_dict
 from synthloop.schema.values import (
+    InfOption,
     datetime_to_float,
+    dtype_name,
+    float_decimals,
+    infinite_to_missing,
+    integer_origin,
     json_value,
     make_ids,
+    model_numbers,
     natural_key,
+    numeric_values,
     parse_datetimes,
+    restore_constant,
     restore_labels,
     restore_numeric,
-    safe_dtype,
+    tick_decimals,
+    timezone_of,
     to_labels,
+    zone,
 )
 
 SCHEMA_VERSION = 1
@@ -55,6 +65,10 @@ class Schema:
             raise SchemaError(f"Schema has duplicate column names: {duplicates}. Rename them first.")
         if self.target is not None and self.target not in names:
             raise SchemaError(f"Target column '{self.target}' is not in the schema columns {names}.")
+        for constraint in self.constraints:
+            missing = [c for c in constraint.columns if c not in names]
+            if missing:
+                raise SchemaError(f"Constraint {constraint!r} names unknown columns {missing}.")
 
     # ------------------------------------------------------------------ access
     @property
@@ -102,10 +116,7 @@ class Schema:
         return replace(self, columns=columns)
 
     def with_constraints(self, *constraints: Constraint) -> Schema:
-        for constraint in constraints:
-            missing = [c for c in constraint.columns if c not in self.names]
-            if missing:
-                raise SchemaError(f"Constraint {constraint!r} names unknown columns {missing}.")
+        """A copy with more constraints; each must name columns of this schema."""
         return replace(self, constraints=self.constraints + tuple(constraints))
 
     # ------------------------------------------------------------------ infer
@@ -118,6 +129,7 @@ class Schema:
         kinds: Mapping[str, Kind] | None = None,
         sensitive: Iterable[str] = (),
         constraints: Iterable[Constraint] = (),
+        inf: InfOption = "error",
     ) -> Schema:
         """Infer each column's kind, missing values, categories and bounds from a table.
 
@@ -131,8 +143,11 @@ class Schema:
             Overrides, e.g. ``{"zip": "categorical"}``.
         sensitive
             Columns to mark for fairness and attribute-inference checks.
+        inf
+            ``"error"`` (default): infinite numbers refuse the table; ``"missing"``: read them as missing.
         """
         check_frame(data, what="data")
+        data = infinite_to_missing(data, inf)
         kinds = dict(kinds or {})
         sensitive = set(sensitive)
         unknown = sorted((set(kinds) | sensitive | ({target} if target else set())) - set(map(str, data.columns)))
@@ -148,7 +163,7 @@ class Schema:
             if column is not None:
                 columns.append(column.with_(sensitive=str(name) in sensitive))
         if problems:
-            raise SchemaError(_problem_message("Cannot infer a schema", problems,
+            raise SchemaError(format_problems("Cannot infer a schema", problems,
                                                "Clean these values or override the kinds."))
         schema = cls(tuple(columns), target=target)
         return schema.with_constraints(*constraints) if constraints else schema
@@ -169,7 +184,7 @@ class Schema:
             if column.name in present:
                 problems.extend(_check_column(column, data[column.name]))
         if problems:
-            raise SchemaError(_problem_message(f"The {what} does not match the schema", problems,
+            raise SchemaError(format_problems(f"The {what} does not match the schema", problems,
                                                "Fix the values, or re-infer the schema: "
                                                "synthloop schema infer DATA -o schema.json"))
 
@@ -179,10 +194,8 @@ class Schema:
         out = {}
         for column in self.modelled():
             values = data[column.name]
-            if column.kind == "numeric":
-                out[column.name] = pd.to_numeric(values, errors="coerce").astype("float64")
-            elif column.kind == "datetime":
-                out[column.name] = datetime_to_float(values)
+            if column.kind in ("numeric", "datetime"):
+                out[column.name] = model_numbers(column, values)
             else:
                 out[column.name] = to_labels(values)
         return pd.DataFrame(out, index=data.index)
@@ -195,7 +208,7 @@ class Schema:
             if column.kind == "id":
                 out[column.name] = make_ids(column, n_rows)
             elif column.kind == "constant":
-                out[column.name] = pd.Series([column.value] * n_rows, dtype=safe_dtype(column.dtype, column.value))
+                out[column.name] = restore_constant(column, n_rows)
             elif column.kind in ("numeric", "datetime"):
                 out[column.name] = restore_numeric(column, model_frame[column.name].to_numpy(dtype="float64"))
             else:
@@ -221,12 +234,12 @@ class Schema:
         except ValidationError as exc:
             lines = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
             fix = "Re-create it with: synthloop schema infer"
-            raise SchemaError(_problem_message("Invalid schema file", lines, fix)) from None
+            raise SchemaError(format_problems("Invalid schema file", lines, fix)) from None
         if parsed.schema_version > SCHEMA_VERSION:
             raise SchemaError(f"Schema version {parsed.schema_version} is newer than this synthloop "
                               f"understands ({SCHEMA_VERSION}); upgrade synthloop.")
         columns = tuple(Column.from_dict(c.model_dump()) for c in parsed.columns)
-        constraints = tuple(constraint_from_dict(c) for c in parsed.constraints)
+        constraints = tuple(constraint_from_dict(c.model_dump(exclude_unset=True)) for c in parsed.constraints)
         return cls(columns, target=parsed.target, constraints=constraints)
 
     @classmethod
@@ -235,31 +248,82 @@ class Schema:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise SchemaError(f"Schema file is not valid JSON (line {exc.lineno}): {exc.msg}") from None
+        except (RecursionError, ValueError) as exc:     # nesting thousands deep; a 5,000-digit number
+            raise SchemaError(f"Schema file is not valid JSON: {type(exc).__name__}.") from None
         if not isinstance(data, dict):
             raise SchemaError("Schema file must hold a JSON object with 'columns'.")
         return cls.from_dict(data)
 
 
+# The JSON form, checked strictly (no type coercion, no unknown keys, no NaN bounds) before anything
+# is built: schema.json may come from someone else, inside a model folder.
+_STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+
 class _ColumnFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _STRICT
     name: str
     kind: Literal["numeric", "categorical", "boolean", "datetime", "id", "constant"]
     nullable: bool = False
     categories: list[str] | None = None
-    low: float | None = None
-    high: float | None = None
+    low: int | float | None = None
+    high: int | float | None = None
     integer: bool = False
     dtype: str = "object"
     sensitive: bool = False
-    value: Any = None
+    value: str | int | float | bool | None = None
+    decimals: int | None = None
+    timezone: str | None = None
+    origin: int | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str | None) -> str | None:
+        if name is not None:
+            try:
+                pd.Timestamp(0, tz=zone(name))
+            except (ValueError, TypeError, KeyError, LookupError) as exc:
+                raise ValueError(f"unknown time zone {name!r}") from exc
+        return name
+
+
+class _RangeFile(BaseModel):
+    model_config = _STRICT
+    type: Literal["range"]
+    column: str
+    low: float | None = None
+    high: float | None = None
+
+
+class _InequalityFile(BaseModel):
+    model_config = _STRICT
+    type: Literal["inequality"]
+    low_column: str
+    high_column: str
+    strict: bool = False
+
+
+class _FixedCombinationsFile(BaseModel):
+    model_config = _STRICT
+    type: Literal["fixed_combinations"]
+    column_names: list[str]
+    combinations: list[list[str]] | None = None
+
+
+class _PredicateFile(BaseModel):
+    model_config = _STRICT
+    type: Literal["predicate"]
+    expression: str
+    column_names: list[str] = []
 
 
 class _SchemaFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _STRICT
     schema_version: int = SCHEMA_VERSION
     target: str | None = None
     columns: list[_ColumnFile]
-    constraints: list[dict[str, Any]] = []
+    constraints: list[Annotated[_RangeFile | _InequalityFile | _FixedCombinationsFile | _PredicateFile,
+                                Field(discriminator="type")]] = []
 
 
 # ---------------------------------------------------------------------- helpers
@@ -277,10 +341,6 @@ def check_frame(data: object, *, what: str = "data") -> None:
         raise DataError(f"The {what} has no rows; synthloop needs at least one row to learn from.")
 
 
-def _problem_message(headline: str, problems: list[str], fix: str) -> str:
-    lines = "\n".join(f"  - {p}" for p in problems)
-    count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
-    return f"{headline} ({count}):\n{lines}\n{fix}"
 
 
 def _examples(values: pd.Series, limit: int = 3) -> str:
@@ -290,7 +350,7 @@ def _examples(values: pd.Series, limit: int = 3) -> str:
 def _infer_column(name: str, values: pd.Series, kind: Kind | None, problems: list[str]) -> Column | None:
     non_null = values.dropna()
     nullable = bool(values.isna().any())
-    dtype = str(values.dtype)
+    dtype = dtype_name(values)
     if kind is None:
         kind = _guess_kind(name, values, non_null, problems)
         if kind is None:
@@ -303,21 +363,28 @@ def _infer_column(name: str, values: pd.Series, kind: Kind | None, problems: lis
         low = float(non_null.min()) if integer and len(non_null) else None
         return Column(name, "id", nullable=False, dtype=dtype, integer=integer, low=low)
     if kind == "numeric":
-        numbers = pd.to_numeric(non_null, errors="coerce")
+        numbers = numeric_values(non_null)
         bad = non_null[numbers.isna()]
         if len(bad):
             problems.append(f"column '{name}' is numeric but has {len(bad)} non-numeric values, e.g. {_examples(bad)}")
             return None
         finite = numbers.to_numpy(dtype="float64")
         if not np.isfinite(finite).all():
-            problems.append(f"column '{name}' has {int((~np.isfinite(finite)).sum())} infinite values; "
-                            "replace them with NaN or a bound")
+            problems.append(_infinite_problem(name, int((~np.isfinite(finite)).sum())))
             return None
         if not len(finite):  # all missing, declared numeric: nothing to bound
             return Column(name, "numeric", nullable=True, dtype=dtype)
+        if pd.api.types.is_integer_dtype(non_null.dtype):  # exact bounds: float64 would round 2**63 - 1 up
+            low, high = int(non_null.min()), int(non_null.max())
+            return Column(name, "numeric", nullable=nullable, low=low, high=high, integer=True, dtype=dtype,
+                          origin=integer_origin(low, high))
         integer = bool(np.all(np.mod(finite, 1) == 0))
+        if pd.api.types.is_timedelta64_dtype(non_null.dtype):
+            decimals = tick_decimals(non_null)
+        else:
+            decimals = None if integer else float_decimals(finite)
         return Column(name, "numeric", nullable=nullable, low=float(finite.min()), high=float(finite.max()),
-                      integer=integer, dtype=dtype)
+                      integer=integer, dtype=dtype, decimals=decimals)
     if kind == "datetime":
         stamps = parse_datetimes(non_null)
         if stamps.isna().any():
@@ -326,7 +393,8 @@ def _infer_column(name: str, values: pd.Series, kind: Kind | None, problems: lis
         seconds = datetime_to_float(stamps)
         date_only = bool(np.all(np.mod(seconds.to_numpy(), 86400) == 0))
         return Column(name, "datetime", nullable=nullable, low=float(seconds.min()), high=float(seconds.max()),
-                      integer=date_only, dtype=dtype)
+                      integer=date_only, dtype=dtype, decimals=None if date_only else tick_decimals(stamps),
+                      timezone=timezone_of(stamps))
     labels = to_labels(non_null)
     categories = tuple(sorted(pd.unique(labels).tolist(), key=natural_key))
     return Column(name, kind, nullable=nullable, categories=categories, dtype=dtype)
@@ -336,15 +404,18 @@ def _guess_kind(name: str, values: pd.Series, non_null: pd.Series, problems: lis
     n_unique = non_null.nunique()
     if n_unique == 0 or (n_unique == 1 and len(non_null) == len(values) and len(values) > 1):
         return "constant"
+    if isinstance(values.dtype, pd.CategoricalDtype):  # a declared category, whatever its categories' type
+        return "categorical"
     if pd.api.types.is_bool_dtype(values.dtype):
         return "boolean"
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         return "datetime"
+    if pd.api.types.is_timedelta64_dtype(values.dtype):
+        return "numeric"
     if pd.api.types.is_numeric_dtype(values.dtype):
         finite = non_null.to_numpy(dtype="float64")
         if not np.isfinite(finite).all():
-            problems.append(f"column '{name}' has {int((~np.isfinite(finite)).sum())} infinite values; "
-                            "replace them with NaN or a bound")
+            problems.append(_infinite_problem(name, int((~np.isfinite(finite)).sum())))
             return None
         unique = n_unique == len(values) and len(values) >= _MIN_ROWS_FOR_ID
         if unique and pd.api.types.is_integer_dtype(values.dtype) and _ID_NAME.search(name):
@@ -380,6 +451,11 @@ def _mostly_numeric(strings: pd.Series, name: str) -> bool:
     return False
 
 
+def _infinite_problem(name: str, count: int) -> str:
+    return (f"column '{name}' has {count} infinite value{'s' if count != 1 else ''}; replace them with NaN or a "
+            "bound, or read them as missing with inf='missing' (CLI: --inf missing)")
+
+
 def _check_column(column: Column, values: pd.Series) -> list[str]:
     problems = []
     non_null = values.dropna()
@@ -387,12 +463,12 @@ def _check_column(column: Column, values: pd.Series) -> list[str]:
         problems.append(f"column '{column.name}' has {len(values) - len(non_null)} missing values "
                         "but the schema says it has none (set nullable: true)")
     if column.kind == "numeric":
-        numbers = pd.to_numeric(non_null, errors="coerce")
+        numbers = numeric_values(non_null)
         bad = non_null[numbers.isna()]
         if len(bad):
             problems.append(f"column '{column.name}' is numeric but has {len(bad)} non-numeric values, e.g. {_examples(bad)}")
         elif len(numbers) and not np.isfinite(numbers.to_numpy(dtype="float64")).all():
-            problems.append(f"column '{column.name}' has infinite values; replace them with NaN or a bound")
+            problems.append(_infinite_problem(column.name, int((~np.isfinite(numbers.to_numpy())).sum())))
     elif column.kind in ("categorical", "boolean") and column.categories is not None:
         unseen = sorted(set(to_labels(non_null).unique()) - set(column.categories), key=natural_key)
         if unseen:

@@ -13,7 +13,10 @@ from __future__ import annotations
 import numpy as np
 
 _LEAF = -1
-_NAN_KEY = np.float64(-1.2345678901234567e300)  # stands in for NaN when hashing rows
+#: Classes a categorical target keeps for choosing splits; rarer labels are pooled into one class (the
+#: donors keep their own labels). scikit-learn stores n_nodes × n_classes values, so a 200,000-level
+#: column otherwise runs out of memory.
+MAX_SPLIT_CLASSES = 256
 
 
 def fit_tree(features: np.ndarray, target: np.ndarray, *, categorical: bool, min_leaf: int,
@@ -28,7 +31,7 @@ def fit_tree(features: np.ndarray, target: np.ndarray, *, categorical: bool, min
         from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
         if categorical:
-            labels = np.where(np.isnan(target), -1, target).astype(np.int64)
+            labels = _pooled_classes(np.where(np.isnan(target), -1, target).astype(np.int64))
             model = DecisionTreeClassifier(min_samples_leaf=min_leaf, max_depth=max_depth, random_state=seed)
         else:
             present = target[~np.isnan(target)]
@@ -41,7 +44,9 @@ def fit_tree(features: np.ndarray, target: np.ndarray, *, categorical: bool, min
                 "feature": structure.feature.astype(np.int64), "threshold": structure.threshold.astype(np.float64),
                 "missing_left": structure.missing_go_to_left.astype(np.uint8)}
         leaves = walk(tree, features)
-    order = np.argsort(leaves, kind="stable")
+    # Donors in random order within each leaf: sampling draws uniformly from a leaf either way, and the
+    # training order would let anyone re-link the columns of a row across the trees of a saved model.
+    order = np.lexsort((np.random.default_rng(seed).random(n_rows), leaves))
     counts = np.bincount(leaves, minlength=len(tree["left"]))
     tree.update(pool=target[order], leaf_count=counts.astype(np.int64),
                 leaf_start=(np.cumsum(counts) - counts).astype(np.int64))
@@ -124,15 +129,14 @@ def resample_by_donor_share(tree: dict[str, np.ndarray], leaves: np.ndarray, wan
     return rng.choice(len(leaves), size=len(leaves), p=weights / weights.sum())
 
 
-def row_hashes(matrix: np.ndarray) -> np.ndarray:
-    """A 64-bit hash per row of a float matrix (NaN equals NaN; -0.0 equals 0.0)."""
-    bits = np.where(np.isnan(matrix), _NAN_KEY, matrix + 0.0).astype(np.float64).view(np.uint64)
-    hashes = np.full(len(matrix), np.uint64(0xCBF29CE484222325))
-    with np.errstate(over="ignore"):
-        for column in range(matrix.shape[1]):
-            hashes = (hashes ^ bits[:, column]) * np.uint64(0x100000001B3)
-            hashes ^= hashes >> np.uint64(29)
-    return hashes
+def _pooled_classes(labels: np.ndarray) -> np.ndarray:
+    """Labels with all but the ``MAX_SPLIT_CLASSES - 1`` most frequent pooled into one class."""
+    values, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    if len(values) <= MAX_SPLIT_CLASSES:
+        return labels
+    rank = np.empty(len(values), dtype=np.int64)
+    rank[np.argsort(-counts, kind="stable")] = np.arange(len(values))
+    return np.minimum(rank, MAX_SPLIT_CLASSES - 1)[inverse.reshape(-1)]
 
 
 def check_tree(tree: dict[str, np.ndarray], *, n_features: int) -> None:

@@ -5,24 +5,27 @@ converts user data to the *model view* (numerics and datetimes as float with NaN
 booleans as string labels with NaN; ids and constants are not learned), and back again on output.
 It also owns what every model needs and no model should re-implement:
 
-- conditions (``sample(n, conditions={"income": ">50K"})`` or a frame of conditions): passed to
-  models with native conditioning, met by rejection otherwise; exactly ``n`` rows or a clear error;
-- domain constraints: invalid rows are regenerated, with an acceptance-rate budget;
-- privacy (``sample(n, privacy="parity"|"no-copies"|"off")``, see ``synthesizers/privacy.py``): rows
-  that copy or sit too close to training rows are regenerated the same way; ``last_sample_info_``
-  says how many were replaced;
+- the sampling pipeline (``synthesizers/sampling.py``): conditions (``sample(n, conditions=...)``,
+  passed to models with native conditioning, checked on every row), domain constraints and privacy
+  (``sample(n, privacy="parity"|"no-copies"|"off")``, see ``synthloop.privacy``) are row steps;
+  rejected rows are regenerated until exactly ``n`` rows pass, or a clear error says which step
+  blocked; ``last_sample_info_`` says how many rows privacy replaced;
+- the privacy reference: built from the training rows (kept in memory, never saved by default) on
+  the first sample that asks for privacy;
 - reproducibility: ``seed`` drives fitting, and sample calls draw from ``(seed, call number)``;
 - safe files: ``save`` writes JSON + safetensors; ``load`` never unpickles.
 
-A model implements ``_fit(model_frame, rng)``, ``_sample(n_rows, conditions, rng)`` and, to be
-saveable, ``_state()`` / ``_load_state(arrays, meta)``.
+A model implements ``_fit(model_frame, seeds)``, ``_sample(n_rows, conditions, rng)`` and, to be
+saveable, ``to_state() -> (arrays, meta)`` and ``from_state(arrays, meta)`` (the one state protocol of
+encoders, conditioners, privacy references and models; a model is rebuilt from its parameters,
+then ``from_state`` fills in what it learned).
 """
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import json
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import replace
@@ -31,27 +34,33 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel
 
-from synthloop.errors import ConditionError, ConfigError, ConstraintError, DataError, NotFittedError
-from synthloop.io.artifacts import load_artifact, save_artifact
-from synthloop.schema import Schema
-from synthloop.schema.constraints import valid_mask
-from synthloop.schema.schema import check_frame
-from synthloop.schema.values import to_labels
-from synthloop.synthesizers.privacy import (
-    DEFAULT_PRIVACY,
-    PrivacyFilter,
-    PrivacyMode,
-    PrivacyReference,
+from synthloop._version import __version__
+from synthloop.errors import (
+    ArtifactError,
+    ConditionError,
+    ConfigError,
+    DataError,
+    NotFittedError,
+    PrivacyError,
+    SynthloopError,
+    SynthloopWarning,
 )
+from synthloop.io.artifacts import check_artifact_target, check_json, load_artifact, save_artifact
+from synthloop.privacy import DEFAULT_PRIVACY, PrivacyMode, PrivacyReference, PrivacyStep, SampleInfo, check_mode
+from synthloop.privacy.reference import load_reference
+from synthloop.schema import Schema
+from synthloop.schema.schema import check_frame
+from synthloop.schema.values import InfOption, infinite_to_missing, model_numbers
+from synthloop.synthesizers._stored import ArrayCheck, params_model
+from synthloop.synthesizers.params import RUN_OPTIONS, Constraint, check_params, param_names, run_options
+from synthloop.synthesizers.sampling import Candidates, ConditionStep, ConstraintStep, RowStep, draw_until
+from synthloop.synthesizers.seeds import SeedTree
+from synthloop.tabular.hashing import hash_rows
+from synthloop.tabular.labels import to_labels
 
 ConditionsLike = Mapping[str, object] | pd.DataFrame | None
-
-# Rejection sampling gives up once this many rows were drawn per requested row with too few accepted.
-_MAX_DRAWS_PER_ROW = 200
-_MAX_ROUNDS = 60
-# Arrays of the privacy reference sit beside the model's own in weights.safetensors under this prefix.
-_PRIVACY_PREFIX = "_privacy/"
 
 
 class Synthesizer(ABC):
@@ -60,27 +69,40 @@ class Synthesizer(ABC):
     name: ClassVar[str]
     #: The model's ``_sample`` honours a conditions frame itself (no rejection needed).
     native_conditions: ClassVar[bool] = False
+    #: False for models that must never hold training rows (differentially private models): ``fit``
+    #: then keeps no rows for the privacy reference, and privacy="parity"/"no-copies" are refused.
+    keeps_training_rows: ClassVar[bool] = True
+    #: Strict model of the ``meta`` this synthesizer saves in config.json (None: any JSON object).
+    meta_schema: ClassVar[type[BaseModel] | None] = None
+    #: The model cannot be built without one learned column (a network needs an input).
+    needs_learned_columns: ClassVar[bool] = False
 
     seed: int | None
 
     # ------------------------------------------------------------------ params
+    #: Ranges and choices of parameters, checked with the type hints by :func:`~synthloop.synthesizers.params.check_params`.
+    param_constraints: ClassVar[Mapping[str, Constraint]] = {}
+    #: Parameters that change how a fit or sample runs, not what is learned: never saved with the model.
+    run_options: ClassVar[frozenset[str]] = RUN_OPTIONS
+    #: Parameters that make the contract suite (``synthloop.testing``) fit in about a second on 300 rows.
+    test_params: ClassVar[Mapping[str, Any]] = {}
+
     @classmethod
     def _param_names(cls) -> list[str]:
-        signature = inspect.signature(cls.__init__)
-        return [p.name for p in signature.parameters.values() if p.name != "self" and p.kind is p.KEYWORD_ONLY]
+        return param_names(cls)
 
     def get_params(self) -> dict[str, Any]:
-        """Constructor parameters and their current values."""
+        """Constructor parameters and their current values (hyperparameters and run options)."""
         return {name: getattr(self, name) for name in self._param_names()}
 
+    def hyperparameters(self) -> dict[str, Any]:
+        """The parameters that define what is learned: what a saved model and a lineage record keep."""
+        options = run_options(type(self))
+        return {name: value for name, value in self.get_params().items() if name not in options}
+
     def set_params(self, **params: Any) -> Self:
-        """Set constructor parameters by name; unknown names raise ConfigError with a suggestion."""
-        names = self._param_names()
-        for key, value in params.items():
-            if key not in names:
-                close = difflib.get_close_matches(key, names, n=1)
-                hint = f" Did you mean '{close[0]}'?" if close else ""
-                raise ConfigError(f"'{self.name}' has no parameter '{key}'.{hint} Parameters: {', '.join(names)}.")
+        """Set constructor parameters by name, checked and normalised; every problem in one ConfigError."""
+        for key, value in check_params(type(self), params).items():
             setattr(self, key, value)
         return self
 
@@ -98,30 +120,50 @@ class Synthesizer(ABC):
         return {}
 
     # ------------------------------------------------------------------ fit
-    def fit(self, data: pd.DataFrame, schema: Schema | None = None) -> Self:
-        """Learn ``data``. The schema is inferred when not given; it is validated either way."""
+    def fit(self, data: pd.DataFrame, schema: Schema | None = None, *, inf: InfOption = "error") -> Self:
+        """Learn ``data``. The schema is inferred when not given; it is validated either way.
+
+        ``inf="missing"`` reads infinite numbers as missing values; by default they refuse the table.
+        """
+        params = check_params(type(self), self.get_params())   # also catches attributes set directly
+        for key, value in params.items():
+            setattr(self, key, value)
         check_frame(data, what="training data")
         if len(data) < 2:
             raise DataError(f"The training data has {len(data)} row; a synthesizer needs at least 2 rows.")
-        data = data.rename(columns=str)
+        data = infinite_to_missing(data.rename(columns=str), inf)
         schema = schema if schema is not None else Schema.infer(data)
         schema.validate(data, what="training data")
         fitted = tuple(c.fitted(data) for c in schema.constraints)
+        if self.needs_learned_columns and not schema.modelled():
+            raise DataError(f"{self.name} has nothing to learn: every column is an id or a constant "
+                            f"({', '.join(repr(c.name) for c in schema.columns)}). Declare a column's kind "
+                            "(e.g. kinds={'x': 'categorical'}), or use the 'independent' model, which copies them.")
         self.schema_ = replace(schema, constraints=fitted)
         self.n_training_rows_ = len(data)
         self._sample_calls = 0
         model_frame = self.schema_.to_model_frame(data)
-        self._fit(model_frame, np.random.default_rng(self.seed))
-        self.privacy_reference_ = PrivacyReference.build(self.schema_, model_frame, np.random.default_rng(self.seed))
+        seeds = SeedTree(params.get("seed", getattr(self, "seed", None)))     # the only read of the seed in a fit
+        self._fit(model_frame, seeds)
+        self._calibration_seed = seeds.sequence("calibration")
+        # The privacy reference is built from these rows only when a sample or a save asks for it; they
+        # stay in memory, never in a file (see synthloop.privacy.reference).
+        self._privacy_reference: PrivacyReference | None = None
+        self._hashes_of_training: np.ndarray | None = None
+        self._training_rows = model_frame if self.keeps_training_rows else None
         return self
 
     @abstractmethod
-    def _fit(self, data: pd.DataFrame, rng: np.random.Generator) -> None:
-        """Learn the model view of the data (float numerics, str categoricals, NaN = missing)."""
+    def _fit(self, data: pd.DataFrame, seeds: SeedTree) -> None:
+        """Learn the model view of the data (float numerics, str categoricals, NaN = missing).
+
+        ``seeds`` is the fit's seed tree: draw from ``seeds.generator("model")`` (and the other named
+        children a model needs), never from ``self.seed`` or a global random state.
+        """
 
     # ------------------------------------------------------------------ sample
     def sample(self, n_rows: int, *, conditions: ConditionsLike = None, seed: int | None = None,
-               privacy: PrivacyMode = DEFAULT_PRIVACY) -> pd.DataFrame:
+               privacy: PrivacyMode | None = None) -> pd.DataFrame:
         """Generate exactly ``n_rows`` rows that meet ``conditions``, the schema's constraints and ``privacy``.
 
         Parameters
@@ -134,69 +176,134 @@ class Synthesizer(ABC):
         seed
             Makes this call reproducible; without it, each call continues the model's seed.
         privacy
-            ``"parity"`` (default): no more exact training copies, and no more rows unusually close to
-            a training row, than real held-out rows have (measured by cross-fitting at fit time);
+            ``"parity"`` (the default): no more exact training copies, and no more rows unusually close
+            to a training row, than real held-out rows have (measured by cross-fitting);
             ``"no-copies"``: no training row verbatim (``PrivacyError`` when impossible); ``"off"``.
             Offending rows are regenerated, not dropped; ``self.last_sample_info_`` reports how many.
+            Both need the training rows: a model loaded without its privacy reference raises
+            ``PrivacyError`` when one is asked for, and by default samples with ``"off"`` and a warning.
         """
         self._check_fitted()
-        privacy_filter = PrivacyFilter(privacy, getattr(self, "privacy_reference_", None), self.schema_)
+        mode = check_mode(DEFAULT_PRIVACY if privacy is None else privacy)
         rng = self._sample_rng(seed)
         cond = self._condition_frame(n_rows, conditions)
         n_rows = len(cond) if cond is not None else _check_n_rows(n_rows)
+        step, info = self._privacy_step(mode, default=privacy is None)
         if n_rows == 0:
             empty = {name: pd.Series(dtype="float64" if kind == "numeric" else object)
                      for name, kind in self.schema_.model_kinds().items()}
-            self.last_sample_info_ = privacy_filter.info
+            self.last_sample_info_ = info
             return self._to_user(pd.DataFrame(empty))
+        privacy_steps = [step] if step is not None else []
         if cond is None:
-            model_rows = self._draw_valid(n_rows, None, rng, privacy_filter)
+            model_rows = self._draw(n_rows, None, privacy_steps, rng)
         else:
-            model_rows = self._draw_conditioned(cond, rng, privacy_filter)
-        self.last_sample_info_ = privacy_filter.finish(model_rows, self._canonical(model_rows))
+            model_rows = self._draw_conditioned(cond, privacy_steps, rng)
+        canonical = self._canonical(model_rows)
+        if step is not None:
+            info = step.finish(model_rows, canonical)
+            if info.n_below_parity:
+                warnings.warn(info.note, SynthloopWarning, stacklevel=2)
+        else:
+            info.n_rows = len(model_rows)
+            hashes = self._training_hashes()
+            info.n_copies_returned = None if hashes is None else int(self._copies(canonical, hashes).sum())
+        self.last_sample_info_ = info
         return self._to_user(model_rows)
 
-    def _draw_conditioned(self, cond: pd.DataFrame, rng: np.random.Generator,
-                          privacy: PrivacyFilter | None = None) -> pd.DataFrame:
+    def _privacy_step(self, mode: str, *, default: bool) -> tuple[PrivacyStep | None, SampleInfo]:
+        """The privacy row step for ``mode`` (None for "off"), building the reference on first use."""
+        if mode == "off":
+            return None, SampleInfo(privacy="off")
+        reference = self.privacy_reference_
+        if reference is not None:
+            step = PrivacyStep(mode, reference, self.schema_, degrade=default)
+            return step, step.info
+        why = (f"{type(self).__name__} never keeps training rows (keeps_training_rows = False)"
+               if not self.keeps_training_rows else
+               "this model was loaded without its privacy reference (saving leaves it out unless asked: "
+               "save(path, keep_privacy_reference=True), or synthloop fit --keep-privacy-reference)")
+        if not default:
+            raise PrivacyError(f"privacy={mode!r} needs the training rows, but {why}. Sample with privacy='off', "
+                               "or re-fit the model (a fitted model builds the reference when a sample needs it).")
+        note = f"privacy checks skipped: {why}."
+        if self.keeps_training_rows:
+            warnings.warn(f"Sampling with privacy='off': {why}.", SynthloopWarning, stacklevel=3)
+        return None, SampleInfo(privacy="off", note=note)
+
+    @property
+    def privacy_reference_(self) -> PrivacyReference | None:
+        """The training-row reference of the privacy step, built on first use; None when the rows are gone.
+
+        Built from the training rows kept in memory since ``fit`` (seeded by the fit's ``calibration`` seed child, so a rebuilt
+        reference is the same), or loaded from a model folder that kept it.
+        """
+        self._check_fitted()
+        reference = getattr(self, "_privacy_reference", None)
+        if reference is None and getattr(self, "_training_rows", None) is not None:
+            reference = PrivacyReference.build(self.schema_.model_kinds(), self._training_rows,
+                                               np.random.default_rng(self._calibration_seed))
+            self._privacy_reference = reference
+        return reference
+
+    def forget_training_rows(self) -> Self:
+        """Drop the training rows and the privacy reference held in memory: the model then samples as a
+        model loaded without its reference does (privacy off, no model-level copy avoidance)."""
+        self._check_fitted()
+        self._training_rows = self._privacy_reference = self._hashes_of_training = None
+        return self
+
+    def _training_hashes(self) -> np.ndarray | None:
+        """Row hashes of the training rows (to count copies when privacy is off), or None."""
+        reference = getattr(self, "_privacy_reference", None)
+        if reference is not None:
+            return reference.hashes
+        if getattr(self, "_training_rows", None) is None:
+            return None
+        if getattr(self, "_hashes_of_training", None) is None:
+            self._hashes_of_training = np.unique(self._row_hashes(self._training_rows))
+        return self._hashes_of_training
+
+    def _row_hashes(self, model_rows: pd.DataFrame) -> np.ndarray:
+        """The shared row hash (:mod:`synthloop.tabular.hashing`) of each row in model view."""
+        kinds = self.schema_.model_kinds()
+        return hash_rows(model_rows, [n for n, k in kinds.items() if k == "numeric"],
+                         [n for n, k in kinds.items() if k != "numeric"])
+
+    def _copies(self, canonical: pd.DataFrame, hashes: np.ndarray) -> np.ndarray:
+        return np.isin(self._row_hashes(canonical), hashes)
+
+    def _draw_conditioned(self, cond: pd.DataFrame, privacy_steps: list[PrivacyStep],
+                          rng: np.random.Generator) -> pd.DataFrame:
         """Group identical condition rows and fill each group, keeping the caller's row order."""
         keys = pd.MultiIndex.from_frame(cond.astype(object).fillna("\0nan"))
         parts = []
         for _, positions in pd.Series(np.arange(len(cond))).groupby(pd.factorize(keys)[0]):
             group = cond.iloc[positions.to_numpy()].reset_index(drop=True)
-            drawn = self._draw_valid(len(group), group, rng, privacy)
+            drawn = self._draw(len(group), group, privacy_steps, rng)
             drawn.index = positions.to_numpy()
             parts.append(drawn)
         return pd.concat(parts).sort_index().reset_index(drop=True)
 
-    def _draw_valid(self, n_rows: int, cond: pd.DataFrame | None, rng: np.random.Generator,
-                    privacy: PrivacyFilter | None = None) -> pd.DataFrame:
-        """Draw until ``n_rows`` rows pass conditions, constraints and privacy filters, or give up clearly."""
-        accepted: list[pd.DataFrame] = []
-        n_accepted = n_drawn = 0
-        privacy = privacy if privacy is not None and privacy.active else None
-        replaced_before = privacy.start_group(n_rows) if privacy is not None else 0
-        for _ in range(_MAX_ROUNDS):
-            missing = n_rows - n_accepted
-            rate = max(n_accepted / n_drawn, 0.02) if n_drawn else 1.0
-            batch = int(min(max(missing / rate * 1.2, 64), 2_000_000))
-            batch_cond = None if cond is None else _repeat_first(cond, batch)  # one condition per group
-            drawn = self._sample(batch, batch_cond if self.native_conditions else None, rng)
-            drawn = drawn.reset_index(drop=True)
-            mask = self._accept(drawn, batch_cond)
-            if privacy is not None and mask.any():
-                mask[np.flatnonzero(mask)] = privacy.keep(drawn[mask], self._canonical(drawn[mask]))
-            n_drawn += batch
-            kept = drawn[mask]
-            n_accepted += len(kept)
-            accepted.append(kept)
-            if n_accepted >= n_rows:
-                return pd.concat(accepted, ignore_index=True).iloc[:n_rows].reset_index(drop=True)
-            if n_drawn >= _MAX_DRAWS_PER_ROW * n_rows + 10_000 and n_accepted < n_rows:
-                break
-        if privacy is not None and privacy.info.n_replaced > replaced_before:
-            where = "" if cond is None else " with " + ", ".join(f"{c}={cond[c].iloc[0]!r}" for c in cond.columns)
-            privacy.raise_impossible(n_rows, n_accepted, n_drawn, privacy.info.n_replaced - replaced_before, where)
-        self._raise_impossible(n_rows, n_accepted, n_drawn, cond)
+    def _draw(self, n_rows: int, cond: pd.DataFrame | None, privacy_steps: list[PrivacyStep],
+              rng: np.random.Generator) -> pd.DataFrame:
+        """Exactly ``n_rows`` rows through the row steps: conditions, constraints, then privacy."""
+        steps: list[RowStep] = []
+        if cond is not None:
+            steps.append(ConditionStep(cond))
+        if self.schema_.constraints:
+            where = "" if cond is None else f" with conditions {ConditionStep(cond).describe()}"
+            steps.append(ConstraintStep(self.schema_.constraints, where))
+        steps.extend(privacy_steps)
+
+        def draw(batch: int) -> pd.DataFrame:
+            batch_cond = None if cond is None or not self.native_conditions else _repeat_first(cond, batch)
+            return self._sample(batch, batch_cond, rng)
+
+        def views(rows: pd.DataFrame) -> Candidates:
+            return Candidates(rows, self._to_user, self._canonical)
+
+        return draw_until(n_rows, draw, steps, views=views, n_columns=max(len(self.schema_.model_kinds()), 1))
 
     def _canonical(self, model_rows: pd.DataFrame) -> pd.DataFrame:
         """Model rows as they will come out (rounded, clipped), in model view: what copy checks compare."""
@@ -209,29 +316,6 @@ class Synthesizer(ABC):
         numeric = restored.to_model_frame(restored.from_model_frame(model_rows))
         canonical[list(numeric.columns)] = numeric
         return canonical
-
-    def _accept(self, model_rows: pd.DataFrame, cond: pd.DataFrame | None) -> np.ndarray:
-        """Rows that match their condition and satisfy every constraint."""
-        ok = np.ones(len(model_rows), dtype=bool)
-        if cond is not None:
-            for column in cond.columns:
-                ok &= _same(model_rows[column].to_numpy(), cond[column].to_numpy())
-        if self.schema_.constraints and ok.any():
-            ok &= valid_mask(self.schema_.constraints, self._to_user(model_rows))
-        return ok
-
-    def _raise_impossible(self, n_rows: int, n_accepted: int, n_drawn: int, cond: pd.DataFrame | None) -> None:
-        what = []
-        if cond is not None:
-            what.append("conditions " + ", ".join(f"{c}={cond[c].iloc[0]!r}" for c in cond.columns))
-        if self.schema_.constraints:
-            what.append(f"{len(self.schema_.constraints)} constraint(s) "
-                        + "; ".join(type(c).__name__ + str(list(c.columns)) for c in self.schema_.constraints))
-        error = ConditionError if cond is not None and not self.schema_.constraints else ConstraintError
-        raise error(
-            f"Only {n_accepted:,} of {n_drawn:,} generated rows satisfied {' and '.join(what) or 'the filters'}, "
-            f"but {n_rows:,} were asked for. The request looks impossible for this model; relax the "
-            "constraints or conditions, or check that the training data contains such rows.")
 
     @abstractmethod
     def _sample(self, n_rows: int, conditions: pd.DataFrame | None, rng: np.random.Generator) -> pd.DataFrame:
@@ -272,7 +356,7 @@ class Synthesizer(ABC):
             if kinds[name] == "numeric":
                 if not self.native_conditions:
                     problems.append(f"'{name}' is numeric; {self.name} can condition on categorical columns only")
-                out[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
+                out[name] = model_numbers(column, frame[name])
                 continue
             labels = to_labels(frame[name])
             unseen = sorted(set(labels.dropna()) - set(column.categories or ()))
@@ -285,33 +369,42 @@ class Synthesizer(ABC):
         return pd.DataFrame(out)
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path: str | Path, *, privacy_reference: bool = True) -> Path:
+    def save(self, path: str | Path, *, keep_privacy_reference: bool = False, overwrite: bool = False) -> Path:
         """Write ``config.json``, ``schema.json`` and ``weights.safetensors`` to a directory, atomically.
 
-        With ``privacy_reference`` (default) the file keeps the training-row hashes and nearest-neighbour
-        reference that ``sample(privacy=...)`` checks against: the directory is then as sensitive as the
-        training data. ``privacy_reference=False`` leaves them out; the loaded model samples with
-        ``privacy="off"`` only.
+        The folder holds the model's parameters, not its training rows (``docs/security.md`` lists
+        what each model keeps). ``keep_privacy_reference=True`` adds ``privacy_reference.safetensors``
+        and ``privacy_reference.json``: every training row (standardised) and a hash of each, which the
+        loaded model needs for ``privacy="parity"``/``"no-copies"``. **Those two files are as sensitive
+        as the training data**; delete them to share the model without them.
+
+        The target must be new, empty, or (with ``overwrite=True``) a saved synthloop model: a folder
+        holding anything else is refused untouched, before any work (``ArtifactError``).
         """
         self._check_fitted()
-        from synthloop import __version__
-
-        arrays, meta = self._state()
-        reference = getattr(self, "privacy_reference_", None)
-        privacy_meta = None
-        if privacy_reference and reference is not None:
-            privacy_arrays, privacy_meta = reference.to_state()
-            arrays = {**arrays, **{_PRIVACY_PREFIX + k: v for k, v in privacy_arrays.items()}}
-        config = {"synthesizer": self.name, "synthloop_version": __version__, "params": self.get_params(),
-                  "n_training_rows": self.n_training_rows_, "meta": meta, "privacy_reference": privacy_meta}
-        return save_artifact(path, config, self.schema_.to_json(), arrays)
+        check_artifact_target(path, overwrite=overwrite)
+        extra_files = None
+        if keep_privacy_reference:
+            reference = self.privacy_reference_
+            if reference is None:
+                raise PrivacyError(f"Cannot keep the privacy reference: this {type(self).__name__} holds no training "
+                                   "rows (it was loaded without the reference, or never keeps training rows).")
+            extra_files = reference.to_files()
+        arrays, meta = self.to_state()
+        config = {"synthesizer": self.name, "synthloop_version": __version__, "params": self.hyperparameters(),
+                  "n_training_rows": self.n_training_rows_, "meta": meta}
+        return save_artifact(path, config, self.schema_.to_json(), arrays, extra_files=extra_files, overwrite=overwrite)
 
     @classmethod
     def load(cls, path: str | Path) -> Synthesizer:
-        """Load a saved model directory (any registered synthesizer); never executes code from it."""
-        from synthloop.errors import ArtifactError
+        """Load a saved model directory (any registered synthesizer); never executes code from it.
+
+        Every field of ``config.json`` and ``schema.json`` and every array's name, dtype and shape is
+        checked before the model is built; anything tampered with is one ArtifactError.
+        """
         from synthloop.synthesizers import get_class
 
+        path = Path(path)
         config, schema_json, arrays = load_artifact(path)
         try:
             model_cls = get_class(config["synthesizer"])
@@ -319,26 +412,47 @@ class Synthesizer(ABC):
             raise ArtifactError(f"'{path}' was saved by an unknown synthesizer: {exc}") from None
         if cls is not Synthesizer and not issubclass(model_cls, cls):
             raise ArtifactError(f"'{path}' holds a '{config['synthesizer']}' model, not a {cls.__name__}.")
-        params = {k: v for k, v in config.get("params", {}).items() if k in model_cls._param_names()}
-        model = model_cls(**params)
-        model.schema_ = Schema.from_json(schema_json)
-        model.n_training_rows_ = int(config.get("n_training_rows", 0))
-        model._sample_calls = 0
-        privacy_arrays = {k[len(_PRIVACY_PREFIX):]: arrays.pop(k) for k in list(arrays) if k.startswith(_PRIVACY_PREFIX)}
+        # Run options are not kept (older files held a checkpoint folder): the loaded model gets the defaults.
+        file = path / "config.json"
+        stored = check_json(params_model(model_cls), config["params"], f"{file} (params)").model_dump(exclude_unset=True)
+        learned = set(model_cls._param_names()) - run_options(model_cls)
+        params = {k: v for k, v in stored.items() if k in learned}
+        meta = config["meta"]
+        if model_cls.meta_schema is not None:
+            check_json(model_cls.meta_schema, meta, f"{file} (meta)")
         try:
-            model._load_state(arrays, config.get("meta", {}))
-            if config.get("privacy_reference"):
-                model.privacy_reference_ = PrivacyReference.from_state(privacy_arrays, config["privacy_reference"])
-        except (KeyError, ValueError, TypeError) as exc:
-            detail = str(exc) if type(exc) is ValueError else repr(exc)      # our own ValueErrors read as sentences
+            model = model_cls(**check_params(model_cls, params))
+            model.schema_ = Schema.from_json(schema_json)
+        except SynthloopError as exc:
+            raise ArtifactError(f"'{path}' holds an invalid model: {exc}") from None
+        model.n_training_rows_ = config["n_training_rows"]
+        model._sample_calls = 0
+        model._training_rows = None
+        model._hashes_of_training = None
+        check = ArrayCheck(arrays, f"'{path}'")
+        model._check_state(check, meta)
+        check.done()
+        try:
+            model.from_state(arrays, meta)
+        except (SynthloopError, KeyError, ValueError, TypeError, IndexError, AttributeError, RuntimeError) as exc:
+            # ArtifactError: a part found its state corrupt and said where; our own ValueErrors read as sentences
+            detail = str(exc) if type(exc) in (ArtifactError, ValueError) else repr(exc)
             raise ArtifactError(f"'{path}' is corrupt or from another version: {detail}. Re-train the model.") from None
+        model._privacy_reference = load_reference(path, model.n_training_rows_) if model_cls.keeps_training_rows else None
         return model
 
-    def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    def _check_state(self, check: ArrayCheck, meta: dict[str, Any]) -> None:
+        """Check stored arrays (names, dtypes, shapes) against the schema and ``meta`` before loading.
+
+        The default accepts any numeric array; built-in models override it to name each array.
+        """
+        check.take_prefix("", "fiub")
+
+    def to_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """Learned arrays (for safetensors) and JSON-able metadata. Override to make a model saveable."""
         raise NotImplementedError(f"{type(self).__name__} cannot be saved yet.")
 
-    def _load_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+    def from_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         raise NotImplementedError(f"{type(self).__name__} cannot be loaded yet.")
 
     # ------------------------------------------------------------------ helpers
@@ -363,13 +477,6 @@ def _check_n_rows(n_rows: object) -> int:
 
 def _repeat_first(cond: pd.DataFrame, n_rows: int) -> pd.DataFrame:
     return pd.DataFrame({c: np.repeat(cond[c].to_numpy()[:1], n_rows) for c in cond.columns})
-
-
-def _same(values: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    values = pd.Series(values)
-    wanted = pd.Series(wanted)
-    both_missing = values.isna().to_numpy() & wanted.isna().to_numpy()
-    return (values.to_numpy() == wanted.to_numpy()) | both_missing
 
 
 def params_to_json(params: Mapping[str, Any]) -> str:

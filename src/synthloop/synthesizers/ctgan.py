@@ -14,6 +14,7 @@ NeurIPS 2019. The parts, and where they live:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -22,6 +23,7 @@ from torch import nn
 from synthloop.nn.blocks import adam, mlp, residual_stack
 from synthloop.nn.heads import activate, condition_loss, decode
 from synthloop.synthesizers.neural import EncodedConditions, TorchSynthesizer
+from synthloop.synthesizers.params import NON_NEGATIVE, POSITIVE, POSITIVE_INT, WIDTH, Items
 
 
 class Critic(nn.Module):
@@ -64,6 +66,9 @@ class CTGAN(TorchSynthesizer):
         Makes fitting and sampling reproducible (on CPU).
     checkpoint_dir, checkpoint_every
         Write a resumable checkpoint there every this many epochs; a re-run resumes from it.
+    threads
+        CPU threads for torch (None: 1 for a seeded fit, so its weights do not depend on the
+        machine's load; otherwise the idle cores). The same seed and threads give the same weights.
     patience
         Early stopping on the generator loss after this many epochs without improvement (off: None).
     progress
@@ -72,15 +77,21 @@ class CTGAN(TorchSynthesizer):
 
     name = "ctgan"
     monitor = "generator"
+    param_constraints: ClassVar = {**TorchSynthesizer.param_constraints, "embedding_dim": WIDTH,
+                         "generator_dim": Items(WIDTH), "critic_dim": Items(WIDTH), "pac": POSITIVE_INT,
+                         "critic_steps": POSITIVE_INT, "gradient_penalty": NON_NEGATIVE, "tau": POSITIVE}
+    test_params: ClassVar = {"epochs": 1, "batch_size": 100, "generator_dim": (32,), "critic_dim": (32,), "embedding_dim": 16,
+                   "progress": False}
 
     def __init__(self, *, embedding_dim: int = 128, generator_dim: tuple[int, ...] = (256, 256),
                  critic_dim: tuple[int, ...] = (256, 256), pac: int = 10, critic_steps: int = 1,
                  gradient_penalty: float = 10.0, tau: float = 0.2, epochs: int = 50, batch_size: int = 500,
                  lr: float = 2e-4, device: str = "auto", seed: int | None = None, checkpoint_dir: str | None = None,
-                 checkpoint_every: int = 10, patience: int | None = None, progress: bool = True):
+                 checkpoint_every: int = 10, patience: int | None = None, progress: bool = True,
+                 threads: int | None = None):
         self.embedding_dim = embedding_dim
-        self.generator_dim = tuple(generator_dim)
-        self.critic_dim = tuple(critic_dim)
+        self.generator_dim = generator_dim
+        self.critic_dim = critic_dim
         self.pac = pac
         self.critic_steps = critic_steps
         self.gradient_penalty = gradient_penalty
@@ -94,6 +105,7 @@ class CTGAN(TorchSynthesizer):
         self.checkpoint_every = checkpoint_every
         self.patience = patience
         self.progress = progress
+        self.threads = threads
 
     @classmethod
     def search_space(cls, trial) -> dict[str, object]:
@@ -119,9 +131,9 @@ class CTGAN(TorchSynthesizer):
 
     def _fake(self, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Raw generator output and its activated rows for a batch of compact conditions."""
-        noise = torch.randn(len(cond), self.embedding_dim, device=self.device_)
+        noise = torch.randn(len(cond), self.embedding_dim, device=self.device_, generator=self.torch_rng_)
         raw = self.generator_(torch.cat([noise, cond], dim=1))                       # (batch, width)
-        return raw, activate(raw, self.span_index_, tau=self.tau)
+        return raw, activate(raw, self.span_index_, tau=self.tau, generator=self.torch_rng_)
 
     def _cond_target(self, cond: torch.Tensor) -> torch.Tensor:
         """Compact conditions placed at their categories' positions in the encoded width."""
@@ -129,8 +141,8 @@ class CTGAN(TorchSynthesizer):
         return target.index_copy_(1, self.cond_positions_, cond)                     # (batch, width)
 
     # ------------------------------------------------------------------ training
-    def _epoch_batches(self, n_rows: int, batch_size: int,
-                       rng: np.random.Generator) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+    def epoch_batches(self, n_rows: int, batch_size: int,
+                      rng: np.random.Generator) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
         """Training-by-sampling: each step's rows match conditions drawn by log-frequency."""
         pac = self._pac()
         batch_size = max(pac, min(batch_size, n_rows) // pac * pac)
@@ -141,7 +153,7 @@ class CTGAN(TorchSynthesizer):
             cond, rows = self.conditioner_.sample_training(batch_size, rng)
             yield rows, self.conditioner_.compact(cond)
 
-    def _train_step(self, batch: torch.Tensor, cond: torch.Tensor | None) -> dict[str, float]:
+    def train_step(self, batch: torch.Tensor, cond: torch.Tensor | None) -> dict[str, float]:
         if cond is None:
             cond = torch.zeros(len(batch), 0, device=self.device_)
         for _ in range(self.critic_steps):
@@ -158,7 +170,7 @@ class CTGAN(TorchSynthesizer):
     def _critic_step(self, real: torch.Tensor, cond: torch.Tensor) -> tuple[float, float]:
         # The real rows were drawn to match `cond`; the fakes are generated for a shuffled copy of it,
         # as in the reference implementation, so both halves carry the same condition distribution.
-        shuffled = cond.index_select(0, torch.randperm(len(cond), device=self.device_))
+        shuffled = cond.index_select(0, torch.randperm(len(cond), device=self.device_, generator=self.torch_rng_))
         with torch.no_grad():
             _, fake = self._fake(shuffled)
         real_in = torch.cat([real, cond], dim=1)
@@ -177,7 +189,7 @@ class CTGAN(TorchSynthesizer):
     def _gradient_penalty(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         """WGAN-GP: (‖∇D(x̂)‖ − 1)² on points between real and fake packs (Gulrajani et al., 2017)."""
         pac = self._pac()
-        alpha = torch.rand(len(real) // pac, 1, 1, device=self.device_).expand(-1, pac, real.shape[1])
+        alpha = torch.rand(len(real) // pac, 1, 1, device=self.device_, generator=self.torch_rng_).expand(-1, pac, real.shape[1])
         mixed = (alpha.reshape(-1, real.shape[1]) * real + (1 - alpha.reshape(-1, real.shape[1])) * fake)
         mixed.requires_grad_(True)
         (gradient,) = torch.autograd.grad(self.critic_(mixed).sum(), mixed, create_graph=True)
@@ -190,4 +202,4 @@ class CTGAN(TorchSynthesizer):
         raw, _ = self._fake(torch.as_tensor(cond, device=self.device_))
         # Categories are drawn from the generator's softmax (Gumbel-max), as the reference CTGAN does by
         # taking the argmax of its Gumbel-softmax output; a plain argmax would return only the modes.
-        return decode(raw, self.span_index_, sample=True)
+        return decode(raw, self.span_index_, sample=True, generator=self.torch_rng_)

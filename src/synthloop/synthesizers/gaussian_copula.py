@@ -23,13 +23,16 @@ other scores are drawn from the Gaussian conditional distribution given them.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy.special import ndtr, ndtri
 
+from synthloop.synthesizers._stored import ArrayCheck, CopulaMeta, check_names
 from synthloop.synthesizers.base import Synthesizer
+from synthloop.synthesizers.params import SEED, Interval
+from synthloop.synthesizers.seeds import SeedTree
 
 _N_KNOTS = 2001
 _EPS = 1e-9
@@ -49,7 +52,9 @@ class GaussianCopula(Synthesizer):
     """
 
     name = "gaussian_copula"
+    meta_schema = CopulaMeta
     native_conditions = True
+    param_constraints: ClassVar = {"shrinkage": Interval(0, 1), "seed": SEED}
 
     def __init__(self, *, shrinkage: float = 0.01, seed: int | None = None):
         self.shrinkage = shrinkage
@@ -60,7 +65,8 @@ class GaussianCopula(Synthesizer):
         return {"shrinkage": trial.suggest_float("shrinkage", 1e-3, 0.3, log=True)}
 
     # ------------------------------------------------------------------ fit
-    def _fit(self, data: pd.DataFrame, rng: np.random.Generator) -> None:
+    def _fit(self, data: pd.DataFrame, seeds: SeedTree) -> None:
+        rng = seeds.generator("model")
         self.margins_: dict[str, dict[str, np.ndarray]] = {}
         self.labels_: dict[str, list[str | None]] = {}
         scores = []
@@ -179,7 +185,7 @@ class GaussianCopula(Synthesizer):
         return np.where(on_mass, levels[first], point), np.where(on_mass, levels[last], point)
 
     # ------------------------------------------------------------------ persistence
-    def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    def to_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         arrays = {"correlation": self.correlation_}
         names = list(self.margins_)
         for i, name in enumerate(names):
@@ -187,7 +193,22 @@ class GaussianCopula(Synthesizer):
                 arrays[f"margin/{i}/{key}"] = value
         return arrays, {"margins": names, "labels": self.labels_, "score_names": self.score_names_}
 
-    def _load_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+    def _check_state(self, check: ArrayCheck, meta: dict[str, Any]) -> None:
+        learned = self.schema_.model_kinds()
+        margins, labels = meta["margins"], meta["labels"]
+        check_names(check, [m for m in margins if not m.endswith(_MISSING)], learned, "stored margins")
+        check.require(set(labels) <= set(margins) and set(meta["score_names"]) <= set(margins),
+                      "labels or scores name columns without a margin")
+        for i, name in enumerate(margins):
+            if name in labels:
+                edges = check.take(f"margin/{i}/edges", "f", (len(labels[name]) + 1,))
+                check.require(edges is None or bool((np.diff(edges) >= 0).all()), f"margin/{i}/edges are not sorted")
+            else:
+                check.take(f"margin/{i}/knots", "f", (_N_KNOTS,))
+                check.take(f"margin/{i}/missing_rate", "f", (1,))
+        check.take("correlation", "f", (len(meta["score_names"]),) * 2)
+
+    def from_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self.correlation_ = arrays["correlation"]
         self.score_names_ = list(meta["score_names"])
         self.labels_ = {name: list(labels) for name, labels in meta["labels"].items()}

@@ -9,12 +9,15 @@ which is what makes this the baseline every other model must beat.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
+from synthloop.synthesizers._stored import ArrayCheck, IndependentMeta, check_names
 from synthloop.synthesizers.base import Synthesizer
+from synthloop.synthesizers.params import SEED
+from synthloop.synthesizers.seeds import SeedTree
 
 _N_QUANTILES = 1001
 
@@ -29,11 +32,13 @@ class IndependentMarginals(Synthesizer):
     """
 
     name = "independent"
+    param_constraints: ClassVar = {"seed": SEED}
+    meta_schema = IndependentMeta
 
     def __init__(self, *, seed: int | None = None):
         self.seed = seed
 
-    def _fit(self, data: pd.DataFrame, rng: np.random.Generator) -> None:
+    def _fit(self, data: pd.DataFrame, seeds: SeedTree) -> None:
         self.columns_: dict[str, dict[str, np.ndarray]] = {}
         levels = np.linspace(0.0, 1.0, _N_QUANTILES)
         for name, kind in self.schema_.model_kinds().items():
@@ -63,12 +68,24 @@ class IndependentMarginals(Synthesizer):
             out[name] = values
         return pd.DataFrame(out, index=pd.RangeIndex(n_rows))
 
-    def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    def to_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         arrays = {f"{i}/{key}": value for i, (name, params) in enumerate(self.columns_.items())
                   for key, value in params.items()}
         return arrays, {"columns": list(self.columns_)}
 
-    def _load_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+    def _check_state(self, check: ArrayCheck, meta: dict[str, Any]) -> None:
+        check_names(check, meta["columns"], self.schema_.model_kinds(), "stored columns")
+        kinds = self.schema_.model_kinds()
+        for i, name in enumerate(meta["columns"]):
+            check.take(f"{i}/missing_rate", "f", (1,))
+            if kinds.get(name) == "numeric":
+                check.take(f"{i}/quantiles", "f", (_N_QUANTILES,))
+            elif name in kinds:
+                probs = check.take(f"{i}/probs", "f", (len(self.schema_[name].categories or ()),))
+                check.require(probs is None or not len(probs) or (bool((probs >= 0).all()) and abs(probs.sum() - 1) < 1e-6),
+                              f"array '{i}/probs' is not a probability vector")
+
+    def from_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self.columns_ = {}
         for i, name in enumerate(meta["columns"]):
             prefix = f"{i}/"

@@ -16,13 +16,15 @@ columns are denoised around them, and the known values are returned exactly.
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import numpy as np
 import torch
 
-from synthloop.errors import ConfigError
 from synthloop.nn.blocks import Denoiser, adam
+from synthloop.nn.runtime import rand_like, randn_like
 from synthloop.synthesizers.neural import EncodedConditions, TorchSynthesizer
+from synthloop.synthesizers.params import POSITIVE_INT, WIDTH, Interval, Items
 
 _EPS = 1e-30
 _UNIFORM_CLIP = 1e-4     # keep the probit of quantile levels finite (±3.7 standard deviations)
@@ -63,7 +65,7 @@ class TabDDPM(TorchSynthesizer):
         At most this many denoiser passes when sampling: an evenly strided subsequence of the T steps
         (the posteriors hold for any stride); None runs all T. On Adult, 50 of 100 steps sampled 39k
         rows in 13 s instead of 28 s with the same quality (detection AUC 0.780 vs 0.778, TSTR AUC
-        0.907 vs 0.906); 25 steps took 7 s (0.784 / 0.907).
+        0.907 vs 0.906); 25 steps took 7 s (0.784 / 0.907). A run option: not saved with the model.
     hidden
         Widths of the denoiser MLP.
     time_dim
@@ -78,6 +80,9 @@ class TabDDPM(TorchSynthesizer):
         Makes fitting and sampling reproducible (on CPU).
     checkpoint_dir, checkpoint_every
         Write a resumable checkpoint there every this many epochs; a re-run resumes from it.
+    threads
+        CPU threads for torch (None: 1 for a seeded fit, so its weights do not depend on the
+        machine's load; otherwise the idle cores). The same seed and threads give the same weights.
     patience
         Early stopping on the training loss after this many epochs without improvement (off: None).
     progress
@@ -89,14 +94,17 @@ class TabDDPM(TorchSynthesizer):
     # T denoiser passes per chunk: 4,096 rows keep each pass's tensors in cache (measured on Adult,
     # 20k rows on 2 cores: 12.4 s with 4,096-row chunks, 14.8 s with 16,384).
     sample_chunk = 4096
+    param_constraints: ClassVar = {**TorchSynthesizer.param_constraints, "timesteps": Interval(2, None),
+                         "sample_steps": POSITIVE_INT, "hidden": Items(WIDTH), "time_dim": Interval(2, 65_536)}
+    test_params: ClassVar = {"epochs": 2, "batch_size": 100, "hidden": (32,), "time_dim": 16, "timesteps": 10, "progress": False}
 
     def __init__(self, *, timesteps: int = 100, sample_steps: int | None = 50, hidden: tuple[int, ...] = (256, 256, 256),
                  time_dim: int = 128, epochs: int = 60, batch_size: int = 1024, lr: float = 2e-3, device: str = "auto",
                  seed: int | None = None, checkpoint_dir: str | None = None, checkpoint_every: int = 10,
-                 patience: int | None = None, progress: bool = True):
+                 patience: int | None = None, progress: bool = True, threads: int | None = None):
         self.timesteps = timesteps
         self.sample_steps = sample_steps
-        self.hidden = tuple(hidden)
+        self.hidden = hidden
         self.time_dim = time_dim
         self.epochs = epochs
         self.batch_size = batch_size
@@ -107,6 +115,7 @@ class TabDDPM(TorchSynthesizer):
         self.checkpoint_every = checkpoint_every
         self.patience = patience
         self.progress = progress
+        self.threads = threads
 
     @classmethod
     def search_space(cls, trial) -> dict[str, object]:
@@ -126,19 +135,12 @@ class TabDDPM(TorchSynthesizer):
         self.inverse_size_ = (1 / index.segment_sizes).index_select(0, index.segment_of) * index.categorical_mask
         self.n_blocks_ = max(index.n_blocks, 1)
 
-    def _check_training_params(self) -> None:
-        super()._check_training_params()
-        self._sampling_steps()                              # a bad sample_steps fails before training, not after
-
     def _schedule(self, timesteps: torch.Tensor) -> dict[str, torch.Tensor]:
         return {k: v.float().to(self.device_) for k, v in reverse_schedule(self.alphas_cumprod_, timesteps).items()}
 
     def _sampling_steps(self) -> torch.Tensor:
         """The timesteps the reverse chain visits, ascending: all T, or ``sample_steps`` evenly strided."""
         count = self.sample_steps
-        if count is not None and (not isinstance(count, int) or count < 1):
-            raise ConfigError(f"Cannot sample tabddpm: sample_steps={count!r} must be a whole number ≥ 1 "
-                              "(or None for all timesteps).")
         count = self.timesteps if count is None else min(count, self.timesteps)
         return torch.linspace(0, self.timesteps - 1, count, dtype=torch.float64).round().long().unique()
 
@@ -168,7 +170,8 @@ class TabDDPM(TorchSynthesizer):
 
         Gumbel-max in its exponential form: argmax p / E with E ~ Exp(1) equals argmax log p + Gumbel.
         """
-        exponential = -torch.log(torch.rand_like(probs).clamp_(1e-10, 1.0))     # Exp(1); torch's exponential_ is slower
+        # Exp(1) by inversion; torch's exponential_ is slower
+        exponential = -torch.log(rand_like(probs, self.torch_rng_).clamp_(1e-10, 1.0))
         scores = probs / exponential
         return self.span_index_.segment_one_hot(scores) * self.span_index_.categorical_mask
 
@@ -183,10 +186,10 @@ class TabDDPM(TorchSynthesizer):
         return unnormalised / totals.clamp_min(_EPS)
 
     # ------------------------------------------------------------------ training
-    def _train_step(self, batch: torch.Tensor, cond: torch.Tensor | None) -> dict[str, float]:
+    def train_step(self, batch: torch.Tensor, cond: torch.Tensor | None) -> dict[str, float]:
         numeric, categorical = self._split(batch)
-        t = torch.randint(0, self.timesteps, (len(batch),), device=self.device_)
-        noise = torch.randn_like(numeric)
+        t = torch.randint(0, self.timesteps, (len(batch),), device=self.device_, generator=self.torch_rng_)
+        noise = randn_like(numeric, self.torch_rng_)
         alpha_bar = self._at("alphas_cumprod", t, numeric)
         noisy_numeric = alpha_bar.sqrt() * numeric + (1 - alpha_bar).sqrt() * noise
         noisy_categorical = self._sample_one_hot(self._categorical_q(categorical, self._at("alphas_cumprod", t, batch)))
@@ -218,7 +221,7 @@ class TabDDPM(TorchSynthesizer):
     # ------------------------------------------------------------------ sampling
     def _generate(self, n_rows: int, conditions: EncodedConditions | None, rng: np.random.Generator) -> torch.Tensor:
         index = self.span_index_
-        numeric = torch.randn(n_rows, len(index.continuous), device=self.device_)
+        numeric = torch.randn(n_rows, len(index.continuous), device=self.device_, generator=self.torch_rng_)
         categorical = self._sample_one_hot(self.inverse_size_.expand(n_rows, -1))   # uniform over each span
         known = None if conditions is None else self._known(conditions)
         steps = self._sampling_steps()
@@ -247,7 +250,7 @@ class TabDDPM(TorchSynthesizer):
         mean = (alpha_bar_prev.sqrt() * beta * x_start + (1 - beta).sqrt() * (1 - alpha_bar_prev) * x_t) / (1 - alpha_bar)
         if step == 0:
             return mean
-        return mean + self._at("posterior_variance", t, x_t, schedule).sqrt() * torch.randn_like(x_t)
+        return mean + self._at("posterior_variance", t, x_t, schedule).sqrt() * randn_like(x_t, self.torch_rng_)
 
     def _known(self, conditions: EncodedConditions) -> dict[str, torch.Tensor]:
         encoded = torch.as_tensor(conditions.encoded, device=self.device_)
@@ -261,7 +264,7 @@ class TabDDPM(TorchSynthesizer):
                  t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Replace the conditioned spans of x_t by their known values noised to level t."""
         alpha_bar = self._at("alphas_cumprod", t, numeric)
-        noised = alpha_bar.sqrt() * known["numeric"] + (1 - alpha_bar).sqrt() * torch.randn_like(numeric)
+        noised = alpha_bar.sqrt() * known["numeric"] + (1 - alpha_bar).sqrt() * randn_like(numeric, self.torch_rng_)
         noised_categorical = self._sample_one_hot(self._categorical_q(known["categorical"], alpha_bar))
         return (torch.where(known["numeric_mask"], noised, numeric),
                 torch.where(known["categorical_mask"], noised_categorical, categorical))

@@ -17,15 +17,17 @@ from the decoder's softmax.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
-from synthloop.errors import ConfigError
 from synthloop.nn.blocks import ConditionedMLP, adam
 from synthloop.nn.heads import decode, reconstruction_loss
+from synthloop.nn.runtime import randn_like
 from synthloop.synthesizers.neural import EncodedConditions, TorchSynthesizer
+from synthloop.synthesizers.params import POSITIVE, WIDTH, Items
 
 # Share of training rows without a condition: they teach the decoder the unconditional p(x | z).
 _UNCONDITIONED_SHARE = 0.5
@@ -78,6 +80,9 @@ class TVAE(TorchSynthesizer):
         Makes fitting and sampling reproducible (on CPU).
     checkpoint_dir, checkpoint_every
         Write a resumable checkpoint there every this many epochs; a re-run resumes from it.
+    threads
+        CPU threads for torch (None: 1 for a seeded fit, so its weights do not depend on the
+        machine's load; otherwise the idle cores). The same seed and threads give the same weights.
     patience
         Early stopping on the training loss after this many epochs without improvement (off: None).
     progress
@@ -85,13 +90,16 @@ class TVAE(TorchSynthesizer):
     """
 
     name = "tvae"
+    param_constraints: ClassVar = {**TorchSynthesizer.param_constraints, "latent_dim": WIDTH,
+                         "hidden": Items(WIDTH, min_len=1), "loss_factor": POSITIVE}
+    test_params: ClassVar = {"epochs": 2, "batch_size": 100, "hidden": (32,), "latent_dim": 8, "progress": False}
 
     def __init__(self, *, latent_dim: int = 128, hidden: tuple[int, ...] = (128, 128), loss_factor: float = 2.0,
                  epochs: int = 100, batch_size: int = 500, lr: float = 1e-3, device: str = "auto",
                  seed: int | None = None, checkpoint_dir: str | None = None, checkpoint_every: int = 10,
-                 patience: int | None = None, progress: bool = True):
+                 patience: int | None = None, progress: bool = True, threads: int | None = None):
         self.latent_dim = latent_dim
-        self.hidden = tuple(hidden)
+        self.hidden = hidden
         self.loss_factor = loss_factor
         self.epochs = epochs
         self.batch_size = batch_size
@@ -102,6 +110,7 @@ class TVAE(TorchSynthesizer):
         self.checkpoint_every = checkpoint_every
         self.patience = patience
         self.progress = progress
+        self.threads = threads
 
     @classmethod
     def search_space(cls, trial) -> dict[str, object]:
@@ -111,8 +120,6 @@ class TVAE(TorchSynthesizer):
     def _build(self) -> None:
         width, cond_width = self.layout_.width, self.conditioner_.width
         hidden = tuple(self.hidden)
-        if not hidden:
-            raise ConfigError("Cannot train tvae: hidden=() must list at least one layer width, e.g. hidden=[128, 128].")
         self.encoder_net_ = _Encoder(width, cond_width, hidden, self.latent_dim).to(self.device_)
         cond_shape = (self.conditioner_.n_columns, self.conditioner_.max_size)
         self.decoder_net_ = _Decoder(self.latent_dim, tuple(reversed(hidden)), width, len(self.span_index_.continuous),
@@ -121,10 +128,10 @@ class TVAE(TorchSynthesizer):
         parameters = [*self.encoder_net_.parameters(), *self.decoder_net_.parameters()]
         self.optimizers_ = {"adam": adam(parameters, lr=self.lr, weight_decay=1e-5)}
 
-    def _epoch_batches(self, n_rows: int, batch_size: int,
-                       rng: np.random.Generator) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+    def epoch_batches(self, n_rows: int, batch_size: int,
+                      rng: np.random.Generator) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
         """Each row conditioned on one of its own categories, or (half the rows) on nothing."""
-        for rows, _ in super()._epoch_batches(n_rows, batch_size, rng):
+        for rows, _ in super().epoch_batches(n_rows, batch_size, rng):
             if not self.conditioner_.n_columns:
                 yield rows, None
                 continue
@@ -151,12 +158,12 @@ class TVAE(TorchSynthesizer):
             self.decoder_net_.latent_mean[j, seen] = average[seen]
             self.decoder_net_.latent_std[j, seen] = spread[seen].clamp_min(0).sqrt()
 
-    def _train_step(self, batch: torch.Tensor, cond: torch.Tensor | None) -> dict[str, float]:
+    def train_step(self, batch: torch.Tensor, cond: torch.Tensor | None) -> dict[str, float]:
         """One step on ``batch``; ``cond`` holds each row's condition slot (-1: none; None: no categoricals)."""
         if cond is None:                                   # no categorical columns: nothing to condition on
             cond = torch.full((len(batch),), -1, dtype=torch.long, device=self.device_)
         mean, log_var = self.encoder_net_(batch, cond)
-        z = mean + torch.randn_like(mean) * torch.exp(0.5 * log_var)                  # reparameterisation
+        z = mean + randn_like(mean, self.torch_rng_) * torch.exp(0.5 * log_var)                  # reparameterisation
         raw = self.decoder_net_(z, cond)
         reconstruction = reconstruction_loss(raw, batch, self.span_index_, self.decoder_net_.sigma)
         kl = -0.5 * (1 + log_var - mean**2 - log_var.exp()).sum(dim=1).mean()
@@ -179,7 +186,7 @@ class TVAE(TorchSynthesizer):
         return torch.where((flat.max(dim=1).values > 0)[:, None], z, noise)
 
     def _generate(self, n_rows: int, conditions: EncodedConditions | None, rng: np.random.Generator) -> torch.Tensor:
-        z = torch.randn(n_rows, self.latent_dim, device=self.device_)
+        z = torch.randn(n_rows, self.latent_dim, device=self.device_, generator=self.torch_rng_)
         if conditions is None or not self.conditioner_.n_columns:
             cond_in = torch.zeros(n_rows, self.conditioner_.width, device=self.device_)
         else:
@@ -188,9 +195,10 @@ class TVAE(TorchSynthesizer):
         raw = self.decoder_net_(z, cond_in)
         continuous = self.span_index_.continuous
         # The decoder's Gaussian: add its learned noise to the scalar means (as the reference TVAE does).
-        noise = torch.randn(n_rows, len(continuous), device=self.device_) * self.decoder_net_.sigma
+        noise = torch.randn(n_rows, len(continuous), device=self.device_, generator=self.torch_rng_)
+        noise = noise * self.decoder_net_.sigma
         noisy = torch.tanh(raw[:, continuous]) + noise
         raw = raw.index_copy(1, continuous, torch.atanh(noisy.clamp(-0.999, 0.999)))
         # Categories are drawn from the decoder's softmax, p(x | z), not its argmax: the argmax of the
         # reference TVAE returns the mode whenever z is uninformative and drops rare categories.
-        return decode(raw, self.span_index_, sample=True)
+        return decode(raw, self.span_index_, sample=True, generator=self.torch_rng_)

@@ -98,7 +98,7 @@ def check_reproducible(synthesizer: Synthesizer, data: pd.DataFrame) -> None:
     first = _fresh(synthesizer, seed=7).fit(data)
     second = _fresh(synthesizer, seed=7).fit(data)
     try:
-        first_arrays, second_arrays = first._state()[0], second._state()[0]
+        first_arrays, second_arrays = first.to_state()[0], second.to_state()[0]
     except NotImplementedError:
         first_arrays = second_arrays = {}
     different = sorted(k for k in first_arrays if not np.array_equal(first_arrays[k], second_arrays.get(k), equal_nan=True))
@@ -109,14 +109,28 @@ def check_reproducible(synthesizer: Synthesizer, data: pd.DataFrame) -> None:
 
 
 def check_save_load(synthesizer: Synthesizer, data: pd.DataFrame) -> None:
-    """A saved and loaded model gives identical samples for the same sample seed."""
+    """A saved and loaded model gives identical samples for the same sample seed.
+
+    Saved with its privacy reference, it samples identically with the default privacy setting; saved
+    by default (no training rows in the folder), it samples like the fitted model once that forgot its
+    training rows, with ``privacy="off"``.
+    """
     model = _fresh(synthesizer).fit(data)
     with tempfile.TemporaryDirectory() as folder:
         model.save(f"{folder}/model")
         loaded = Synthesizer.load(f"{folder}/model")
-    if type(loaded) is not type(model) or loaded.get_params() != model.get_params():
+        kept = None
+        if type(model).keeps_training_rows:
+            model.save(f"{folder}/kept", keep_privacy_reference=True)
+            kept = Synthesizer.load(f"{folder}/kept")
+    if type(loaded) is not type(model) or loaded.hyperparameters() != model.hyperparameters():
         _fail("check_save_load", f"loaded {loaded!r}, saved {model!r}")
-    _same_frames("check_save_load", model.sample(_SAMPLE, seed=11), loaded.sample(_SAMPLE, seed=11), "after load")
+    if kept is not None:
+        _same_frames("check_save_load", model.sample(_SAMPLE, seed=11), kept.sample(_SAMPLE, seed=11),
+                     "after load with the privacy reference kept")
+    model.forget_training_rows()
+    _same_frames("check_save_load", model.sample(_SAMPLE, seed=11, privacy="off"),
+                 loaded.sample(_SAMPLE, seed=11, privacy="off"), "after load (no training rows on either side)")
 
 
 def check_special_columns(synthesizer: Synthesizer, data: pd.DataFrame) -> None:
@@ -219,9 +233,11 @@ def check_synthesizer(synthesizer: Synthesizer, data: pd.DataFrame | None = None
     data
         Small real data with at least two numeric and two categorical columns; default: 300 Adult rows.
     fast_params
-        Parameters that make fitting quick (e.g. ``{"epochs": 2}``), applied to every clone.
+        Parameters that make fitting quick (e.g. ``{"epochs": 2}``), applied to every clone; default:
+        the class's ``test_params``, so a new model never runs the suite at full epochs by accident.
     """
-    model = synthesizer.clone().set_params(**dict(fast_params or {}))
+    fast = type(synthesizer).test_params if fast_params is None else fast_params
+    model = synthesizer.clone().set_params(**dict(fast))
     data = default_data() if data is None else data
     failures = []
     for check in CHECKS:

@@ -95,11 +95,13 @@ class ColumnTransform(ABC):
     def spans(self) -> tuple[SpanSpec, ...]: ...
 
     @abstractmethod
-    def state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]: ...
+    def to_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Learned arrays and JSON metadata (the column name is kept by the table encoder as ``"name"``)."""
 
     @classmethod
     @abstractmethod
-    def from_state(cls, column: str, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Self: ...
+    def from_state(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Self:
+        """Rebuild a fitted transform from :meth:`to_state` output plus ``meta["name"]``, the column."""
 
     @property
     def width(self) -> int:

@@ -119,15 +119,15 @@ class OneHotTransform(ColumnTransform):
                             "the schema and encoder on data that includes them.")
         return codes, missing
 
-    def state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    def to_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         meta = {"categories": list(self.categories), "nullable": self.nullable,
                 "max_categories": self.max_categories, "has_missing": self.has_missing_,
                 "kept": list(self.kept_), "rare": list(self.rare_)}
         return {"rare_probs": np.asarray(self.rare_probs_, dtype=np.float64)}, meta
 
     @classmethod
-    def from_state(cls, column: str, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Self:
-        transform = cls(column, categories=meta["categories"], nullable=meta["nullable"],
+    def from_state(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Self:
+        transform = cls(meta["name"], categories=meta["categories"], nullable=meta["nullable"],
                         max_categories=meta["max_categories"])
         transform.has_missing_ = bool(meta["has_missing"])
         transform.kept_ = tuple(meta["kept"])

@@ -28,6 +28,7 @@ from synthloop.transforms.mixture import fit_dp_mixture
 # Mixture components below this weight are dropped (CTGAN's weight threshold).
 _MIN_COMPONENT_WEIGHT = 0.005
 _N_QUANTILES = 1000
+_ROWS_PER_KNOT = 5   # a quantile knot averages at least this many training values
 
 
 class NumericTransform(ColumnTransform):
@@ -135,7 +136,7 @@ class NumericTransform(ColumnTransform):
         return out
 
     # ------------------------------------------------------------------ state
-    def state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    def to_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         arrays = {"point_masses": self.point_masses_, **self._continuous_state()}
         meta = {"nullable": self.nullable, "has_missing": self.has_missing_, **self._params()}
         return arrays, meta
@@ -145,9 +146,9 @@ class NumericTransform(ColumnTransform):
                 "fit_sample_size": self.fit_sample_size}
 
     @classmethod
-    def from_state(cls, column: str, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Self:
-        params = {k: v for k, v in meta.items() if k not in ("has_missing",)}
-        transform = cls(column, **params)
+    def from_state(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Self:
+        params = {k: v for k, v in meta.items() if k not in ("has_missing", "name")}
+        transform = cls(meta["name"], **params)
         transform.has_missing_ = bool(meta["has_missing"])
         transform.point_masses_ = np.asarray(arrays["point_masses"], dtype=np.float64)
         transform._load_continuous_state(arrays)
@@ -237,8 +238,7 @@ class QuantileNormalizer(NumericTransform):
         if len(residual) == 0:
             self.quantiles_ = self.levels_ = np.zeros(0, dtype=np.float64)
             return
-        levels = np.linspace(0.0, 1.0, min(self.n_quantiles, len(residual)))
-        knots = np.quantile(residual, levels)
+        levels, knots = _pooled_knots(np.sort(residual), self.n_quantiles)
         # Tied knots share their mean level, so both maps are strictly increasing and invert exactly.
         self.quantiles_, group = np.unique(knots, return_inverse=True)
         self.levels_ = np.bincount(group, weights=levels) / np.bincount(group)
@@ -264,6 +264,27 @@ class QuantileNormalizer(NumericTransform):
     def _load_continuous_state(self, arrays: dict[str, np.ndarray]) -> None:
         self.quantiles_ = np.asarray(arrays["quantiles"], dtype=np.float64)
         self.levels_ = np.asarray(arrays["levels"], dtype=np.float64)
+
+
+def _pooled_knots(ordered: np.ndarray, n_quantiles: int) -> tuple[np.ndarray, np.ndarray]:
+    """CDF levels and knots: the min and max, and between them the mean of each run of at least
+    ``_ROWS_PER_KNOT`` consecutive sorted values (at its mean level).
+
+    A knot at an order statistic is a training value; with fewer rows than knots every value was
+    kept exactly (a saved tabddpm held 272 of 300 training values of a column). Means of five or more
+    values are not training values unless those values are equal (a point shared by five rows). The
+    min and max are kept: the schema holds them as the column's bounds anyway.
+    """
+    n_rows = len(ordered)
+    n_inner = min(n_quantiles - 2, n_rows // _ROWS_PER_KNOT)
+    if n_rows < 2 or n_inner < 1:
+        return np.array([0.0, 1.0]), np.array([ordered[0], ordered[-1]])
+    groups = np.minimum(np.arange(n_rows) * n_inner // n_rows, n_inner - 1)
+    counts = np.bincount(groups, minlength=n_inner)
+    means = np.bincount(groups, weights=ordered, minlength=n_inner) / counts
+    positions = np.bincount(groups, weights=np.arange(n_rows), minlength=n_inner) / counts / (n_rows - 1)
+    knots = np.maximum.accumulate(np.clip(means, ordered[0], ordered[-1]))
+    return np.concatenate([[0.0], positions, [1.0]]), np.concatenate([[ordered[0]], knots, [ordered[-1]]])
 
 
 def _fit_mixture(values: np.ndarray, n_components: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:

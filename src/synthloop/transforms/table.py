@@ -28,16 +28,17 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from synthloop.errors import ConfigError, DataError, NotFittedError
+from synthloop.errors import ArtifactError, ConfigError, DataError, NotFittedError
+from synthloop.registry import Registry
 from synthloop.schema import Schema
 from synthloop.transforms.base import ColumnTransform, Layout, Span
 from synthloop.transforms.categorical import OneHotTransform
 from synthloop.transforms.numeric import ModeSpecificNormalizer, QuantileNormalizer
 
 STATE_VERSION = 1
-_TRANSFORMS: dict[str, type[ColumnTransform]] = {
+_TRANSFORMS: Registry[type[ColumnTransform]] = Registry("column transform", {
     t.type: t for t in (ModeSpecificNormalizer, QuantileNormalizer, OneHotTransform)
-}
+})
 NumericEncoding = Literal["mode_specific", "quantile"]
 
 
@@ -156,35 +157,46 @@ class TableEncoder:
         return span.slice.start + transform.slot_of(label)
 
     # ------------------------------------------------------------------ state
-    def state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    def to_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """Learned arrays (``"<column index>/<name>"``, for safetensors) and JSON-compatible metadata."""
         self._check_fitted()
         arrays: dict[str, np.ndarray] = {}
         columns = []
         for i, (name, transform) in enumerate(self.transforms_.items()):
-            column_arrays, column_meta = transform.state()
+            column_arrays, column_meta = transform.to_state()
             arrays.update({f"{i}/{key}": np.ascontiguousarray(value) for key, value in column_arrays.items()})
-            columns.append({"name": name, "type": transform.type, **column_meta})
+            columns.append({"name": name, "type": transform.type, **column_meta})      # "name": from_state's column
         meta = {"version": STATE_VERSION, "params": self._params(), "columns": columns}
         return arrays, meta
 
     @classmethod
-    def from_state(cls, schema: Schema, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> TableEncoder:
-        """Rebuild a fitted encoder from :meth:`state` output, without refitting."""
+    def from_state(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any], *, schema: Schema) -> TableEncoder:
+        """Rebuild a fitted encoder from :meth:`to_state` output, without refitting.
+
+        Corrupt or foreign state raises :class:`~synthloop.errors.ArtifactError` naming the column.
+        """
         if meta.get("version", 0) > STATE_VERSION:
-            raise DataError(f"Encoder state version {meta.get('version')} is newer than this synthloop "
-                            f"understands ({STATE_VERSION}); upgrade synthloop.")
-        encoder = cls(schema, **meta["params"])
+            raise ArtifactError(f"Encoder state version {meta.get('version')} is newer than this synthloop "
+                                f"understands ({STATE_VERSION}); upgrade synthloop.")
+        try:
+            encoder = cls(schema, **meta["params"])
+            columns = list(meta["columns"])
+        except (KeyError, TypeError) as exc:
+            raise ArtifactError(f"the encoder state is corrupt ({exc!r})") from None
         encoder.transforms_ = {}
-        for i, column in enumerate(meta["columns"]):
-            transform_type = _TRANSFORMS.get(column["type"])
+        for i, column in enumerate(columns):
+            known = isinstance(column, dict) and column.get("type") in _TRANSFORMS
+            transform_type = _TRANSFORMS.get(column["type"]) if known else None
             if transform_type is None:
-                raise DataError(f"Encoder state names an unknown transform {column['type']!r} for column "
-                                f"'{column['name']}'; it was saved by a newer or different synthloop.")
+                raise ArtifactError(f"Encoder state names an unknown transform for column {i} ({column!r:.80}); "
+                                    "it was saved by a newer or different synthloop.")
             prefix = f"{i}/"
             column_arrays = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
-            column_meta = {k: v for k, v in column.items() if k not in ("name", "type")}
-            encoder.transforms_[column["name"]] = transform_type.from_state(column["name"], column_arrays, column_meta)
+            column_meta = {k: v for k, v in column.items() if k != "type"}
+            try:
+                encoder.transforms_[column["name"]] = transform_type.from_state(column_arrays, column_meta)
+            except (KeyError, ValueError, TypeError) as exc:
+                raise ArtifactError(f"the encoder state of column {column.get('name')!r} is corrupt ({exc!r})") from None
         encoder.layout_ = _build_layout(encoder.transforms_)
         return encoder
 
