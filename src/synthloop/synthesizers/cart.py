@@ -43,9 +43,10 @@ Two mechanisms, because each fixes a different failure:
   saved (they would be an exact membership oracle): a model loaded without its privacy reference
   samples without this redraw.
 
-What a saved model keeps: the tree splits and, per leaf, the training values of its column (the
-donors) in random order, so rows cannot be re-linked across columns; a categorical target with more
-than 256 labels chooses splits on its 255 most frequent labels plus one pooled class.
+What a saved model keeps: the leaf size and copy allowance the fit chose, the tree splits and, per
+leaf, the training values of its column (the donors) in random order, so rows cannot be re-linked
+across columns; a categorical target with more than 256 labels chooses splits on its 255 most
+frequent labels plus one pooled class.
 
 Jitter within the observed support (``smoothing``) also stops copies, but moved values are easy to
 detect (0.63–0.67), so it is off by default.
