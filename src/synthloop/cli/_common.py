@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperArgument, TyperGroup
 
-from synthloop.errors import ConfigError, DataError, SynthloopError, SynthloopWarning
+from synthloop.errors import ConfigError, SynthloopError, SynthloopWarning
 
 
 class SafeConsole(Console):
@@ -181,19 +181,6 @@ def split_pair(text: str, option: str) -> tuple[str, str]:
 _EXAMPLES = {"--param": "epochs=50", "--where": "sex=Female", "--kind": "zip=categorical"}
 
 
-def parse_params(model: str, pairs: Sequence[str]) -> dict[str, Any]:
-    """``["epochs=50", "hidden=[64,64]"]`` → checked, typed params (the library's own validator).
-
-    Each value is read as a JSON literal when it is one, else as text; names, types, ranges and
-    choices are checked by :func:`synthloop.synthesizers.params.check_params`, which lists every
-    problem at once, so ``epochs=ten`` fails before any training starts.
-    """
-    from synthloop.synthesizers import get_class
-    from synthloop.synthesizers.params import check_params
-
-    return check_params(get_class(model), dict(split_pair(pair, "--param") for pair in pairs), text=True)
-
-
 def parse_conditions(pairs: Sequence[str]) -> dict[str, str] | None:
     """``["sex=Female", "income=>50K"]`` → ``{"sex": "Female", "income": ">50K"}`` (labels stay strings)."""
     conditions = dict(split_pair(pair, "--where") for pair in pairs)
@@ -207,38 +194,11 @@ def parse_kinds(pairs: Sequence[str]) -> dict[str, str]:
     return dict((key, value.strip()) for key, value in (split_pair(pair, "--kind") for pair in pairs))
 
 
-def check_table_path(path: Path) -> None:
-    """Fail before any work when an output table's name has no known format or its folder cannot be written."""
-    from synthloop.io.atomic import check_writable
-    from synthloop.io.tables import FORMATS
+def human_size(path_or_bytes: Path | int) -> str:
+    """``1536`` or a path (a folder counts its files) → ``"1.5 KB"``."""
+    from synthloop.workflows import disk_size
 
-    if not path.name.lower().endswith(FORMATS):
-        raise DataError(f"Cannot tell the format of '{path}': use a name ending in {', '.join(FORMATS)}.")
-    if path.is_dir():
-        raise DataError(f"'{path}' is a folder; give a file name, e.g. {path / 'synthetic.csv'}")
-    check_writable(path)
-
-
-def check_model_dir(path: Path, *, overwrite: bool = False) -> None:
-    """Fail before a long fit, not after it, when OUT cannot take a model (see check_artifact_target)."""
-    from synthloop.io.artifacts import check_artifact_target
-
-    check_artifact_target(path, overwrite=overwrite)
-
-
-def read_schema(path: Path | None):
-    """Load a schema JSON file, or None when no path was given."""
-    if path is None:
-        return None
-    from synthloop.schema import Schema
-
-    if not path.is_file():
-        raise DataError(f"Schema file not found: '{path}'. Create one with: synthloop schema infer DATA -o {path}")
-    return Schema.from_json(path.read_text(encoding="utf-8"))
-
-
-def human_size(path: Path) -> str:
-    size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
+    size = path_or_bytes if isinstance(path_or_bytes, int) else disk_size(path_or_bytes)
     for unit in ("B", "KB", "MB", "GB"):
         if size < 1024 or unit == "GB":
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"

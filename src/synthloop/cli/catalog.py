@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 import typer
 from rich.table import Table
 
-from synthloop.cli._common import check_table_path, console, human_size, working
+from synthloop.cli._common import console, human_size, working
 
 
 def models() -> None:
@@ -71,6 +71,7 @@ def export(
     """Write a bundled dataset to a file, e.g. to try `synthloop fit` on real data."""
     from synthloop import datasets as bundled
     from synthloop.io import write_table
+    from synthloop.io.tables import check_table_path
 
     check_table_path(out)
     with working(f"Exporting {name} ({split})"):

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from synthloop.cli._common import INF_HELP, check_model_dir, console, human_size, parse_params, read_schema, working
-from synthloop.cli.schema import schema_notes
+from synthloop.cli._common import INF_HELP, console, human_size, split_pair, working
+from synthloop.workflows import default_checkpoint
 
 
 def fit(
@@ -42,63 +41,21 @@ def fit(
                                                         "(a folder holding anything else is never replaced).")] = False,
 ) -> None:
     """Fit a synthesizer to DATA and save it to OUT (config.json + schema.json + weights.safetensors)."""
-    from synthloop.io import read_table
-    from synthloop.lineage import LineageStore, link_model
-    from synthloop.loop.guard import guard_fit
-    from synthloop.privacy.reference import check_reference_target
-    from synthloop.schema.values import check_inf
-    from synthloop.synthesizers import get
+    from synthloop.workflows import fit_table
 
-    check_model_dir(out, overwrite=force)
-    apart = None if keep_privacy_reference or no_privacy_reference else (privacy_reference or default_reference_dir(out))
-    if apart is not None:
-        check_reference_target(apart, overwrite=force)
-    check_inf(inf)
-    synthesizer = get(model, **parse_params(model, param or []))
-    checkpoint = default_checkpoint(synthesizer, out)
-    table_schema = read_schema(schema)
-    real = read_table(data)
-    store = LineageStore(lineage) if lineage is not None else None
-    training = guard_fit(store, real, synthesizer=model, params=synthesizer.hyperparameters(), source=data, strict=strict)
-    with working(f"Fitting {model} on {len(real):,} rows × {real.shape[1]} columns of {data.name}", live=False) as timing:
-        synthesizer.fit(real, table_schema, inf=inf)
-        synthesizer.save(out, keep_privacy_reference=keep_privacy_reference, overwrite=force)
-        if apart is not None and synthesizer.keeps_training_rows:
-            synthesizer.save_privacy_reference(apart, overwrite=force)
-    link_model(out, training, store)
-    if checkpoint is not None:
-        shutil.rmtree(checkpoint, ignore_errors=True)
-    console.print(f"Fitted [bold]{model}[/bold] on {len(real):,} rows in {timing['seconds']:.1f} s; "
-                  f"saved to {escape(str(out))} ({human_size(out)}).")
-    for note in schema_notes(synthesizer.schema_):
+    done = fit_table(data, model, out, schema=schema, params=dict(split_pair(pair, "--param") for pair in param or []),
+                     params_as_text=True, lineage=lineage, strict=strict, keep_privacy_reference=keep_privacy_reference,
+                     privacy_reference=privacy_reference, no_privacy_reference=no_privacy_reference, inf=inf,
+                     force=force, display=lambda message: working(message, live=False), checkpoint=default_checkpoint)
+    console.print(f"Fitted [bold]{model}[/bold] on {done.n_rows:,} rows in {done.seconds:.1f} s; "
+                  f"saved to {escape(str(out))} ({human_size(done.size_bytes)}).")
+    for note in done.schema_notes:
         console.print(f"[yellow]Note:[/yellow] {escape(note)}")
-    if store is not None:
-        console.print(f"Recorded the training data as {training.id} ({training.kind}, depth {training.depth}) "
-                      f"in {escape(str(lineage))}; see it with: "
-                      f"synthloop lineage show {training.id} --lineage {escape(str(lineage))}",
+    if done.lineage is not None:
+        console.print(f"Recorded the training data as {done.training_id} ({done.training_kind}, depth "
+                      f"{done.training_depth}) in {escape(str(lineage))}; see it with: "
+                      f"synthloop lineage show {done.training_id} --lineage {escape(str(lineage))}",
                       highlight=False, soft_wrap=True)
-    if keep_privacy_reference:
-        console.print(f"[yellow]Note:[/yellow] {escape(str(out))} keeps the privacy reference (every training row), so it "
-                      "is written readable by you only (0700): share it like the training data, or delete "
-                      "privacy_reference.* before sharing.", soft_wrap=True)
-    if apart is not None and synthesizer.keeps_training_rows:
-        console.print(f"[yellow]Note:[/yellow] the privacy reference (every training row) is in {escape(str(apart))}, "
-                      f"owner-only: keep it like the training data; {escape(str(out))} alone holds no training row "
-                      "and can be shared (its samples are then not privacy-checked).", soft_wrap=True)
-    console.print(f"Next: synthloop sample {escape(str(out))} -n {len(real)} -o synthetic.csv", style="dim", soft_wrap=True)
-
-
-def default_reference_dir(out: Path) -> Path:
-    """Where fit keeps the privacy reference apart from the model, and sample looks for it: OUT.privacy."""
-    return out.with_name(out.name + ".privacy") if out.name else Path(str(out) + ".privacy")
-
-
-def default_checkpoint(synthesizer, out: Path) -> Path | None:
-    """Neural models checkpoint beside OUT (not inside: saving replaces OUT whole), so that re-running
-    the same command after Ctrl-C or a killed process resumes from the last checkpoint."""
-    params = synthesizer.get_params()
-    if "checkpoint_dir" not in params or params["checkpoint_dir"] is not None:
-        return None
-    checkpoint = out.parent / f".{out.name}.checkpoint"
-    synthesizer.set_params(checkpoint_dir=str(checkpoint))
-    return checkpoint
+    for note in done.privacy_notes:
+        console.print(f"[yellow]Note:[/yellow] {escape(note)}", soft_wrap=True)
+    console.print(f"Next: synthloop sample {escape(str(out))} -n {done.n_rows} -o synthetic.csv", style="dim", soft_wrap=True)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from synthloop.cli._common import check_table_path, console, human_size, parse_conditions, working
+from synthloop.cli._common import console, human_size, parse_conditions, working
 
 
 def sample(
@@ -37,42 +36,24 @@ def sample(
                                 "so that a spreadsheet shows them instead of running them).")] = False,
 ) -> None:
     """Generate N rows from a saved synthesizer and write them atomically to OUT."""
-    from synthloop.cli.fit import default_reference_dir
-    from synthloop.errors import SynthloopWarning
-    from synthloop.io import write_table
-    from synthloop.lineage import LineageStore, sample_provenance
-    from synthloop.synthesizers import Synthesizer
+    from synthloop.workflows import sample_table
 
-    check_table_path(out)
     conditions = parse_conditions(where or [])
-    reference = privacy_reference
-    if reference is None and default_reference_dir(model_dir).is_dir():
-        reference = default_reference_dir(model_dir)
-    synthesizer = Synthesizer.load(model_dir, privacy_reference=reference)
-    if "progress" in synthesizer.get_params():
-        # One live display: the command's own. A model's chunk bar counts the rows it draws, which
-        # privacy regeneration and conditions make more than the rows asked for.
-        synthesizer.set_params(progress=False)
-    with working(f"Sampling {n_rows:,} rows from {synthesizer.name}") as timing, warnings.catch_warnings():
-        warnings.simplefilter("ignore", SynthloopWarning)        # the note below says it
-        synthetic = synthesizer.sample(n_rows, conditions=conditions, seed=seed, privacy=privacy)
-        provenance = sample_provenance(synthetic, model_dir, synthesizer=synthesizer.name,
-                                       params=synthesizer.hyperparameters(),
-                                       store=LineageStore(lineage) if lineage is not None else None)
-        write_table(synthetic, out, metadata=provenance, keep_formulas=keep_formulas)
+    done = sample_table(model_dir, n_rows, out, conditions=conditions, seed=seed, privacy=privacy,
+                        privacy_reference=privacy_reference, lineage=lineage, keep_formulas=keep_formulas,
+                        display=working)
     shown = f" where {', '.join(f'{k}={v}' for k, v in conditions.items())}" if conditions else ""
-    console.print(f"Wrote {len(synthetic):,} rows{escape(shown)} to {escape(str(out))} ({human_size(out)}) "
-                  f"in {timing['seconds']:.1f} s.")
-    if lineage is not None:
-        found = provenance.get("lineage", provenance)
-        console.print(f"Recorded the sample as {found.get('id')} (synthetic, depth {found.get('depth')}) "
+    console.print(f"Wrote {done.n_rows:,} rows{escape(shown)} to {escape(str(out))} ({human_size(done.size_bytes)}) "
+                  f"in {done.seconds:.1f} s.")
+    if done.lineage is not None:
+        console.print(f"Recorded the sample as {done.sample_id} (synthetic, depth {done.sample_depth}) "
                       f"in {escape(str(lineage))}; "
-                      f"see its ancestry with: synthloop lineage tree {found.get('id')} --lineage {escape(str(lineage))}",
+                      f"see its ancestry with: synthloop lineage tree {done.sample_id} --lineage {escape(str(lineage))}",
                       highlight=False, soft_wrap=True)
-    info = synthesizer.last_sample_info_
+    info = done.privacy
     copies = "copies returned unknown" if info.n_copies_returned is None else f"{info.n_copies_returned:,} copies returned"
     console.print(f"Privacy {info.privacy}: {info.n_replaced:,} rows regenerated ({info.n_replaced_copies:,} training "
                   f"copies, {info.n_replaced_close:,} too close); {copies}; "
                   f"largest marginal shift {info.max_marginal_shift:.3f}.")
-    if info.note:
-        console.print(f"[yellow]Note:[/yellow] {escape(info.note)}")
+    for note in done.notes:
+        console.print(f"[yellow]Note:[/yellow] {escape(note)}")

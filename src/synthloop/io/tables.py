@@ -186,3 +186,15 @@ def read_metadata(path: str | Path) -> dict[str, object] | None:
         return json.loads(raw) if raw else None
     sidecar = sidecar_path(path)
     return json.loads(sidecar.read_text()) if sidecar.exists() else None
+
+
+def check_table_path(path: str | Path) -> None:
+    """Fail before any work when an output table's name has no known format or its folder cannot be written."""
+    from synthloop.io.atomic import check_writable
+
+    path = Path(path)
+    if not path.name.lower().endswith(FORMATS):
+        raise DataError(f"Cannot tell the format of '{path}': use a name ending in {', '.join(FORMATS)}.")
+    if path.is_dir():
+        raise DataError(f"'{path}' is a folder; give a file name, e.g. {path / 'synthetic.csv'}")
+    check_writable(path)
