@@ -43,6 +43,7 @@ def fit(
     """Fit a synthesizer to DATA and save it to OUT (config.json + schema.json + weights.safetensors)."""
     from synthloop.workflows import fit_table
 
+    # checkpoint= names this module's default_checkpoint, the seam tests use to see where checkpoints go.
     done = fit_table(data, model, out, schema=schema, params=dict(split_pair(pair, "--param") for pair in param or []),
                      params_as_text=True, lineage=lineage, strict=strict, keep_privacy_reference=keep_privacy_reference,
                      privacy_reference=privacy_reference, no_privacy_reference=no_privacy_reference, inf=inf,
