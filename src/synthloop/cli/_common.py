@@ -194,9 +194,13 @@ def parse_params(model: str, pairs: Sequence[str]) -> dict[str, Any]:
     return check_params(get_class(model), dict(split_pair(pair, "--param") for pair in pairs), text=True)
 
 
-def parse_conditions(pairs: Sequence[str]) -> dict[str, str] | None:
-    """``["sex=Female", "income=>50K"]`` → ``{"sex": "Female", "income": ">50K"}`` (labels stay strings)."""
-    conditions = dict(split_pair(pair, "--where") for pair in pairs)
+def parse_conditions(pairs: Sequence[str]) -> dict[str, object] | None:
+    """``["sex=Female", "income=>50K", "age>=30", "occupation in (Sales,Tech-support)"]`` →
+    ``{"sex": "Female", "income": ">50K", "age": Range(low="30"), "occupation": OneOf(...)}`` (values stay text;
+    the model reads them by the column's kind). See :func:`synthloop.synthesizers.conditions.parse_where`."""
+    from synthloop.synthesizers.conditions import parse_where
+
+    conditions = dict(parse_where(pair) for pair in pairs)
     return conditions or None
 
 

@@ -18,8 +18,9 @@ def sample(
     out: Annotated[Path, typer.Option("--out", "-o", metavar="FILE",
                                       help="Output .csv, .csv.gz, .tsv or .parquet file.")],
     where: Annotated[list[str] | None, typer.Option(
-        "--where", "-w", metavar="COLUMN=VALUE",
-        help="Condition every row must meet, e.g. --where sex=Female; repeatable.")] = None,
+        "--where", "-w", metavar="CONDITION",
+        help="Condition every row must meet: COLUMN=VALUE, COLUMN>=VALUE (also <=, >, <) or "
+             "\"COLUMN in (A,B)\", e.g. --where sex=Female --where age>=30; repeatable.")] = None,
     seed: Annotated[int | None, typer.Option("--seed", metavar="SEED",
                                              help="Seed for this draw (default: the model's seed).")] = None,
     lineage: Annotated[Path | None, typer.Option("--lineage", metavar="STORE.db",
@@ -42,6 +43,7 @@ def sample(
     from synthloop.io import write_table
     from synthloop.lineage import LineageStore, sample_provenance
     from synthloop.synthesizers import Synthesizer
+    from synthloop.synthesizers.conditions import describe, split_conditions
 
     check_table_path(out)
     conditions = parse_conditions(where or [])
@@ -60,7 +62,7 @@ def sample(
                                        params=synthesizer.hyperparameters(),
                                        store=LineageStore(lineage) if lineage is not None else None)
         write_table(synthetic, out, metadata=provenance, keep_formulas=keep_formulas)
-    shown = f" where {', '.join(f'{k}={v}' for k, v in conditions.items())}" if conditions else ""
+    shown = f" where {describe(*split_conditions(conditions))}" if conditions else ""
     console.print(f"Wrote {len(synthetic):,} rows{escape(shown)} to {escape(str(out))} ({human_size(out)}) "
                   f"in {timing['seconds']:.1f} s.")
     if lineage is not None:

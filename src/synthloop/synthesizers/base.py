@@ -55,6 +55,14 @@ from synthloop.schema.schema import check_frame
 from synthloop.schema.values import InfOption, infinite_to_missing, model_numbers
 from synthloop.synthesizers._stored import ArrayCheck, params_model
 from synthloop.synthesizers.params import RUN_OPTIONS, Constraint, check_params, param_names, run_options
+from synthloop.synthesizers.conditions import (
+    FilterStep,
+    Predicate,
+    check_numeric_values,
+    describe,
+    segment_rows,
+    split_conditions,
+)
 from synthloop.synthesizers.sampling import Candidates, ConditionStep, ConstraintStep, RowStep, draw_until
 from synthloop.synthesizers.seeds import SeedTree
 from synthloop.tabular.hashing import hash_rows
@@ -163,7 +171,7 @@ class Synthesizer(ABC):
 
     # ------------------------------------------------------------------ sample
     def sample(self, n_rows: int, *, conditions: ConditionsLike = None, seed: int | None = None,
-               privacy: PrivacyMode | None = None) -> pd.DataFrame:
+               privacy: PrivacyMode | None = None, min_segment_rows: int = 10) -> pd.DataFrame:
         """Generate exactly ``n_rows`` rows that meet ``conditions``, the schema's constraints and ``privacy``.
 
         Parameters
@@ -172,7 +180,11 @@ class Synthesizer(ABC):
             Rows to generate (ignored when ``conditions`` is a DataFrame: one row per condition row).
         conditions
             ``{"column": value}`` applied to every row, or a DataFrame with one condition row per
-            output row. Condition values must be labels seen in training.
+            output row. Condition values must be labels seen in training, or numbers in the training
+            range (whole numbers on an integer column). In the dict, a value may also be a
+            ``Range(low=30)`` or ``OneOf(["Sales", "Tech-support"])`` (``synthloop.Range``, ``synthloop.OneOf``):
+            met by regenerating rows outside them, for every model. A condition no row can meet
+            raises ``ConditionError`` before anything is drawn.
         seed
             Makes this call reproducible; without it, each call continues the model's seed.
         privacy
@@ -182,13 +194,25 @@ class Synthesizer(ABC):
             Offending rows are regenerated, not dropped; ``self.last_sample_info_`` reports how many.
             Both need the training rows: a model loaded without its privacy reference raises
             ``PrivacyError`` when one is asked for, and by default samples with ``"off"`` and a warning.
+        min_segment_rows
+            Warn (``SynthloopWarning``, also in ``last_sample_info_.note``) when fewer training rows than
+            this meet dict conditions: the synthetic rows of so small a segment describe very few people.
+            Counted from the training rows held since ``fit``; skipped for a loaded model.
         """
         self._check_fitted()
         mode = check_mode(DEFAULT_PRIVACY if privacy is None else privacy)
         rng = self._sample_rng(seed)
+        predicates: dict[str, Predicate] = {}
+        if isinstance(conditions, Mapping):
+            conditions, predicates = split_conditions(conditions)
         cond = self._condition_frame(n_rows, conditions)
+        filters = self._filter_step(predicates)
         n_rows = len(cond) if cond is not None else _check_n_rows(n_rows)
         step, info = self._privacy_step(mode, default=privacy is None)
+        segment_note = self._segment_note(cond if isinstance(conditions, Mapping) else None, predicates, filters,
+                                          min_segment_rows)
+        if segment_note:
+            warnings.warn(segment_note, SynthloopWarning, stacklevel=2)
         if n_rows == 0:
             empty = {name: pd.Series(dtype="float64" if kind == "numeric" else object)
                      for name, kind in self.schema_.model_kinds().items()}
@@ -196,9 +220,9 @@ class Synthesizer(ABC):
             return self._to_user(pd.DataFrame(empty))
         privacy_steps = [step] if step is not None else []
         if cond is None:
-            model_rows = self._draw(n_rows, None, privacy_steps, rng)
+            model_rows = self._draw(n_rows, None, privacy_steps, rng, filters)
         else:
-            model_rows = self._draw_conditioned(cond, privacy_steps, rng)
+            model_rows = self._draw_conditioned(cond, privacy_steps, rng, filters)
         canonical = self._canonical(model_rows)
         if step is not None:
             info = step.finish(model_rows, canonical)
@@ -208,6 +232,8 @@ class Synthesizer(ABC):
             info.n_rows = len(model_rows)
             hashes = self._training_hashes()
             info.n_copies_returned = None if hashes is None else int(self._copies(canonical, hashes).sum())
+        if segment_note:
+            info.note = f"{info.note} {segment_note}".strip()
         self.last_sample_info_ = info
         return self._to_user(model_rows)
 
@@ -273,24 +299,51 @@ class Synthesizer(ABC):
         return np.isin(hash_rows(canonical, [n for n, k in kinds.items() if k == "numeric"],
                                  [n for n, k in kinds.items() if k != "numeric"]), hashes)
 
+    def _filter_step(self, predicates: Mapping[str, Predicate]) -> FilterStep | None:
+        """The row step of the ranges and sets (None without any); unknown columns raise."""
+        if not predicates:
+            return None
+        kinds = self.schema_.model_kinds()
+        unknown = [name for name in predicates if name not in kinds]
+        if unknown:
+            raise ConditionError(f"Cannot sample with these conditions: '{unknown[0]}' is not a learned column "
+                                 f"(learned: {', '.join(kinds)})")
+        return FilterStep(self.schema_, predicates)
+
+    def _segment_note(self, cond: pd.DataFrame | None, predicates: Mapping[str, Predicate],
+                      filters: FilterStep | None, min_rows: int) -> str:
+        """A privacy note when fewer than ``min_rows`` training rows form the asked-for segment."""
+        training = getattr(self, "_training_rows", None)
+        if training is None or (cond is None and filters is None):
+            return ""
+        equal = cond if cond is not None else pd.DataFrame()
+        count = segment_rows(training, equal, filters)
+        if count >= min_rows:
+            return ""
+        shown = describe({c: equal[c].iloc[0] for c in equal.columns}, predicates)
+        return (f"The segment {shown} holds only {count} of {len(training):,} training rows (fewer than "
+                f"{min_rows}): its synthetic rows describe very few real people; share them with care.")
+
     def _draw_conditioned(self, cond: pd.DataFrame, privacy_steps: list[PrivacyStep],
-                          rng: np.random.Generator) -> pd.DataFrame:
+                          rng: np.random.Generator, filters: FilterStep | None = None) -> pd.DataFrame:
         """Group identical condition rows and fill each group, keeping the caller's row order."""
         keys = pd.MultiIndex.from_frame(cond.astype(object).fillna("\0nan"))
         parts = []
         for _, positions in pd.Series(np.arange(len(cond))).groupby(pd.factorize(keys)[0]):
             group = cond.iloc[positions.to_numpy()].reset_index(drop=True)
-            drawn = self._draw(len(group), group, privacy_steps, rng)
+            drawn = self._draw(len(group), group, privacy_steps, rng, filters)
             drawn.index = positions.to_numpy()
             parts.append(drawn)
         return pd.concat(parts).sort_index().reset_index(drop=True)
 
     def _draw(self, n_rows: int, cond: pd.DataFrame | None, privacy_steps: list[PrivacyStep],
-              rng: np.random.Generator) -> pd.DataFrame:
-        """Exactly ``n_rows`` rows through the row steps: conditions, constraints, then privacy."""
+              rng: np.random.Generator, filters: FilterStep | None = None) -> pd.DataFrame:
+        """Exactly ``n_rows`` rows through the row steps: conditions, ranges and sets, constraints, then privacy."""
         steps: list[RowStep] = []
         if cond is not None:
             steps.append(ConditionStep(cond))
+        if filters is not None:
+            steps.append(filters)
         if self.schema_.constraints:
             where = "" if cond is None else f" with conditions {ConditionStep(cond).describe()}"
             steps.append(ConstraintStep(self.schema_.constraints, where))
@@ -355,8 +408,19 @@ class Synthesizer(ABC):
             column = self.schema_[name]
             if kinds[name] == "numeric":
                 if not self.native_conditions:
-                    problems.append(f"'{name}' is numeric; {self.name} can condition on categorical columns only")
-                out[name] = model_numbers(column, frame[name])
+                    problems.append(f"'{name}' is numeric; {self.name} can condition on categorical columns only "
+                                    f"(equality), or on a range: --where \"{name}>=V\" / Range(low=V, high=V)")
+                    continue
+                try:
+                    out[name] = model_numbers(column, pd.to_numeric(frame[name]) if kinds[name] == "numeric"
+                                              and frame[name].dtype == object else frame[name])
+                except (TypeError, ValueError):
+                    problems.append(f"'{name}' is numeric, and {frame[name].iloc[0]!r} is not a number")
+                    continue
+                if column.kind == "numeric":
+                    problem = check_numeric_values(column, out[name].to_numpy(dtype="float64"))
+                    if problem:
+                        problems.append(problem)
                 continue
             labels = to_labels(frame[name])
             unseen = sorted(set(labels.dropna()) - set(column.categories or ()))

@@ -1,0 +1,93 @@
+"""Range and set conditions, up-front refusal of numeric conditions no row can meet, the segment warning."""
+
+from __future__ import annotations
+
+import warnings
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import synthloop as sl
+from synthloop.cli import app
+from synthloop.errors import ConditionError, SynthloopWarning
+from synthloop.synthesizers.conditions import OneOf, Range, parse_where
+
+CHEAP = ("independent", "gaussian_copula", "cart")
+
+
+@pytest.fixture(scope="module")
+def models(adult_small):
+    return {name: sl.synthesizers.get(name, seed=0).fit(adult_small) for name in CHEAP}
+
+
+@pytest.mark.parametrize("name", CHEAP)
+def test_ranges_and_sets_are_met_by_every_cheap_model(models, name):
+    rows = models[name].sample(200, conditions={"age": Range(low=30), "occupation": OneOf(["Sales", "Tech-support"]),
+                                                "sex": "Female"}, seed=0)
+    assert len(rows) == 200
+    assert (rows["age"] >= 30).all() and set(rows["occupation"]) <= {"Sales", "Tech-support"}
+    assert (rows["sex"] == "Female").all()
+    band = models[name].sample(100, conditions={"age": Range(low=40, high=50, high_inclusive=False)}, seed=1)
+    assert band["age"].between(40, 49).all()
+
+
+@pytest.mark.parametrize("condition, needle", [
+    ({"age": 200}, "outside the training range"),
+    ({"age": 35.5}, "not a whole number"),
+    ({"age": Range(low=200)}, "training range"),
+    ({"age": Range(low=35.2, high=35.8)}, "integers only"),
+    ({"age": OneOf([200, 300])}, "outside the training range"),
+    ({"occupation": OneOf(["Astronaut"])}, "no category 'Astronaut'"),
+    ({"occupation": Range(low="A")}, "use a set instead"),
+])
+def test_conditions_no_row_can_meet_are_refused_up_front(models, condition, needle):
+    for model in (models["cart"], models["gaussian_copula"]):
+        with pytest.raises(ConditionError, match=needle):
+            model.sample(10, conditions=condition, seed=0)
+
+
+def test_in_range_numeric_equality_still_works(models):
+    assert (models["cart"].sample(20, conditions={"age": 37}, seed=0)["age"] == 37).all()
+    assert (models["cart"].sample(20, conditions={"age": "37"}, seed=0)["age"] == 37).all()   # CLI text
+
+
+def test_a_small_segment_gets_a_privacy_warning(models, adult_small):
+    model = models["cart"]
+    rare = {"age": Range(low=75), "sex": "Female"}
+    n_real = int(((adult_small["age"] >= 75) & (adult_small["sex"] == "Female")).sum())
+    assert n_real < 10
+    with pytest.warns(SynthloopWarning, match=f"only {n_real} of 2,000 training rows"):
+        model.sample(5, conditions=rare, seed=0)
+    assert "very few real people" in model.last_sample_info_.note
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SynthloopWarning)
+        model.sample(5, conditions={"sex": "Female"}, seed=0, privacy="off")
+        model.sample(5, conditions=rare, seed=0, privacy="off", min_segment_rows=n_real)
+
+
+def test_parse_where():
+    assert parse_where("age>=30") == ("age", Range(low="30"))
+    assert parse_where("age < 30") == ("age", Range(high="30", high_inclusive=False))
+    assert parse_where("income=>50K") == ("income", ">50K")
+    assert parse_where("occupation in (Sales, Tech-support)") == ("occupation", OneOf(["Sales", "Tech-support"]))
+    for bad in ("age", ">=3", "age>=", "x in ()"):
+        with pytest.raises(ConditionError):
+            parse_where(bad)
+
+
+def test_cli_where_ranges_sets_and_refusals(tmp_path, adult_small):
+    runner = CliRunner()
+    data, model = tmp_path / "adult.csv", tmp_path / "model"
+    adult_small.to_csv(data, index=False)
+    assert runner.invoke(app, ["fit", str(data), "-m", "cart", "-o", str(model)]).exit_code == 0
+    out = tmp_path / "out.csv"
+    result = runner.invoke(app, ["sample", str(model), "-n", "50", "-o", str(out), "--where", "age>=30",
+                                 "--where", "occupation in (Sales,Tech-support)"])
+    assert result.exit_code == 0, result.output
+    rows = pd.read_csv(out)
+    assert (rows["age"] >= 30).all() and set(rows["occupation"]) <= {"Sales", "Tech-support"}
+    assert "age >=30" in result.output
+    for where, needle in (("age=200", "outside the training range"), ("age=35.5", "not a whole number")):
+        result = runner.invoke(app, ["sample", str(model), "-n", "5", "-o", str(out), "--where", where])
+        assert result.exit_code == 2 and needle in result.output and "Traceback" not in result.output, result.output
