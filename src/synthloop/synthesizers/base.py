@@ -54,7 +54,6 @@ from synthloop.schema import Schema
 from synthloop.schema.schema import check_frame
 from synthloop.schema.values import InfOption, infinite_to_missing, model_numbers
 from synthloop.synthesizers._stored import ArrayCheck, params_model
-from synthloop.synthesizers.params import RUN_OPTIONS, Constraint, check_params, param_names, run_options
 from synthloop.synthesizers.conditions import (
     FilterStep,
     Predicate,
@@ -63,6 +62,7 @@ from synthloop.synthesizers.conditions import (
     segment_rows,
     split_conditions,
 )
+from synthloop.synthesizers.params import RUN_OPTIONS, Constraint, check_params, param_names, run_options
 from synthloop.synthesizers.sampling import Candidates, ConditionStep, ConstraintStep, RowStep, draw_until
 from synthloop.synthesizers.seeds import SeedTree
 from synthloop.tabular.hashing import hash_rows
