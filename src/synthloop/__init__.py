@@ -12,12 +12,11 @@ from synthloop._version import __version__
 from synthloop.report import Report, evaluate
 from synthloop.schema import Column, Schema
 
-__all__ = ["Column", "LineageStore", "OneOf", "Range", "Report", "Schema", "__version__", "datasets", "errors",
-           "evaluate", "metrics", "run_lab", "synthesizers"]
+__all__ = ["Column", "LineageStore", "Report", "Schema", "__version__", "datasets", "errors", "evaluate", "metrics",
+           "run_lab", "synthesizers"]
 
 # Imported on first use, so `import synthloop` stays light.
-_LAZY = {"run_lab": "synthloop.lab.run", "LineageStore": "synthloop.lineage.store",
-         "Range": "synthloop.synthesizers.conditions", "OneOf": "synthloop.synthesizers.conditions"}
+_LAZY = {"run_lab": "synthloop.lab.run", "LineageStore": "synthloop.lineage.store"}
 
 
 def __getattr__(name: str):

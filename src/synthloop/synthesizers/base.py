@@ -182,7 +182,7 @@ class Synthesizer(ABC):
             ``{"column": value}`` applied to every row, or a DataFrame with one condition row per
             output row. Condition values must be labels seen in training, or numbers in the training
             range (whole numbers on an integer column). In the dict, a value may also be a
-            ``Range(low=30)`` or ``OneOf(["Sales", "Tech-support"])`` (``synthloop.Range``, ``synthloop.OneOf``):
+            ``Range(low=30)`` or ``OneOf(["Sales", "Tech-support"])`` (``synthloop.synthesizers.Range``, ``OneOf``):
             met by regenerating rows outside them, for every model. A condition no row can meet
             raises ``ConditionError`` before anything is drawn.
         seed

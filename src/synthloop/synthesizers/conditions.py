@@ -75,7 +75,7 @@ def parse_where(text: str) -> tuple[str, object]:
         return found.group(1).strip(), OneOf(values)
     position = re.search(r"[<>=]", text)
     if position is None or not text[:position.start()].strip():
-        raise ConditionError(f"--where expects COLUMN=VALUE, COLUMN>=VALUE (also <=, >, <) or \"COLUMN in (A,B)\", "
+        raise ConditionError(f"--where expects KEY=VALUE, KEY>=VALUE (also <=, >, <) or \"KEY in (A,B)\", "
                              f"got {text!r}. Example: --where age>=30")
     name, rest = text[:position.start()].strip(), text[position.start():]
     if rest.startswith("="):
