@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 import synthloop as sl
 from synthloop.cli import app
-from synthloop.errors import ConditionError, SynthloopWarning
+from synthloop.errors import ConditionError, ConfigError, SynthloopWarning
 from synthloop.synthesizers.conditions import OneOf, Range, parse_where
 
 CHEAP = ("independent", "gaussian_copula", "cart")
@@ -91,3 +92,54 @@ def test_cli_where_ranges_sets_and_refusals(tmp_path, adult_small):
     for where, needle in (("age=200", "outside the training range"), ("age=35.5", "not a whole number")):
         result = runner.invoke(app, ["sample", str(model), "-n", "5", "-o", str(out), "--where", where])
         assert result.exit_code == 2 and needle in result.output and "Traceback" not in result.output, result.output
+
+
+# ---------------------------------------------------------------------- imputation
+def test_argn_imputes_exactly_on_the_given_cells(adult_small):
+    pytest.importorskip("torch")
+    model = sl.synthesizers.get("argn", epochs=15, batch_size=200, hidden=16, seed=0, progress=False).fit(adult_small)
+    partial = adult_small.head(60).copy().reset_index(drop=True)
+    rng = np.random.default_rng(0)
+    holes = rng.random(partial.shape) < 0.4                     # each row its own missing cells
+    partial = partial.mask(holes)
+    filled = model.impute(partial, seed=0)
+    assert len(filled) == len(partial) and list(filled.columns) == list(adult_small.columns)
+    for name in partial.columns:
+        given = partial[name].notna().to_numpy()             # (Adult has missing cells of its own)
+        got, want = filled.loc[given, name], partial.loc[given, name]
+        if pd.api.types.is_numeric_dtype(adult_small[name]):
+            np.testing.assert_array_equal(got.astype(float), want.astype(float), err_msg=name)
+        else:
+            assert (got.astype(str) == want.astype(str)).all(), name
+        assert filled.loc[~given, name].notna().mean() > 0.8, name     # missing cells were drawn
+    # the given cells steer the others: husbands come back male
+    husbands = pd.DataFrame({"relationship": ["Husband"] * 200})
+    assert (model.impute(husbands, seed=1)["sex"] == "Male").mean() > 0.8
+    with pytest.raises(ConditionError, match="outside the training range"):
+        model.impute(pd.DataFrame({"age": [200]}))
+
+
+def test_models_that_cannot_impute_say_which_can(models):
+    with pytest.raises(ConfigError, match="models that can: argn"):
+        models["cart"].impute(pd.DataFrame({"age": [30, None]}))
+
+
+def test_cli_seed_data_imputes_one_row_per_input_row(tmp_path, adult_small):
+    pytest.importorskip("torch")
+    runner = CliRunner()
+    data, model = tmp_path / "adult.csv", tmp_path / "model"
+    adult_small.to_csv(data, index=False)
+    fit = runner.invoke(app, ["fit", str(data), "-m", "argn", "-p", "epochs=1", "-p", "hidden=8", "-p", "batch_size=500",
+                              "-o", str(model)])
+    assert fit.exit_code == 0, fit.output
+    partial, out = tmp_path / "partial.csv", tmp_path / "out.csv"
+    pd.DataFrame({"age": [25, 60, None], "sex": ["Female", None, "Male"]}).to_csv(partial, index=False)
+    result = runner.invoke(app, ["sample", str(model), "--seed-data", str(partial), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = pd.read_csv(out)
+    assert len(rows) == 3 and rows["age"].iloc[:2].tolist() == [25, 60] and rows["sex"].iloc[[0, 2]].tolist() == [
+        "Female", "Male"]
+    assert rows.shape[1] == adult_small.shape[1] and rows["income"].notna().all() and rows["age"].notna().all()
+    fit = runner.invoke(app, ["fit", str(data), "-m", "independent", "-o", str(tmp_path / "m2")])
+    result = runner.invoke(app, ["sample", str(tmp_path / "m2"), "--seed-data", str(partial), "-o", str(out)])
+    assert result.exit_code == 2 and "models that can" in result.output, result.output

@@ -14,9 +14,14 @@ from synthloop.cli._common import check_table_path, console, human_size, parse_c
 
 def sample(
     model_dir: Annotated[Path, typer.Argument(metavar="MODEL_DIR", help="A model directory written by synthloop fit.")],
-    n_rows: Annotated[int, typer.Option("--n-rows", "-n", min=0, metavar="N", help="Rows to generate.")],
     out: Annotated[Path, typer.Option("--out", "-o", metavar="FILE",
                                       help="Output .csv, .csv.gz, .tsv or .parquet file.")],
+    n_rows: Annotated[int | None, typer.Option("--n-rows", "-n", min=0, metavar="N",
+                                               help="Rows to generate (not with --seed-data).")] = None,
+    seed_data: Annotated[Path | None, typer.Option(
+        "--seed-data", metavar="FILE",
+        help="Impute: a table with some cells missing; writes one row per input row, its given cells unchanged "
+             "and the missing ones drawn given them (models that support it, e.g. argn).")] = None,
     where: Annotated[list[str] | None, typer.Option(
         "--where", "-w", metavar="CONDITION",
         help="Condition every row must meet: COLUMN=VALUE, COLUMN>=VALUE (also <=, >, <) or "
@@ -39,14 +44,19 @@ def sample(
 ) -> None:
     """Generate N rows from a saved synthesizer and write them atomically to OUT."""
     from synthloop.cli.fit import default_reference_dir
-    from synthloop.errors import SynthloopWarning
-    from synthloop.io import write_table
+    from synthloop.errors import ConfigError, SynthloopWarning
+    from synthloop.io import read_table, write_table
     from synthloop.lineage import LineageStore, sample_provenance
     from synthloop.synthesizers import Synthesizer
     from synthloop.synthesizers.conditions import describe, split_conditions
 
     check_table_path(out)
+    if (n_rows is None) == (seed_data is None):
+        raise ConfigError("Give exactly one of --n-rows N (generate N rows) and --seed-data FILE (fill in its missing cells).")
     conditions = parse_conditions(where or [])
+    if seed_data is not None and conditions:
+        raise ConfigError("--where and --seed-data do not combine: put the conditions into the seed table's columns.")
+    partial = read_table(seed_data) if seed_data is not None else None
     reference = privacy_reference
     if reference is None and default_reference_dir(model_dir).is_dir():
         reference = default_reference_dir(model_dir)
@@ -55,9 +65,13 @@ def sample(
         # One live display: the command's own. A model's chunk bar counts the rows it draws, which
         # privacy regeneration and conditions make more than the rows asked for.
         synthesizer.set_params(progress=False)
-    with working(f"Sampling {n_rows:,} rows from {synthesizer.name}") as timing, warnings.catch_warnings():
+    doing = (f"Sampling {n_rows:,} rows" if partial is None else f"Imputing {len(partial):,} rows") + f" from {synthesizer.name}"
+    with working(doing) as timing, warnings.catch_warnings():
         warnings.simplefilter("ignore", SynthloopWarning)        # the note below says it
-        synthetic = synthesizer.sample(n_rows, conditions=conditions, seed=seed, privacy=privacy)
+        if partial is not None:
+            synthetic = synthesizer.impute(partial, seed=seed)
+        else:
+            synthetic = synthesizer.sample(n_rows, conditions=conditions, seed=seed, privacy=privacy)
         provenance = sample_provenance(synthetic, model_dir, synthesizer=synthesizer.name,
                                        params=synthesizer.hyperparameters(),
                                        store=LineageStore(lineage) if lineage is not None else None)

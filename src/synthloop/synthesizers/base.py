@@ -77,6 +77,8 @@ class Synthesizer(ABC):
     name: ClassVar[str]
     #: The model's ``_sample`` honours a conditions frame itself (no rejection needed).
     native_conditions: ClassVar[bool] = False
+    #: The model implements ``_impute``: each row its own given cells (see ``impute``).
+    supports_imputation: ClassVar[bool] = False
     #: False for models that must never hold training rows (differentially private models): ``fit``
     #: then keeps no rows for the privacy reference, and privacy="parity"/"no-copies" are refused.
     keeps_training_rows: ClassVar[bool] = True
@@ -298,6 +300,49 @@ class Synthesizer(ABC):
         kinds = self.schema_.model_kinds()
         return np.isin(hash_rows(canonical, [n for n, k in kinds.items() if k == "numeric"],
                                  [n for n, k in kinds.items() if k != "numeric"]), hashes)
+
+    # ------------------------------------------------------------------ impute
+    def impute(self, frame: pd.DataFrame, *, seed: int | None = None) -> pd.DataFrame:
+        """Fill the missing cells of ``frame`` from the model's conditional distribution given each row's other cells.
+
+        One output row per input row; the given (non-missing) cells come back exactly. Columns the frame
+        lacks are drawn too. A missing cell always means "fill in" here, even in a nullable column.
+        No privacy step runs: the rows are the caller's. Models whose generation can fix any subset of
+        cells per row implement it (``supports_imputation``); others raise ``ConfigError``.
+        """
+        self._check_fitted()
+        if not self.supports_imputation:
+            from synthloop.synthesizers import REGISTRY
+
+            able = [name for name in REGISTRY.names() if _can_impute(REGISTRY, name)]
+            raise ConfigError(f"{self.name} cannot impute missing cells (it cannot fix a different set of cells in each "
+                              f"row); models that can: {', '.join(able)}. For the same columns in every row, use "
+                              "sample(conditions=frame).")
+        if not isinstance(frame, pd.DataFrame):
+            raise ConditionError(f"impute needs a DataFrame, got {type(frame).__name__}.")
+        frame = frame.rename(columns=str).reset_index(drop=True)
+        kinds = self.schema_.model_kinds()
+        unknown = [name for name in frame.columns if name not in self.schema_.names]
+        if unknown:
+            raise ConditionError(f"impute: column(s) {', '.join(map(repr, unknown[:5]))} are not in the model's schema "
+                                 f"(columns: {', '.join(self.schema_.names)}).")
+        learned = [name for name in frame.columns if name in kinds and frame[name].notna().any()]
+        if len(frame) == 0:
+            return self.sample(0, seed=seed, privacy="off")
+        rng = self._sample_rng(seed)
+        given = self._condition_frame(len(frame), frame[learned]) if learned else pd.DataFrame(index=frame.index)
+        known = frame[learned].notna().reset_index(drop=True)
+        rows = self._impute(given, known, rng).reset_index(drop=True)
+        for name in learned:
+            mask = known[name].to_numpy()
+            rows.loc[mask, name] = given.loc[mask, name].to_numpy()     # exact on the given cells
+        self.last_sample_info_ = SampleInfo(privacy="off", n_rows=len(rows),
+                                            note="imputation: no privacy step (the rows are the caller's).")
+        return self._to_user(rows)
+
+    def _impute(self, given: pd.DataFrame, known: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+        """Model-view rows, one per row of ``given``, drawn given the cells where ``known`` is True."""
+        raise NotImplementedError
 
     def _filter_step(self, predicates: Mapping[str, Predicate]) -> FilterStep | None:
         """The row step of the ranges and sets (None without any); unknown columns raise."""
@@ -558,6 +603,13 @@ class Synthesizer(ABC):
 
 def _default(cls: type, name: str) -> Any:
     return inspect.signature(cls.__init__).parameters[name].default
+
+
+def _can_impute(registry: Any, name: str) -> bool:
+    try:
+        return bool(getattr(registry.get(name), "supports_imputation", False))
+    except (ImportError, SynthloopError):          # an extra that is not installed
+        return False
 
 
 def _check_n_rows(n_rows: object) -> int:
