@@ -1,11 +1,11 @@
 """Peer side of ``privacy_parity.py``: runs INSIDE a peer's own venv (never imports synthloop).
 
-    python privacy_parity_peers.py datasets OUT_DIR                 # abalone (scikit-lego), wage (ISLP) as CSV
     python privacy_parity_peers.py synthpop TRAIN.csv OUT.csv SEED   # synthpop-py CART (EUPL, benchmark venv only)
     python privacy_parity_peers.py mostlyai TRAIN.csv OUT.csv SEED   # mostlyai-engine, default TABULAR model
 
-Prints one JSON line ``{"fit_s": ..., "sample_s": ...}`` for the model runs. Columns that the parent
-marked categorical come in as strings and go back as strings.
+Prints one JSON line ``{"fit_s": ..., "sample_s": ...}``. Columns that the parent marked categorical
+(in ``TRAIN.columns.json``) come in as strings and go back as strings; datetime columns come in as
+datetimes and go back as ISO text.
 """
 
 from __future__ import annotations
@@ -20,25 +20,21 @@ import numpy as np
 import pandas as pd
 
 
-def write_datasets(out_dir: str) -> None:
-    from ISLP import load_data
-    from sklego.datasets import load_abalone
-
-    out = Path(out_dir)
-    load_abalone(as_frame=True).to_csv(out / "abalone.csv", index=False)
-    wage = load_data("Wage").drop(columns=["logwage"])  # log(wage) would hand the regression target over
-    wage.to_csv(out / "islp_wage.csv", index=False)
-
-
 def run_synthpop(train: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, float, float]:
     from synthpop import Synthesiser
 
+    stamps = [name for name in train.columns if pd.api.types.is_datetime64_any_dtype(train[name])]
+    day = 86_400 * 10**9   # whole days since the epoch: exact in float32, which synthpop-py passes values through
+    train = train.assign(**{name: train[name].astype("datetime64[ns]").astype("int64") // day for name in stamps})
     start = time.perf_counter()
     synthesiser = Synthesiser(random_seed=seed).fit(train)
     fit_s = time.perf_counter() - start
     start = time.perf_counter()
     synthetic = synthesiser.generate(len(train))
-    return synthetic, fit_s, time.perf_counter() - start
+    sample_s = time.perf_counter() - start
+    for name in stamps:   # back to the day they stand for
+        synthetic[name] = pd.to_datetime(pd.to_numeric(synthetic[name], errors="coerce").round(), unit="D")
+    return synthetic, fit_s, sample_s
 
 
 def run_mostlyai(train: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, float, float]:
@@ -73,13 +69,13 @@ def snap_to_training(values: pd.Series, training: pd.Series) -> np.ndarray:
 
 
 def main(argv: list[str]) -> None:
-    if argv[0] == "datasets":
-        write_datasets(argv[1])
-        return
     kind, train_path, out_path, seed = argv[0], argv[1], argv[2], int(argv[3])
     train = pd.read_csv(train_path)
-    categorical = json.loads(Path(train_path).with_suffix(".categorical.json").read_text())
+    kinds = json.loads(Path(train_path).with_suffix(".columns.json").read_text())
+    categorical = kinds["categorical"]
     train[categorical] = train[categorical].astype(object).where(train[categorical].notna(), None)
+    for name in kinds["datetime"]:
+        train[name] = pd.to_datetime(train[name])
     runner = {"synthpop": run_synthpop, "mostlyai": run_mostlyai}[kind]
     synthetic, fit_s, sample_s = runner(train, seed)
     synthetic = synthetic[train.columns].copy()

@@ -20,8 +20,8 @@ from synthloop.testing import default_data
 BAD_VALUES = {
     "independent": {"seed": [-1, 1.5, "abc", [1]]},
     "gaussian_copula": {"shrinkage": [-0.1, 1.5, math.nan, math.inf, "x"], "seed": [-3]},
-    "cart": {"min_leaf": [0, -1, 2.5, None], "max_depth": [0, -2], "order": ["sideways", 3], "smoothing": [-1, math.nan],
-             "atom_share": [-0.5, 2.0], "avoid_copies": ["yes", 1]},
+    "cart": {"min_leaf": [0, -1, 2.5], "max_depth": [0, -2], "order": ["sideways", 3], "smoothing": [-1, math.nan],
+             "atom_share": [-0.5, 2.0], "avoid_copies": ["yes", 1], "calibrate": ["yes", 1]},
     "ctgan": {"embedding_dim": [0, -1, 10**12], "generator_dim": [[0], [-5], "64", [10**12]], "critic_dim": [[0]],
               "pac": [0, -1], "critic_steps": [0, -1, 1.5], "gradient_penalty": [-1.0, math.inf], "tau": [0, -0.2, math.nan],
               "epochs": [0, -1, math.inf], "batch_size": [0, -10], "lr": [0, -1e-3, math.nan, math.inf],
@@ -88,7 +88,7 @@ def test_cli_text_values_go_through_the_same_validator():
     cls = synthesizers.get_class("cart")
     assert check_params(cls, {"order": "data", "min_leaf": "5", "max_depth": "null"}, text=True) == {
         "order": "data", "min_leaf": 5, "max_depth": None}
-    with pytest.raises(ConfigError, match="'min_leaf' must be a whole number, got 'ten'"):
+    with pytest.raises(ConfigError, match="'min_leaf' must be a whole number or None, got 'ten'"):
         check_params(cls, {"min_leaf": "ten"}, text=True)
 
 

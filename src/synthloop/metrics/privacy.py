@@ -97,6 +97,19 @@ def _nndr(pairs: np.ndarray) -> np.ndarray:
     return np.where(closest <= _EPS, 0.0, closest / np.maximum(second, _EPS))
 
 
+def closer_shares(synthetic_dcr: np.ndarray, holdout_dcr: np.ndarray) -> np.ndarray:
+    """Per synthetic row: P(its DCR < a holdout row's DCR) + ½ P(tie), over the holdout rows."""
+    holdout_dcr = np.sort(holdout_dcr)
+    below = np.searchsorted(holdout_dcr, synthetic_dcr, side="left")
+    not_above = np.searchsorted(holdout_dcr, synthetic_dcr, side="right")
+    return (len(holdout_dcr) - not_above + 0.5 * (not_above - below)) / len(holdout_dcr)
+
+
+def closer_share(synthetic_dcr: np.ndarray, holdout_dcr: np.ndarray) -> float:
+    """P(a synthetic row's DCR < a holdout row's DCR) + ½ P(tie), over all pairs."""
+    return float(closer_shares(synthetic_dcr, holdout_dcr).mean())
+
+
 @metric("dcr_share", family="privacy", goal="min", bounds=(0.0, 1.0), uses_holdout=True)
 def dcr_share(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | None = None, *,
               holdout: pd.DataFrame | None = None, rng: np.random.Generator | None = None) -> Score:
@@ -108,10 +121,8 @@ def dcr_share(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | None
     if holdout is None:
         raise NotApplicable("needs a holdout of real rows the synthesizer never saw")
     found = distances(real, synthetic, schema, holdout=holdout, rng=rng)
-    synthetic_dcr, holdout_dcr = found.synthetic_to_train[:, 0], np.sort(found.holdout_to_train[:, 0])
-    below = np.searchsorted(holdout_dcr, synthetic_dcr, side="left")
-    not_above = np.searchsorted(holdout_dcr, synthetic_dcr, side="right")
-    per_row = (len(holdout_dcr) - not_above + 0.5 * (not_above - below)) / len(holdout_dcr)
+    synthetic_dcr, holdout_dcr = found.synthetic_to_train[:, 0], found.holdout_to_train[:, 0]
+    per_row = closer_shares(synthetic_dcr, holdout_dcr)
     share = per_row.mean()
     upper = float(np.quantile(np.r_[synthetic_dcr, holdout_dcr], 0.99))
     details = pd.concat([_histogram(synthetic_dcr, "synthetic", upper), _histogram(holdout_dcr, "holdout", upper)],

@@ -32,6 +32,10 @@ _FAST_FAMILIES = ("fidelity", "collapse")
 _SLOW_IN_FAST = ("mmd", "precision", "recall", "density", "coverage", "alpha_precision", "beta_recall")
 
 
+def _text_names(frame: object) -> object:
+    return frame.rename(columns=str) if isinstance(frame, pd.DataFrame) else frame
+
+
 def evaluate(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | None = None, *,
              metrics: Sequence[str] | str = "default", holdout: pd.DataFrame | None = None,
              seed: int = 0, on_step: Callable[[str, int, int], None] | None = None) -> Report:
@@ -65,6 +69,9 @@ def evaluate(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | None 
     >>> 0.0 <= report.value("ks_complement") <= 1.0
     True
     """
+    # Column names are compared as text, as fit does (a model's samples have str names whatever the input's).
+    real, synthetic = _text_names(real), _text_names(synthetic)
+    holdout = None if holdout is None else _text_names(holdout)
     check_inputs(real, synthetic, holdout, schema)
     schema = schema if schema is not None else Schema.infer(real)
     check_target(schema, real, holdout)

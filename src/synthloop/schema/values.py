@@ -170,7 +170,21 @@ def restore_numeric(column: Column, values: np.ndarray) -> pd.Series:
     elif column.decimals is not None:
         values[finite] = np.round(values[finite], column.decimals)
     values = _filled(column, values)
+    if column.dtype == "object" or column.dtype.startswith("str") or column.dtype == "string":
+        return _as_text(column, values)          # numbers that came as text go back as text
     return pd.Series(values).astype(column.dtype if column.dtype.startswith(("float", "Float")) else "float64")
+
+
+def _as_text(column: Column, values: np.ndarray) -> pd.Series:
+    def text(value: float) -> str | None:
+        if not np.isfinite(value):
+            return None
+        if column.integer:
+            return str(int(value))
+        return f"{value:.{column.decimals}f}" if column.decimals is not None else repr(float(value))
+
+    labels = pd.Series([text(v) for v in values], dtype=object)
+    return labels if column.dtype == "object" else labels.astype(column.dtype)
 
 
 def _clipped(column: Column, values: np.ndarray) -> np.ndarray:

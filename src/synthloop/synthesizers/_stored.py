@@ -37,6 +37,8 @@ class CopulaMeta(BaseModel):
 class CartMeta(BaseModel):
     model_config = STRICT
     order: list[str]
+    min_leaf: Annotated[int, Field(ge=1)]                       # the leaf the fit used (calibrated or given)
+    copy_allowance: Annotated[float, Field(ge=0, le=1)]        # share of sampled rows that may equal a training row
 
 
 class _EncoderParams(BaseModel):

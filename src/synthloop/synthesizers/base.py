@@ -290,16 +290,17 @@ class Synthesizer(ABC):
         if getattr(self, "_training_rows", None) is None:
             return None
         if getattr(self, "_hashes_of_training", None) is None:
-            kinds = self.schema_.model_kinds()
-            self._hashes_of_training = np.unique(hash_rows(
-                self._training_rows, [n for n, k in kinds.items() if k == "numeric"],
-                [n for n, k in kinds.items() if k != "numeric"]))
+            self._hashes_of_training = np.unique(self._row_hashes(self._training_rows))
         return self._hashes_of_training
 
-    def _copies(self, canonical: pd.DataFrame, hashes: np.ndarray) -> np.ndarray:
+    def _row_hashes(self, model_rows: pd.DataFrame) -> np.ndarray:
+        """The shared row hash (:mod:`synthloop.tabular.hashing`) of each row in model view."""
         kinds = self.schema_.model_kinds()
-        return np.isin(hash_rows(canonical, [n for n, k in kinds.items() if k == "numeric"],
-                                 [n for n, k in kinds.items() if k != "numeric"]), hashes)
+        return hash_rows(model_rows, [n for n, k in kinds.items() if k == "numeric"],
+                         [n for n, k in kinds.items() if k != "numeric"])
+
+    def _copies(self, canonical: pd.DataFrame, hashes: np.ndarray) -> np.ndarray:
+        return np.isin(self._row_hashes(canonical), hashes)
 
     # ------------------------------------------------------------------ impute
     def impute(self, frame: pd.DataFrame, *, seed: int | None = None) -> pd.DataFrame:
