@@ -96,7 +96,8 @@ def split_conditions(conditions: Mapping[str, object]) -> tuple[dict[str, object
 
 def describe(equal: Mapping[str, object], predicates: Mapping[str, Predicate]) -> str:
     """``age>=30, sex='Female'``: how the CLI and the messages show a segment."""
-    return ", ".join([f"{k}={v!r}" for k, v in equal.items()] + [f"{k} {p}" for k, p in predicates.items()])
+    return ", ".join([f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in equal.items()]
+                     + [f"{k} {p}" for k, p in predicates.items()])
 
 
 def _bounds(column: Any) -> tuple[float, float] | None:
