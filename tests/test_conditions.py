@@ -89,6 +89,14 @@ def test_cli_where_ranges_sets_and_refusals(tmp_path, adult_small):
     rows = pd.read_csv(out)
     assert (rows["age"] >= 30).all() and set(rows["occupation"]) <= {"Sales", "Tech-support"}
     assert "age >=30" in result.output
+    # the loaded model counts the segment from its privacy reference (fit keeps it in OUT.privacy)
+    n_real = int(((adult_small["age"] >= 75) & (adult_small["sex"] == "Female")).sum())
+    result = runner.invoke(app, ["sample", str(model), "-n", "5", "-o", str(out), "--where", "age>=75",
+                                 "--where", "sex=Female"])
+    assert result.exit_code == 0, result.output
+    assert f"holds only {n_real} of 2,000 training rows" in " ".join(result.output.split()), result.output
+    result = runner.invoke(app, ["sample", str(model), "-n", "5", "-o", str(out), "--where", "sex=Female"])
+    assert "very few" not in result.output
     for where, needle in (("age=200", "outside the training range"), ("age=35.5", "not a whole number")):
         result = runner.invoke(app, ["sample", str(model), "-n", "5", "-o", str(out), "--where", where])
         assert result.exit_code == 2 and needle in result.output and "Traceback" not in result.output, result.output

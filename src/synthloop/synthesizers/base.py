@@ -59,6 +59,7 @@ from synthloop.synthesizers.conditions import (
     Predicate,
     check_numeric_values,
     describe,
+    reference_rows,
     segment_rows,
     split_conditions,
 )
@@ -199,7 +200,8 @@ class Synthesizer(ABC):
         min_segment_rows
             Warn (``SynthloopWarning``, also in ``last_sample_info_.note``) when fewer training rows than
             this meet dict conditions: the synthetic rows of so small a segment describe very few people.
-            Counted from the training rows held since ``fit``; skipped for a loaded model.
+            Counted from the training rows held since ``fit``, or from the privacy reference a loaded model
+            found; skipped when neither can tell.
         """
         self._check_fitted()
         mode = check_mode(DEFAULT_PRIVACY if privacy is None else privacy)
@@ -359,10 +361,15 @@ class Synthesizer(ABC):
     def _segment_note(self, cond: pd.DataFrame | None, predicates: Mapping[str, Predicate],
                       filters: FilterStep | None, min_rows: int) -> str:
         """A privacy note when fewer than ``min_rows`` training rows form the asked-for segment."""
-        training = getattr(self, "_training_rows", None)
-        if training is None or (cond is None and filters is None):
+        if cond is None and filters is None:
             return ""
         equal = cond if cond is not None else pd.DataFrame()
+        training = getattr(self, "_training_rows", None)
+        reference = getattr(self, "_privacy_reference", None)
+        if training is None and reference is not None:           # a loaded model: the reference tells, when it can
+            training = reference_rows(reference, self.schema_, equal, predicates)
+        if training is None:
+            return ""
         count = segment_rows(training, equal, filters)
         if count >= min_rows:
             return ""

@@ -221,3 +221,37 @@ def segment_rows(training: pd.DataFrame, equal: pd.DataFrame, step: FilterStep |
     if step is not None:
         ok &= step.matches(training)
     return int(ok.sum())
+
+
+def reference_rows(reference: Any, schema: Any, equal: pd.DataFrame,
+                   predicates: Mapping[str, Predicate]) -> pd.DataFrame | None:
+    """The condition columns of the training rows, rebuilt from a loaded privacy reference (model view).
+
+    The reference keeps standardised numerics (float32) and pooled label codes, not the rows: numerics
+    come back exact when the column is integer or has known decimals, labels when they were not pooled.
+    None when a condition needs what the reference cannot tell (then the segment is not counted).
+    """
+    geometry, columns = reference.geometry, {}
+    for name in [*equal.columns, *predicates]:
+        column = schema[name]
+        if name in geometry.numeric:
+            i = geometry.numeric.index(name)
+            values = reference.points[:, i].astype("float64") * geometry.scale[i] + geometry.center[i]
+            if column.integer:
+                values = np.round(values)
+            elif column.decimals is not None:
+                values = np.round(values, column.decimals)
+            elif name in equal.columns:
+                return None
+            columns[name] = values
+        elif name in geometry.categorical:
+            labels = geometry.labels[geometry.categorical.index(name)]
+            wanted = list(equal[name].iloc[:1]) if name in equal.columns else list(predicates[name].values)
+            if any(not pd.isna(w) and str(w) not in labels for w in wanted):
+                return None                               # a pooled label: not countable from the reference
+            codes = reference.codes[:, geometry.categorical.index(name)]
+            table = np.array([*labels, object(), np.nan], dtype=object)
+            columns[name] = table[codes]
+        else:
+            return None
+    return pd.DataFrame(columns)
