@@ -151,3 +151,17 @@ def test_cli_seed_data_imputes_one_row_per_input_row(tmp_path, adult_small):
     fit = runner.invoke(app, ["fit", str(data), "-m", "independent", "-o", str(tmp_path / "m2")])
     result = runner.invoke(app, ["sample", str(tmp_path / "m2"), "--seed-data", str(partial), "-o", str(out)])
     assert result.exit_code == 2 and "models that can" in result.output, result.output
+
+
+def test_datetime_ranges_and_text_that_is_no_number(models):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"day": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 365, 300), unit="D"),
+                          "x": rng.normal(size=300).round(2)})
+    model = sl.synthesizers.get("gaussian_copula", seed=0).fit(frame)
+    rows = model.sample(30, conditions={"day": Range(low="2020-06-01"), "x": Range(high=0.5)}, seed=0)
+    assert (rows["day"] >= pd.Timestamp("2020-06-01")).all() and (rows["x"] <= 0.5).all()
+    with pytest.raises(ConditionError, match="2020-12"):
+        model.sample(5, conditions={"day": Range(low="2030-01-01")})
+    for condition in ({"x": "abc"}, {"x": Range(low="zz")}):
+        with pytest.raises(ConditionError, match="not"):
+            model.sample(5, conditions=condition)

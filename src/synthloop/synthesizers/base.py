@@ -465,8 +465,8 @@ class Synthesizer(ABC):
                                     f"(equality), or on a range: --where \"{name}>=V\" / Range(low=V, high=V)")
                     continue
                 try:
-                    out[name] = model_numbers(column, pd.to_numeric(frame[name]) if kinds[name] == "numeric"
-                                              and frame[name].dtype == object else frame[name])
+                    out[name] = model_numbers(column, pd.to_numeric(frame[name]) if column.kind == "numeric"
+                                              and not pd.api.types.is_numeric_dtype(frame[name].dtype) else frame[name])
                 except (TypeError, ValueError):
                     problems.append(f"'{name}' is numeric, and {frame[name].iloc[0]!r} is not a number")
                     continue

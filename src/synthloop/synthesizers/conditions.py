@@ -104,6 +104,8 @@ def _bounds(column: Any) -> tuple[float, float] | None:
     """A numeric column's training range in the model view (None when unknown)."""
     if column.low is None or column.high is None:
         return None
+    if column.kind == "datetime":                    # bounds are stored in the model view (seconds)
+        return float(column.low), float(column.high)
     low, high = model_numbers(column, pd.Series([column.low, column.high], dtype=object if column.origin else None))
     return float(low), float(high)
 
@@ -112,7 +114,7 @@ def _numbers(column: Any, values: Sequence[object], what: str) -> np.ndarray:
     """Condition values of a numeric column in the model view; text that is no number raises."""
     try:
         series = pd.Series(list(values))
-        if column.kind == "numeric" and series.dtype == object:
+        if column.kind == "numeric" and not pd.api.types.is_numeric_dtype(series.dtype):
             series = pd.to_numeric(series)
         return model_numbers(column, series).to_numpy(dtype="float64")
     except (TypeError, ValueError) as error:
@@ -136,6 +138,12 @@ def check_numeric_values(column: Any, values: np.ndarray) -> str | None:
         bad = present[present != np.round(present)][0]
         return f"'{column.name}'={bad:g} is not a whole number, but '{column.name}' holds integers only"
     return None
+
+
+def _range_text(column: Any) -> str:
+    if column.kind == "datetime":
+        return f"{pd.to_datetime(column.low, unit='s')}..{pd.to_datetime(column.high, unit='s')}"
+    return f"{column.low}..{column.high}"
 
 
 def _shown(column: Any, value: float) -> str:
@@ -196,13 +204,14 @@ def _compile(column: Any, kind: str, predicate: Predicate):
     if bounds is not None:
         lo, lo_in = (bounds[0], True) if bounds[0] > low else (low, lo_ok)
         hi, hi_in = (bounds[1], True) if bounds[1] < high else (high, hi_ok)
-        if column.integer:
+        whole = column.integer and column.kind == "numeric"      # (a datetime's "integer" means whole days)
+        if whole:
             lo, hi = (np.ceil(lo) if lo_in else np.floor(lo) + 1), (np.floor(hi) if hi_in else np.ceil(hi) - 1)
             lo_in = hi_in = True
         if lo > hi or (lo == hi and not (lo_in and hi_in)):
             raise ConditionError(f"Cannot sample with these conditions: no value of '{name}' {predicate} lies in its "
-                                 f"training range {column.low}..{column.high}"
-                                 f"{' (integers only)' if column.integer else ''}; the model cannot generate it.")
+                                 f"training range {_range_text(column)}"
+                                 f"{' (integers only)' if whole else ''}; the model cannot generate it.")
 
     def test(values: pd.Series) -> np.ndarray:
         x = values.to_numpy(dtype="float64")
