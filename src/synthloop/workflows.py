@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from synthloop.errors import DataError, SynthloopWarning
+from synthloop.errors import ConfigError, DataError, SynthloopWarning
 
 if TYPE_CHECKING:       # imported where used: the CLI imports this module on every command
     import pandas as pd
@@ -186,11 +186,14 @@ def fit_table(data: str | Path | pd.DataFrame, model: str, out: str | Path, *,
                      schema_notes=tuple(schema_notes(synthesizer.schema_)), privacy_notes=tuple(privacy_notes))
 
 
-def sample_table(model_dir: str | Path, n_rows: int, out: str | Path, *, conditions: ConditionsLike = None,
+def sample_table(model_dir: str | Path, n_rows: int | None, out: str | Path, *, conditions: ConditionsLike = None,
                  seed: int | None = None, privacy: str | None = None, privacy_reference: str | Path | None = None,
                  lineage: str | Path | None = None, keep_formulas: bool = False,
+                 seed_data: pd.DataFrame | str | Path | None = None,
                  display: Display | None = None) -> SampleResult:
-    """Draw ``n_rows`` rows from the saved model ``model_dir`` and write them atomically to ``out``.
+    """Draw ``n_rows`` rows from the saved model ``model_dir`` and write them atomically to ``out``;
+    or, with ``seed_data`` (a table or its file) instead of ``n_rows``, fill in its missing cells
+    (``model.impute``: one output row per seed row, exact on the given cells).
 
     What ``synthloop sample`` does: ``out`` is checked before the model loads; the privacy reference
     is ``privacy_reference`` or, when that is None, ``MODEL_DIR.privacy`` if it exists (``privacy=None``
@@ -198,13 +201,19 @@ def sample_table(model_dir: str | Path, n_rows: int, out: str | Path, *, conditi
     ``lineage`` when given), and CSV cells that a spreadsheet would run as formulas are prefixed with
     ``'`` unless ``keep_formulas``. The privacy step's note is returned in ``notes`` rather than warned.
     """
-    from synthloop.io import write_table
+    from synthloop.io import read_table, write_table
     from synthloop.io.tables import check_table_path
     from synthloop.lineage import LineageStore, sample_provenance
     from synthloop.synthesizers import Synthesizer
 
     model_dir, out = Path(model_dir), Path(out)
     check_table_path(out)
+    if (n_rows is None) == (seed_data is None):
+        raise ConfigError("Give exactly one of --n-rows N (generate N rows) and --seed-data FILE (fill in its missing cells).")
+    if seed_data is not None and conditions:
+        raise ConfigError("--where and --seed-data do not combine: put the conditions into the seed table's columns.")
+    partial = None if seed_data is None else (
+        read_table(seed_data) if isinstance(seed_data, (str, Path)) else seed_data)
     reference = privacy_reference
     if reference is None and default_reference_dir(model_dir).is_dir():
         reference = default_reference_dir(model_dir)
@@ -214,9 +223,13 @@ def sample_table(model_dir: str | Path, n_rows: int, out: str | Path, *, conditi
         # regeneration and conditions make more than the rows asked for.
         synthesizer.set_params(progress=False)
     start = time.perf_counter()
-    with (display or _quiet)(f"Sampling {n_rows:,} rows from {synthesizer.name}"), warnings.catch_warnings():
+    doing = f"Sampling {n_rows:,} rows" if partial is None else f"Imputing {len(partial):,} rows"
+    with (display or _quiet)(f"{doing} from {synthesizer.name}"), warnings.catch_warnings():
         warnings.simplefilter("ignore", SynthloopWarning)        # the privacy note is returned in notes
-        synthetic = synthesizer.sample(n_rows, conditions=conditions, seed=seed, privacy=privacy)
+        if partial is not None:
+            synthetic = synthesizer.impute(partial, seed=seed)
+        else:
+            synthetic = synthesizer.sample(n_rows, conditions=conditions, seed=seed, privacy=privacy)
         provenance = sample_provenance(synthetic, model_dir, synthesizer=synthesizer.name,
                                        params=synthesizer.hyperparameters(),
                                        store=LineageStore(lineage) if lineage is not None else None)

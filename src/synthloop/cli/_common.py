@@ -181,9 +181,13 @@ def split_pair(text: str, option: str) -> tuple[str, str]:
 _EXAMPLES = {"--param": "epochs=50", "--where": "sex=Female", "--kind": "zip=categorical"}
 
 
-def parse_conditions(pairs: Sequence[str]) -> dict[str, str] | None:
-    """``["sex=Female", "income=>50K"]`` → ``{"sex": "Female", "income": ">50K"}`` (labels stay strings)."""
-    conditions = dict(split_pair(pair, "--where") for pair in pairs)
+def parse_conditions(pairs: Sequence[str]) -> dict[str, object] | None:
+    """``["sex=Female", "income=>50K", "age>=30", "occupation in (Sales,Tech-support)"]`` →
+    ``{"sex": "Female", "income": ">50K", "age": Range(low="30"), "occupation": OneOf(...)}`` (values stay text;
+    the model reads them by the column's kind). See :func:`synthloop.synthesizers.conditions.parse_where`."""
+    from synthloop.synthesizers.conditions import parse_where
+
+    conditions = dict(parse_where(pair) for pair in pairs)
     return conditions or None
 
 

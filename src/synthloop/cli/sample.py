@@ -13,12 +13,18 @@ from synthloop.cli._common import console, human_size, parse_conditions, working
 
 def sample(
     model_dir: Annotated[Path, typer.Argument(metavar="MODEL_DIR", help="A model directory written by synthloop fit.")],
-    n_rows: Annotated[int, typer.Option("--n-rows", "-n", min=0, metavar="N", help="Rows to generate.")],
     out: Annotated[Path, typer.Option("--out", "-o", metavar="FILE",
                                       help="Output .csv, .csv.gz, .tsv or .parquet file.")],
+    n_rows: Annotated[int | None, typer.Option("--n-rows", "-n", min=0, metavar="N",
+                                               help="Rows to generate (not with --seed-data).")] = None,
+    seed_data: Annotated[Path | None, typer.Option(
+        "--seed-data", metavar="FILE",
+        help="Impute: a table with some cells missing; writes one row per input row, its given cells unchanged "
+             "and the missing ones drawn given them (models that support it, e.g. argn).")] = None,
     where: Annotated[list[str] | None, typer.Option(
-        "--where", "-w", metavar="COLUMN=VALUE",
-        help="Condition every row must meet, e.g. --where sex=Female; repeatable.")] = None,
+        "--where", "-w", metavar="CONDITION",
+        help="Condition every row must meet: COLUMN=VALUE, COLUMN>=VALUE (also <=, >, <) or "
+             "\"COLUMN in (A,B)\", e.g. --where sex=Female --where age>=30; repeatable.")] = None,
     seed: Annotated[int | None, typer.Option("--seed", metavar="SEED",
                                              help="Seed for this draw (default: the model's seed).")] = None,
     lineage: Annotated[Path | None, typer.Option("--lineage", metavar="STORE.db",
@@ -36,13 +42,14 @@ def sample(
                                 "so that a spreadsheet shows them instead of running them).")] = False,
 ) -> None:
     """Generate N rows from a saved synthesizer and write them atomically to OUT."""
+    from synthloop.synthesizers.conditions import describe, split_conditions
     from synthloop.workflows import sample_table
 
     conditions = parse_conditions(where or [])
     done = sample_table(model_dir, n_rows, out, conditions=conditions, seed=seed, privacy=privacy,
                         privacy_reference=privacy_reference, lineage=lineage, keep_formulas=keep_formulas,
-                        display=working)
-    shown = f" where {', '.join(f'{k}={v}' for k, v in conditions.items())}" if conditions else ""
+                        seed_data=seed_data, display=working)
+    shown = f" where {describe(*split_conditions(conditions))}" if conditions else ""
     console.print(f"Wrote {done.n_rows:,} rows{escape(shown)} to {escape(str(out))} ({human_size(done.size_bytes)}) "
                   f"in {done.seconds:.1f} s.")
     if done.lineage is not None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from synthloop.registry import Registry
 from synthloop.synthesizers.base import Synthesizer
+from synthloop.synthesizers.conditions import OneOf, Range
 from synthloop.synthesizers.params import check_params
 
 REGISTRY: Registry[type[Synthesizer]] = Registry("synthesizer", {
@@ -39,4 +40,4 @@ def get(name: str, **params: Any) -> Synthesizer:
     return cls(**check_params(cls, params))
 
 
-__all__ = ["REGISTRY", "Synthesizer", "available", "get", "get_class"]
+__all__ = ["REGISTRY", "OneOf", "Range", "Synthesizer", "available", "get", "get_class"]

@@ -140,6 +140,7 @@ class TabularARGN(TorchSynthesizer):
     """
 
     name = "argn"
+    supports_imputation = True
     monitor = "val_loss"
     meta_schema = ArgnMeta
     _SHARE = Interval(0, 1, closed="left")
@@ -253,9 +254,23 @@ class TabularARGN(TorchSynthesizer):
 
     # ------------------------------------------------------------------ sample
     def _sample(self, n_rows: int, conditions: pd.DataFrame | None, rng: np.random.Generator) -> pd.DataFrame:
+        if conditions is None:
+            return self._generate_rows(n_rows, None, None, rng)
+        known = np.isin(np.array(self.tokens_.names)[self.tokens_.column_of], list(conditions.columns))
+        return self._generate_rows(n_rows, conditions, known, rng)
+
+    def _impute(self, given: pd.DataFrame, known: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+        """Each row fixes its own given cells: a per-row mask over the sub-columns of ``_generate``."""
+        names = self.tokens_.names
+        by_column = np.column_stack([known[name].to_numpy(dtype=bool) if name in known.columns
+                                     else np.zeros(len(given), dtype=bool) for name in names])
+        return self._generate_rows(len(given), given, by_column[:, self.tokens_.column_of], rng)
+
+    def _generate_rows(self, n_rows: int, conditions: pd.DataFrame | None, known: np.ndarray | None,
+                       rng: np.random.Generator) -> pd.DataFrame:
+        """Decoded rows; ``known`` marks the sub-columns fixed to ``conditions`` (one mask, or one per row)."""
         given = None
         if conditions is not None:
-            known = np.isin(np.array(self.tokens_.names)[self.tokens_.column_of], list(conditions.columns))
             filled = pd.DataFrame({name: conditions[name] if name in conditions.columns else np.nan
                                    for name in self.tokens_.names})
             given = EncodedConditions(np.zeros((n_rows, 0, 1), np.float32), self.tokens_.encode(filled), known)
@@ -265,10 +280,11 @@ class TabularARGN(TorchSynthesizer):
         with torch.no_grad(), torch_threads(threads):
             for start in range(0, n_rows, self.sample_chunk):
                 stop = min(start + self.sample_chunk, n_rows)
-                part = None if given is None else EncodedConditions(given.cond, given.encoded[start:stop], given.known)
+                part = None if given is None else EncodedConditions(
+                    given.cond, given.encoded[start:stop], given.known if given.known.ndim == 1 else given.known[start:stop])
                 chunks.append(self._generate(stop - start, part, rng).cpu().numpy())
         frame = self.tokens_.decode(np.concatenate(chunks), rng)
-        if conditions is not None:
+        if conditions is not None and known.ndim == 1:
             for column in conditions.columns:            # conditioned values come back exactly as asked
                 frame[column] = conditions[column].to_numpy()
         return frame

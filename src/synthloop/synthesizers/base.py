@@ -54,6 +54,15 @@ from synthloop.schema import Schema
 from synthloop.schema.schema import check_frame
 from synthloop.schema.values import InfOption, infinite_to_missing, model_numbers
 from synthloop.synthesizers._stored import ArrayCheck, params_model
+from synthloop.synthesizers.conditions import (
+    FilterStep,
+    Predicate,
+    check_numeric_values,
+    describe,
+    reference_rows,
+    segment_rows,
+    split_conditions,
+)
 from synthloop.synthesizers.params import RUN_OPTIONS, Constraint, check_params, param_names, run_options
 from synthloop.synthesizers.sampling import Candidates, ConditionStep, ConstraintStep, RowStep, draw_until
 from synthloop.synthesizers.seeds import SeedTree
@@ -69,6 +78,8 @@ class Synthesizer(ABC):
     name: ClassVar[str]
     #: The model's ``_sample`` honours a conditions frame itself (no rejection needed).
     native_conditions: ClassVar[bool] = False
+    #: The model implements ``_impute``: each row its own given cells (see ``impute``).
+    supports_imputation: ClassVar[bool] = False
     #: False for models that must never hold training rows (differentially private models): ``fit``
     #: then keeps no rows for the privacy reference, and privacy="parity"/"no-copies" are refused.
     keeps_training_rows: ClassVar[bool] = True
@@ -163,7 +174,7 @@ class Synthesizer(ABC):
 
     # ------------------------------------------------------------------ sample
     def sample(self, n_rows: int, *, conditions: ConditionsLike = None, seed: int | None = None,
-               privacy: PrivacyMode | None = None) -> pd.DataFrame:
+               privacy: PrivacyMode | None = None, min_segment_rows: int = 10) -> pd.DataFrame:
         """Generate exactly ``n_rows`` rows that meet ``conditions``, the schema's constraints and ``privacy``.
 
         Parameters
@@ -172,7 +183,11 @@ class Synthesizer(ABC):
             Rows to generate (ignored when ``conditions`` is a DataFrame: one row per condition row).
         conditions
             ``{"column": value}`` applied to every row, or a DataFrame with one condition row per
-            output row. Condition values must be labels seen in training.
+            output row. Condition values must be labels seen in training, or numbers in the training
+            range (whole numbers on an integer column). In the dict, a value may also be a
+            ``Range(low=30)`` or ``OneOf(["Sales", "Tech-support"])`` (``synthloop.synthesizers.Range``, ``OneOf``):
+            met by regenerating rows outside them, for every model. A condition no row can meet
+            raises ``ConditionError`` before anything is drawn.
         seed
             Makes this call reproducible; without it, each call continues the model's seed.
         privacy
@@ -182,13 +197,26 @@ class Synthesizer(ABC):
             Offending rows are regenerated, not dropped; ``self.last_sample_info_`` reports how many.
             Both need the training rows: a model loaded without its privacy reference raises
             ``PrivacyError`` when one is asked for, and by default samples with ``"off"`` and a warning.
+        min_segment_rows
+            Warn (``SynthloopWarning``, also in ``last_sample_info_.note``) when fewer training rows than
+            this meet dict conditions: the synthetic rows of so small a segment describe very few people.
+            Counted from the training rows held since ``fit``, or from the privacy reference a loaded model
+            found; skipped when neither can tell.
         """
         self._check_fitted()
         mode = check_mode(DEFAULT_PRIVACY if privacy is None else privacy)
         rng = self._sample_rng(seed)
+        predicates: dict[str, Predicate] = {}
+        if isinstance(conditions, Mapping):
+            conditions, predicates = split_conditions(conditions)
         cond = self._condition_frame(n_rows, conditions)
+        filters = self._filter_step(predicates)
         n_rows = len(cond) if cond is not None else _check_n_rows(n_rows)
         step, info = self._privacy_step(mode, default=privacy is None)
+        segment_note = self._segment_note(cond if isinstance(conditions, Mapping) else None, predicates, filters,
+                                          min_segment_rows)
+        if segment_note:
+            warnings.warn(segment_note, SynthloopWarning, stacklevel=2)
         if n_rows == 0:
             empty = {name: pd.Series(dtype="float64" if kind == "numeric" else object)
                      for name, kind in self.schema_.model_kinds().items()}
@@ -196,9 +224,9 @@ class Synthesizer(ABC):
             return self._to_user(pd.DataFrame(empty))
         privacy_steps = [step] if step is not None else []
         if cond is None:
-            model_rows = self._draw(n_rows, None, privacy_steps, rng)
+            model_rows = self._draw(n_rows, None, privacy_steps, rng, filters)
         else:
-            model_rows = self._draw_conditioned(cond, privacy_steps, rng)
+            model_rows = self._draw_conditioned(cond, privacy_steps, rng, filters)
         canonical = self._canonical(model_rows)
         if step is not None:
             info = step.finish(model_rows, canonical)
@@ -208,6 +236,8 @@ class Synthesizer(ABC):
             info.n_rows = len(model_rows)
             hashes = self._training_hashes()
             info.n_copies_returned = None if hashes is None else int(self._copies(canonical, hashes).sum())
+        if segment_note:
+            info.note = f"{info.note} {segment_note}".strip()
         self.last_sample_info_ = info
         return self._to_user(model_rows)
 
@@ -274,24 +304,99 @@ class Synthesizer(ABC):
     def _copies(self, canonical: pd.DataFrame, hashes: np.ndarray) -> np.ndarray:
         return np.isin(self._row_hashes(canonical), hashes)
 
+    # ------------------------------------------------------------------ impute
+    def impute(self, frame: pd.DataFrame, *, seed: int | None = None) -> pd.DataFrame:
+        """Fill the missing cells of ``frame`` from the model's conditional distribution given each row's other cells.
+
+        One output row per input row; the given (non-missing) cells come back exactly. Columns the frame
+        lacks are drawn too. A missing cell always means "fill in" here, even in a nullable column.
+        No privacy step runs: the rows are the caller's. Models whose generation can fix any subset of
+        cells per row implement it (``supports_imputation``); others raise ``ConfigError``.
+        """
+        self._check_fitted()
+        if not self.supports_imputation:
+            from synthloop.synthesizers import REGISTRY
+
+            able = [name for name in REGISTRY.names() if _can_impute(REGISTRY, name)]
+            raise ConfigError(f"{self.name} cannot impute missing cells (it cannot fix a different set of cells in each "
+                              f"row); models that can: {', '.join(able)}. For the same columns in every row, use "
+                              "sample(conditions=frame).")
+        if not isinstance(frame, pd.DataFrame):
+            raise ConditionError(f"impute needs a DataFrame, got {type(frame).__name__}.")
+        frame = frame.rename(columns=str).reset_index(drop=True)
+        kinds = self.schema_.model_kinds()
+        unknown = [name for name in frame.columns if name not in self.schema_.names]
+        if unknown:
+            raise ConditionError(f"impute: column(s) {', '.join(map(repr, unknown[:5]))} are not in the model's schema "
+                                 f"(columns: {', '.join(self.schema_.names)}).")
+        learned = [name for name in frame.columns if name in kinds and frame[name].notna().any()]
+        if len(frame) == 0:
+            return self.sample(0, seed=seed, privacy="off")
+        rng = self._sample_rng(seed)
+        given = self._condition_frame(len(frame), frame[learned]) if learned else pd.DataFrame(index=frame.index)
+        known = frame[learned].notna().reset_index(drop=True)
+        rows = self._impute(given, known, rng).reset_index(drop=True)
+        for name in learned:
+            mask = known[name].to_numpy()
+            rows.loc[mask, name] = given.loc[mask, name].to_numpy()     # exact on the given cells
+        self.last_sample_info_ = SampleInfo(privacy="off", n_rows=len(rows),
+                                            note="imputation: no privacy step (the rows are the caller's).")
+        return self._to_user(rows)
+
+    def _impute(self, given: pd.DataFrame, known: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+        """Model-view rows, one per row of ``given``, drawn given the cells where ``known`` is True."""
+        raise NotImplementedError
+
+    def _filter_step(self, predicates: Mapping[str, Predicate]) -> FilterStep | None:
+        """The row step of the ranges and sets (None without any); unknown columns raise."""
+        if not predicates:
+            return None
+        kinds = self.schema_.model_kinds()
+        unknown = [name for name in predicates if name not in kinds]
+        if unknown:
+            raise ConditionError(f"Cannot sample with these conditions: '{unknown[0]}' is not a learned column "
+                                 f"(learned: {', '.join(kinds)})")
+        return FilterStep(self.schema_, predicates)
+
+    def _segment_note(self, cond: pd.DataFrame | None, predicates: Mapping[str, Predicate],
+                      filters: FilterStep | None, min_rows: int) -> str:
+        """A privacy note when fewer than ``min_rows`` training rows form the asked-for segment."""
+        if cond is None and filters is None:
+            return ""
+        equal = cond if cond is not None else pd.DataFrame()
+        training = getattr(self, "_training_rows", None)
+        reference = getattr(self, "_privacy_reference", None)
+        if training is None and reference is not None:           # a loaded model: the reference tells, when it can
+            training = reference_rows(reference, self.schema_, equal, predicates)
+        if training is None:
+            return ""
+        count = segment_rows(training, equal, filters)
+        if count >= min_rows:
+            return ""
+        shown = describe({c: equal[c].iloc[0] for c in equal.columns}, predicates)
+        return (f"The segment {shown} holds only {count} of {len(training):,} training rows (fewer than "
+                f"{min_rows}): its synthetic rows describe very few real people; share them with care.")
+
     def _draw_conditioned(self, cond: pd.DataFrame, privacy_steps: list[PrivacyStep],
-                          rng: np.random.Generator) -> pd.DataFrame:
+                          rng: np.random.Generator, filters: FilterStep | None = None) -> pd.DataFrame:
         """Group identical condition rows and fill each group, keeping the caller's row order."""
         keys = pd.MultiIndex.from_frame(cond.astype(object).fillna("\0nan"))
         parts = []
         for _, positions in pd.Series(np.arange(len(cond))).groupby(pd.factorize(keys)[0]):
             group = cond.iloc[positions.to_numpy()].reset_index(drop=True)
-            drawn = self._draw(len(group), group, privacy_steps, rng)
+            drawn = self._draw(len(group), group, privacy_steps, rng, filters)
             drawn.index = positions.to_numpy()
             parts.append(drawn)
         return pd.concat(parts).sort_index().reset_index(drop=True)
 
     def _draw(self, n_rows: int, cond: pd.DataFrame | None, privacy_steps: list[PrivacyStep],
-              rng: np.random.Generator) -> pd.DataFrame:
-        """Exactly ``n_rows`` rows through the row steps: conditions, constraints, then privacy."""
+              rng: np.random.Generator, filters: FilterStep | None = None) -> pd.DataFrame:
+        """Exactly ``n_rows`` rows through the row steps: conditions, ranges and sets, constraints, then privacy."""
         steps: list[RowStep] = []
         if cond is not None:
             steps.append(ConditionStep(cond))
+        if filters is not None:
+            steps.append(filters)
         if self.schema_.constraints:
             where = "" if cond is None else f" with conditions {ConditionStep(cond).describe()}"
             steps.append(ConstraintStep(self.schema_.constraints, where))
@@ -356,8 +461,19 @@ class Synthesizer(ABC):
             column = self.schema_[name]
             if kinds[name] == "numeric":
                 if not self.native_conditions:
-                    problems.append(f"'{name}' is numeric; {self.name} can condition on categorical columns only")
-                out[name] = model_numbers(column, frame[name])
+                    problems.append(f"'{name}' is numeric; {self.name} can condition on categorical columns only "
+                                    f"(equality), or on a range: --where \"{name}>=V\" / Range(low=V, high=V)")
+                    continue
+                try:
+                    out[name] = model_numbers(column, pd.to_numeric(frame[name]) if column.kind == "numeric"
+                                              and not pd.api.types.is_numeric_dtype(frame[name].dtype) else frame[name])
+                except (TypeError, ValueError):
+                    problems.append(f"'{name}' is numeric, and {frame[name].iloc[0]!r} is not a number")
+                    continue
+                if column.kind == "numeric":
+                    problem = check_numeric_values(column, out[name].to_numpy(dtype="float64"))
+                    if problem:
+                        problems.append(problem)
                 continue
             labels = to_labels(frame[name])
             unseen = sorted(set(labels.dropna()) - set(column.categories or ()))
@@ -495,6 +611,13 @@ class Synthesizer(ABC):
 
 def _default(cls: type, name: str) -> Any:
     return inspect.signature(cls.__init__).parameters[name].default
+
+
+def _can_impute(registry: Any, name: str) -> bool:
+    try:
+        return bool(getattr(registry.get(name), "supports_imputation", False))
+    except (ImportError, SynthloopError):          # an extra that is not installed
+        return False
 
 
 def _check_n_rows(n_rows: object) -> int:
