@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -18,3 +20,11 @@ def adult_small(adult_train) -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def penguins() -> pd.DataFrame:
     return sl.datasets.load("penguins")
+
+
+@pytest.fixture
+def penguins_csv(tmp_path, penguins) -> Path:
+    """The penguins table as a CSV file, for the command-line tests."""
+    path = tmp_path / "penguins.csv"
+    penguins.to_csv(path, index=False)
+    return path

@@ -34,13 +34,6 @@ def assert_bad_input(result, *needles: str) -> None:
 
 
 @pytest.fixture
-def penguins_csv(tmp_path, penguins) -> Path:
-    path = tmp_path / "penguins.csv"
-    penguins.to_csv(path, index=False)
-    return path
-
-
-@pytest.fixture
 def fitted(tmp_path, penguins_csv) -> Path:
     out = tmp_path / "model"
     result = invoke("fit", penguins_csv, "-m", "independent", "-p", "seed=3", "-o", out)

@@ -28,13 +28,6 @@ def invoke(*args: object):
     return runner.invoke(app, [str(a) for a in args])
 
 
-@pytest.fixture
-def penguins_csv(tmp_path, penguins) -> Path:
-    path = tmp_path / "penguins.csv"
-    penguins.to_csv(path, index=False)
-    return path
-
-
 # ---------------------------------------------------------------------- separators
 @pytest.mark.parametrize("separator", [";", "\t", "|"])
 def test_a_csv_separated_otherwise_is_read_by_its_separator(tmp_path, penguins, separator):

@@ -36,13 +36,6 @@ def model(penguins):
 
 
 @pytest.fixture
-def penguins_csv(tmp_path, penguins) -> Path:
-    path = tmp_path / "penguins.csv"
-    penguins.to_csv(path, index=False)
-    return path
-
-
-@pytest.fixture
 def no_fitting(monkeypatch):
     """Fitting fails loudly: a test that passes with it proves the target was checked first."""
     def refuse(self, data, rng):

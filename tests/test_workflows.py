@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -14,13 +13,6 @@ from synthloop.errors import ArtifactError, ConfigError
 from synthloop.io.tables import read_metadata
 from synthloop.lineage import LineageStore
 from synthloop.workflows import FitResult, default_checkpoint, fit_table, sample_table
-
-
-@pytest.fixture
-def penguins_csv(tmp_path, penguins) -> Path:
-    path = tmp_path / "penguins.csv"
-    penguins.to_csv(path, index=False)
-    return path
 
 
 class Display:
