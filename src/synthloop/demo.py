@@ -143,6 +143,8 @@ def _run_one(name, synthesizer, train, holdout, schema, out, metrics, seed, step
     model_dir = synthetic_path = report_path = report = None
     if out is not None:
         model_dir = synthesizer.save(out / "models" / name, overwrite=True)  # the demo owns its folder
+        # The privacy reference apart, where `synthloop sample` finds it (as `synthloop fit` keeps it).
+        synthesizer.save_privacy_reference(model_dir.with_name(name + ".privacy"), overwrite=True)
         synthetic_path = write_table(synthetic, out / "synthetic" / f"{name}.csv")
     if metrics:
         from synthloop.report import evaluate
