@@ -14,7 +14,7 @@ ALLOWED = {
     "synthesizers": {"schema", "transforms", "privacy", "nn", "tabular", "io", "registry", "metrics"},
     "lineage": {"tabular", "io"}, "loop": {"lineage"}, "report": {"metrics", "schema", "lineage", "io"},
     "lab": {"loop", "synthesizers", "metrics", "lineage", "datasets", "schema", "io"},
-    "datasets": {"registry"}, "demo": {"synthesizers", "report", "schema", "io", "__init__"},
+    "datasets": {"registry"}, "demo": {"synthesizers", "report", "schema", "io", "workflows", "__init__"},
     "workflows": {"synthesizers", "loop", "lineage", "privacy", "schema", "io"},
 }
 

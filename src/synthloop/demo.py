@@ -25,6 +25,7 @@ import pandas as pd
 from synthloop import datasets
 from synthloop.errors import ConfigError, MissingDependency
 from synthloop.schema import Schema
+from synthloop.workflows import default_reference_dir
 
 #: Baselines the demo fits, cheapest last; models whose module is not available are skipped and reported.
 DEMO_MODELS: tuple[str, ...] = ("cart", "gaussian_copula", "independent")
@@ -144,7 +145,7 @@ def _run_one(name, synthesizer, train, holdout, schema, out, metrics, seed, step
     if out is not None:
         model_dir = synthesizer.save(out / "models" / name, overwrite=True)  # the demo owns its folder
         # The privacy reference apart, where `synthloop sample` finds it (as `synthloop fit` keeps it).
-        synthesizer.save_privacy_reference(model_dir.with_name(name + ".privacy"), overwrite=True)
+        synthesizer.save_privacy_reference(default_reference_dir(model_dir), overwrite=True)
         synthetic_path = write_table(synthetic, out / "synthetic" / f"{name}.csv")
     if metrics:
         from synthloop.report import evaluate
