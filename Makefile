@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-EXTRAS ?= dev,torch,report,distributed
+EXTRAS ?= dev,torch,report,lab,distributed,dp,federated,search,ot,workbench
 
 .PHONY: install demo test lint bench clean
 
