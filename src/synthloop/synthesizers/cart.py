@@ -72,8 +72,19 @@ A leaf of 40 and zero copies were right for Adult and wrong elsewhere, in two op
   the reference than the held-out rows (DCR share ≤ 0.51 and median DCR ratio ≥ 1, in the
   evaluation suite's encoding; :func:`at_parity`). Bounding the redraws matters: redrawn copies
   also move rows away from training rows, but by distorting the joint distribution.
+- **Where a continuous column's values never repeat** (a single float column; measurements), a donor
+  value is still an exact training value, so a one-column table drew nothing but copies (parity
+  could not be met) and a few-column table stayed close even at the largest leaf the target allows.
+  The fit measures, per numeric column, the cross-fitted share of unseen values (not point masses)
+  that no training row holds (``fresh_share_``: near 1 for measurements, near 0 for ages or codes).
+  When no leaf reaches parity, the probe tries *fresh values*: that share of the drawn values moves
+  by Gaussian noise of 2, 8, 32 or 128 local spacings (the mean gap between neighbouring observed
+  values, so the noise follows the density), reflected into the observed range; the smallest spread
+  that reaches parity is kept (``jitter_``). Point masses, missing values and repeating columns keep
+  exact donors. Leaves come first because fresh values tried at every leaf chose small leaves with
+  large spreads and were easier to detect (abalone 0.556 → 0.603, ISLP Wage 0.541 → 0.558).
 
-Nothing is tuned on a holdout: both measurements use the training rows only. Measured effect (seed
+Nothing is tuned on a holdout: all three measurements use the training rows only. Measured effect (seed
 0, privacy step off, judged against each table's own held-out 20%; the first and third rows are
 the tests in ``tests/test_cart_calibration.py``; breast_cancer: the mean over fit seeds 0-7 of
 1,820 drawn rows each, range 0.79-0.87, its leaf at the cap of 1/8 of the rows):
