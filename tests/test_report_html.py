@@ -62,7 +62,11 @@ def test_verdict_and_gates_lead_the_page(report):
     row = re.search(r'<tr data-gate="detection_auc&lt;=0.51">(.*?)</tr>', page, re.S).group(1)
     assert "FAIL" in row and "--gate" in row
     assert '<tr data-gate="dcr_share&lt;=0.6">' in page                # default gates are shown too
-    assert "Verdict: not ready" not in report.to_html(gates=["detection_auc<=0.99"])
+    lenient = report.to_html(gates=["detection_auc<=0.99"])
+    row = re.search(r'<tr data-gate="detection_auc&lt;=0.99">(.*?)</tr>', lenient, re.S).group(1)
+    assert "FAIL" not in row
+    # still blocked: independent marginals teach a downstream model nothing (utility at chance, issue 13)
+    assert "no better than a trivial baseline" in lenient
 
 
 def test_matrices_are_side_by_side_with_full_labels(report):

@@ -15,8 +15,9 @@ Settings
     training row; when it cannot be met, ``PrivacyError``.
 ``"parity"`` (the default)
     The output is no closer to the training data than real unseen rows are: it holds at most as many
-    exact training copies, and at most as many rows within the 1st and 5th percentile of held-out
-    distance-to-closest-record (DCR), as held-out rows do (quotas ``floor(rate * n)``). Only the excess
+    exact training copies, and at most as many rows within the 1st, 5th, 10th, 25th and 50th percentile
+    of held-out distance-to-closest-record (DCR), as held-out rows do (quotas ``floor(rate * n)``), so
+    the tails and the bulk of the distance distribution (its median included) are controlled. Only the excess
     is regenerated, so little of the distribution is touched (``model.last_sample_info_`` reports the
     replaced count and the marginal shift). On tables where held-out rows often repeat training rows
     (small integer columns), parity allows copies at that rate instead of distorting the data.
