@@ -6,6 +6,7 @@ No route reads or writes a path a user names unless :func:`inside` resolved it i
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,7 +87,8 @@ class Folders:
         return path
 
     def relative(self, path: Path) -> str:
-        return path.resolve().relative_to(self.root).as_posix()
+        """The name of a path under the data folder (links are not followed: a name, not a target)."""
+        return Path(os.path.abspath(path)).relative_to(self.root).as_posix()
 
 
 def upload_name(filename: str | None) -> str:

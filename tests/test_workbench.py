@@ -1,0 +1,389 @@
+"""The workbench: every write needs its role and a CSRF token, names stay inside the data folder,
+passwords are argon2 hashes, jobs run the library's workflows, and a release is bound to the hashes
+of what was evaluated and decided by someone else than its requester."""
+
+import io
+import json
+import re
+import time
+
+import pandas as pd
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("argon2")
+pytest.importorskip("itsdangerous")
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from synthloop.errors import ConfigError  # noqa: E402
+from synthloop.workbench.app import create_app  # noqa: E402
+from synthloop.workbench.auth import SESSION_COOKIE, add_user  # noqa: E402
+from synthloop.workbench.jobs import sha256_of  # noqa: E402
+from synthloop.workbench.releases import TIERS, check_tier  # noqa: E402
+from synthloop.workbench.roles import PERMISSIONS, ROLES  # noqa: E402
+from synthloop.workbench.serve import check_bind  # noqa: E402
+
+PASSWORD = "a-long-password"
+
+
+def _token(client, url="/datasets"):
+    found = re.search(r'name="csrf" value="([^"]+)"', client.get(url).text)
+    return found.group(1)
+
+
+def _login(client, name, password=PASSWORD):
+    response = client.post("/login", data={"name": name, "password": password, "csrf": _token(client, "/login")},
+                           follow_redirects=False)
+    return response
+
+
+def _csv(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_csv(buffer, index=False)
+    return buffer.getvalue()
+
+
+def _wait(client, job_id, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        status = client.get(f"/jobs/{job_id}/status").json()
+        if status["status"] in ("done", "failed"):
+            return status
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not finish")
+
+
+def _job(response):
+    assert response.status_code == 303, response.text[:500]
+    return response.headers["location"].rsplit("/", 1)[-1]
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory):
+    """One app with a user per role, and one who holds both QA and privacy."""
+    folder = tmp_path_factory.mktemp("bench")
+    app = create_app(folder)
+    state = app.state.workbench.state
+    for role in ROLES:
+        add_user(state, role, PASSWORD, [role])
+    add_user(state, "both", PASSWORD, ["qa", "privacy"])
+    with TestClient(app) as client:
+        yield app, folder, client
+
+
+@pytest.fixture
+def as_user(bench):
+    app, _, _ = bench
+
+    def client_for(name):
+        client = TestClient(app)
+        assert _login(client, name).status_code == 303
+        return client
+    return client_for
+
+
+@pytest.fixture(scope="module")
+def pipeline(bench, penguins):
+    """Upload → fit → sample → evaluate, as QA, through the routes."""
+    app, folder, _ = bench
+    client = TestClient(app)
+    assert _login(client, "qa").status_code == 303
+    upload = client.post("/datasets/upload", data={"csrf": _token(client)},
+                         files={"file": ("penguins.csv", _csv(penguins), "text/csv")}, follow_redirects=False)
+    assert upload.status_code == 303
+    fit = _job(client.post("/fit", data={"csrf": _token(client), "data": "uploads/penguins.csv",
+                                         "model": "independent", "params": "seed=3", "holdout": "0.25"},
+                           follow_redirects=False))
+    fitted = _wait(client, fit)
+    sample = _job(client.post("/sample", data={"csrf": _token(client), "fit_job": fit, "n_rows": "200"},
+                              follow_redirects=False))
+    sampled = _wait(client, sample)
+    evaluation = _job(client.post("/evaluate", data={"csrf": _token(client), "sample_job": sample},
+                                  follow_redirects=False))
+    evaluated = _wait(client, evaluation)
+    return {"client": client, "folder": folder, "fit": fitted, "sample": sampled, "evaluate": evaluated}
+
+
+# ---------------------------------------------------------------- roles and CSRF
+def test_every_write_route_names_an_action_and_refuses_every_other_role(bench, as_user):
+    app, _, anonymous = bench
+    posts = {route.path for route in app.routes if "POST" in getattr(route, "methods", ())}
+    assert posts == set(app.state.writes)                      # no POST route bypasses Routes.write
+    assert set(app.state.writes.values()) - {None} == set(PERMISSIONS)
+    clients = {role: as_user(role) for role in ROLES}
+    jobs_before = len(app.state.workbench.state.jobs())
+    for path, action in app.state.writes.items():
+        url = re.sub(r"\{[^}]+\}", "x", path)
+        if path != "/login":
+            assert anonymous.post(url, data={"csrf": "x"}).status_code == 401, path
+        if action is None:
+            continue
+        for role, client in clients.items():
+            if role in PERMISSIONS[action]:
+                continue
+            response = client.post(url, data={"csrf": _token(client), "name": "intruder", "password": PASSWORD,
+                                              "roles": "admin", "data": "uploads/x.csv", "model": "independent"})
+            assert response.status_code == 403, (path, role, response.status_code)
+            assert "needs the role" in response.text
+    assert len(app.state.workbench.state.jobs()) == jobs_before
+    assert app.state.workbench.state.user("intruder") is None
+
+
+def test_writes_without_a_valid_csrf_token_are_refused(bench, as_user, penguins):
+    app, folder, _ = bench
+    expert, other = as_user("expert"), as_user("qa")
+    files = {"file": ("csrf.csv", _csv(penguins.head(20)), "text/csv")}
+    for token in (None, "0" * 64, _token(other)):              # none, forged, another session's
+        data = {} if token is None else {"csrf": token}
+        response = expert.post("/datasets/upload", data=data, files=files)
+        assert response.status_code == 403 and "security token" in response.text
+    assert not (folder / "uploads" / "csrf.csv").exists()
+    assert expert.post("/datasets/upload", data={"csrf": _token(expert)}, files=files,
+                       follow_redirects=False).status_code == 303
+
+
+def test_cookies_are_httponly_strict_and_logout_needs_the_token(bench):
+    app, _, _ = bench
+    client = TestClient(app)
+    response = _login(client, "qa")
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+    assert client.post("/logout", data={"csrf": "wrong"}).status_code == 403
+    assert client.get("/datasets", follow_redirects=False).status_code == 200
+
+
+# ---------------------------------------------------------------- login
+def test_passwords_are_argon2_hashes_and_login_rotates_the_session(bench):
+    app, _, _ = bench
+    stored = app.state.workbench.state.user("qa")["password_hash"]
+    assert stored.startswith("$argon2id$") and PASSWORD not in stored
+    client = TestClient(app)
+    _token(client, "/login")
+    before = client.cookies.get(SESSION_COOKIE)
+    assert _login(client, "qa", "wrong-password").status_code == 401
+    assert _login(client, "nobody").status_code == 401
+    assert client.get("/datasets", follow_redirects=False).status_code == 303     # still signed out
+    assert _login(client, "qa").status_code == 303
+    assert client.cookies.get(SESSION_COOKIE) != before
+    assert client.get("/datasets", follow_redirects=False).status_code == 200
+    client.cookies.set(SESSION_COOKIE, client.cookies.get(SESSION_COOKIE)[:-3] + "abc")    # tampered
+    assert client.get("/datasets", follow_redirects=False).status_code == 303
+
+
+def test_users_need_strong_passwords_known_roles_and_unique_names(bench):
+    state = bench[0].state.workbench.state
+    for name, password, roles in (("short", "x", ["qa"]), ("Bad Name", PASSWORD, ["qa"]),
+                                  ("norole", PASSWORD, []), ("odd", PASSWORD, ["boss"]), ("qa", PASSWORD, ["qa"])):
+        with pytest.raises(ConfigError):
+            add_user(state, name, password, roles)
+
+
+# ---------------------------------------------------------------- the data folder
+def test_names_outside_the_data_folder_are_refused(bench, as_user, tmp_path):
+    app, folder, _ = bench
+    expert = as_user("expert")
+    outside = tmp_path / "secret.csv"
+    outside.write_text("a,b\n1,2\n")
+    (folder / "uploads" / "link.csv").symlink_to(outside)
+    for name in ("../../../etc/passwd", str(outside), "uploads/../../secret.csv", "uploads/link.csv",
+                 ".workbench/workbench.db"):
+        assert expert.get("/datasets/view", params={"name": name}).status_code == 400, name
+        assert expert.get("/schema", params={"name": name}).status_code == 400, name
+        response = expert.post("/fit", data={"csrf": _token(expert), "data": name, "model": "independent"})
+        assert response.status_code == 400 and "outside" in response.text or "not a table" in response.text, name
+    response = expert.post("/datasets/upload", data={"csrf": _token(expert)},
+                           files={"file": ("../../escape.csv", b"a,b\n1,2\n", "text/csv")}, follow_redirects=False)
+    assert response.status_code == 303                      # stored under its base name, inside uploads/
+    assert (folder / "uploads" / "escape.csv").is_file() and not (folder.parent / "escape.csv").exists()
+
+
+def test_uploads_are_size_limited_and_must_be_tables(tmp_path, penguins):
+    app = create_app(tmp_path, max_upload_bytes=4096)
+    add_user(app.state.workbench.state, "ann", PASSWORD, ["expert"])
+    with TestClient(app) as client:
+        _login(client, "ann")
+        big = client.post("/datasets/upload", data={"csrf": _token(client)},
+                          files={"file": ("big.csv", _csv(penguins), "text/csv")})
+        assert big.status_code == 413
+        for name, body in (("x.exe", b"MZ"), ("bad.parquet", b"not parquet at all"), ("empty.csv", b"")):
+            response = client.post("/datasets/upload", data={"csrf": _token(client)},
+                                   files={"file": (name, body, "application/octet-stream")})
+            assert response.status_code == 400, name
+        assert sorted(p.name for p in (tmp_path / "uploads").iterdir()) == []
+
+
+# ---------------------------------------------------------------- jobs, reports, lineage
+def test_fit_sample_evaluate_run_as_jobs_and_are_recorded(pipeline, bench):
+    app = bench[0]
+    fit, sample, evaluation = pipeline["fit"], pipeline["sample"], pipeline["evaluate"]
+    assert (fit["status"], sample["status"], evaluation["status"]) == ("done", "done", "done"), \
+        (fit["error"], sample["error"], evaluation["error"])
+    folder, client = pipeline["folder"], pipeline["client"]
+    assert (folder / fit["outputs"]["model_dir"] / "config.json").is_file()
+    table = pd.read_csv(folder / sample["outputs"]["table"])
+    assert len(table) == 200
+    report = client.get(f"/reports/{evaluation['id']}")
+    assert report.status_code == 200 and "membership_inference_auc" in report.text
+    store = app.state.workbench.worker.store()
+    actions = {(e["action"], e["detail"].get("user")) for e in store.events()}
+    assert {("workbench-upload", "qa"), ("workbench-fit", "qa"), ("workbench-sample", "qa"),
+            ("workbench-evaluate", "qa")} <= actions
+    assert store.get(sample["outputs"]["sample_id"]).kind == "synthetic"
+
+
+def test_bad_parameters_are_refused_before_a_job_starts(bench, as_user):
+    app = bench[0]
+    qa = as_user("qa")
+    before = len(app.state.workbench.state.jobs())
+    response = qa.post("/fit", data={"csrf": _token(qa), "data": "uploads/penguins.csv", "model": "independent",
+                                     "params": "no_such_parameter=3"})
+    assert response.status_code == 400
+    assert len(app.state.workbench.state.jobs()) == before
+
+
+def test_the_schema_page_saves_kinds_and_constraints_and_shows_violations(bench, as_user, pipeline, penguins):
+    app, folder, _ = bench
+    expert = as_user("expert")
+    response = expert.post("/schema", data={"csrf": _token(expert), "name": "uploads/penguins.csv",
+                                            "kind:year": "categorical", "target": "species",
+                                            "constraints": "body_mass_g > 4000"})
+    assert response.status_code == 200                     # followed to the schema page
+    expected = int((~(penguins["body_mass_g"] > 4000)).sum())
+    shown = re.search(r'id="n-violating">(\d+)<', response.text)
+    assert shown is not None and int(shown.group(1)) == expected
+    saved = json.loads((folder / "schemas" / "penguins.csv.schema.json").read_text())
+    assert saved["target"] == "species"
+    assert {c["name"]: c["kind"] for c in saved["columns"]}["year"] == "categorical"
+    qa = as_user("qa")
+    assert qa.post("/schema", data={"csrf": _token(qa), "name": "uploads/penguins.csv"}).status_code == 403
+
+
+# ---------------------------------------------------------------- releases
+def _request(client, evaluation, tier):
+    response = client.post("/releases", data={"csrf": _token(client), "evaluation": evaluation, "tier": tier},
+                           follow_redirects=False)
+    assert response.status_code == 303, response.text[:500]
+    return response.headers["location"].rsplit("/", 1)[-1]
+
+
+def test_a_release_is_bound_to_its_hashes_and_decided_by_someone_else(pipeline, bench, as_user):
+    app = bench[0]
+    state, folder = app.state.workbench.state, pipeline["folder"]
+    evaluation = pipeline["evaluate"]["id"]
+    both, qa, privacy = as_user("both"), as_user("qa"), as_user("privacy")
+    release_id = _request(both, evaluation, "internal")
+    release = state.release(release_id)
+    table = folder / release["file"]
+    assert release["sha256"] == sha256_of(table)
+    from synthloop.report import Report
+
+    gates = check_tier(Report.from_json(folder / release["report"]), "internal")
+    assert release["status"] == ("requested" if all(g["passed"] for g in gates) else "blocked")
+    if release["status"] == "blocked":
+        pytest.skip("the internal tier's gates failed on this sample; nothing to approve")
+    decide = f"/releases/{release_id}/decide"
+    own = both.post(decide, data={"csrf": _token(both), "decision": "approve", "reason": "mine"})
+    assert own.status_code == 400 and "someone other" in own.text                # four eyes
+    assert privacy.post(decide, data={"csrf": _token(privacy), "decision": "approve", "reason": " "}).status_code == 400
+    original = table.read_bytes()
+    table.write_bytes(original + b"\n")                                         # changed after the request
+    tampered = privacy.post(decide, data={"csrf": _token(privacy), "decision": "approve", "reason": "ok"})
+    assert tampered.status_code == 400 and "changed since the request" in tampered.text
+    table.write_bytes(original)
+    approved = privacy.post(decide, data={"csrf": _token(privacy), "decision": "approve", "reason": "gates pass"},
+                            follow_redirects=False)
+    assert approved.status_code == 303
+    again = privacy.post(decide, data={"csrf": _token(privacy), "decision": "refuse", "reason": "changed my mind"})
+    assert again.status_code == 400                                             # decided once
+    manifest = qa.get(f"/releases/{release_id}/manifest.json").json()
+    assert manifest["status"] == "approved" and manifest["decided_by"] == "privacy"
+    assert manifest["table"]["sha256"] == sha256_of(table)
+    assert manifest["evaluation"]["sha256"] == sha256_of(folder / release["report"])
+    on_disk = json.loads((folder / "releases" / release_id / "manifest.json").read_text())
+    assert on_disk == manifest
+    events = app.state.workbench.worker.store().events(release["dataset_id"])
+    decided = [e for e in events if e["action"] == "release-approved"]
+    assert len(decided) == 1 and decided[0]["detail"]["user"] == "privacy"
+    assert decided[0]["detail"]["sha256"] == release["sha256"] and decided[0]["detail"]["reason"] == "gates pass"
+    assert any(e["action"] == "release-tampered" for e in events)
+
+
+def test_a_refusal_is_recorded_with_its_reason(pipeline, bench, as_user):
+    app = bench[0]
+    qa, privacy = as_user("qa"), as_user("privacy")
+    release_id = _request(qa, pipeline["evaluate"]["id"], "internal")
+    if app.state.workbench.state.release(release_id)["status"] == "blocked":
+        pytest.skip("the internal tier's gates failed on this sample")
+    response = privacy.post(f"/releases/{release_id}/decide",
+                            data={"csrf": _token(privacy), "decision": "refuse", "reason": "too few rows"})
+    assert response.status_code == 200 and "refused" in response.text
+    release = app.state.workbench.state.release(release_id)
+    assert (release["status"], release["decided_by"], release["reason"]) == ("refused", "privacy", "too few rows")
+    events = app.state.workbench.worker.store().events(release["dataset_id"])
+    assert any(e["action"] == "release-refused" and e["detail"]["reason"] == "too few rows" for e in events)
+
+
+def test_a_release_whose_gates_fail_is_blocked_and_can_not_be_approved(pipeline, bench, as_user):
+    app = bench[0]
+    folder, evaluation = pipeline["folder"], pipeline["evaluate"]
+    report_path = folder / evaluation["outputs"]["report"]
+    original = report_path.read_text()
+    data = json.loads(original)
+    for row in data["scores"]:
+        if row["metric"] == "membership_inference_auc":
+            row["value"] = 0.99                                    # an attack that wins: every tier must fail
+    report_path.write_text(json.dumps(data))
+    try:
+        qa, privacy = as_user("qa"), as_user("privacy")
+        for tier in TIERS:
+            release_id = _request(qa, evaluation["id"], tier)
+            release = app.state.workbench.state.release(release_id)
+            assert release["status"] == "blocked"
+            failed = [g["gate"] for g in release["gates"] if not g["passed"]]
+            assert any(g.startswith("membership_inference_auc") for g in failed)
+            response = privacy.post(f"/releases/{release_id}/decide",
+                                    data={"csrf": _token(privacy), "decision": "approve", "reason": "ok"})
+            assert response.status_code == 400 and "blocked" in response.text
+    finally:
+        report_path.write_text(original)
+
+
+# ---------------------------------------------------------------- serving
+def test_only_loopback_binds_without_a_proxy_and_users():
+    check_bind("127.0.0.1", behind_proxy=False, n_users=0)
+    check_bind("::1", behind_proxy=False, n_users=0)
+    for proxy, users in ((False, 1), (True, 0), (False, 0)):
+        with pytest.raises(ConfigError, match="Refusing to listen"):
+            check_bind("0.0.0.0", behind_proxy=proxy, n_users=users)
+    check_bind("0.0.0.0", behind_proxy=True, n_users=1)
+
+
+def test_pages_answer_for_signed_in_users_only(pipeline, bench, as_user):
+    app = bench[0]
+    anonymous = TestClient(app)
+    job = pipeline["fit"]["id"]
+    pages = ["/datasets", "/jobs", f"/jobs/{job}", "/releases", "/lineage", "/datasets/view?name=uploads/penguins.csv"]
+    for page in pages:
+        assert anonymous.get(page, follow_redirects=False).status_code == 303, page
+    qa = as_user("qa")
+    for page in pages:
+        assert qa.get(page).status_code == 200, page
+    assert qa.get("/users").status_code == 403 and as_user("admin").get("/users").status_code == 200
+    assert qa.get("/jobs/nope").status_code == 404
+
+
+def test_cli_adds_and_lists_users(tmp_path):
+    from typer.testing import CliRunner
+
+    from synthloop.cli import app
+
+    runner = CliRunner()
+    added = runner.invoke(app, ["workbench", "user", "add", "ann", "--role", "qa", "--role", "privacy",
+                                "--data", str(tmp_path), "--password-stdin"], input=PASSWORD + "\n")
+    assert added.exit_code == 0, added.output
+    listed = runner.invoke(app, ["workbench", "user", "list", "--data", str(tmp_path)])
+    assert "ann" in listed.output and "privacy, qa" in listed.output
+    weak = runner.invoke(app, ["workbench", "user", "add", "bob", "--role", "qa", "--data", str(tmp_path),
+                               "--password-stdin"], input="short\n")
+    assert weak.exit_code == 2
