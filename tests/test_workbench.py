@@ -14,15 +14,15 @@ pytest.importorskip("fastapi")
 pytest.importorskip("argon2")
 pytest.importorskip("itsdangerous")
 
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from synthloop.errors import ConfigError  # noqa: E402
-from synthloop.workbench.app import create_app  # noqa: E402
-from synthloop.workbench.auth import SESSION_COOKIE, add_user  # noqa: E402
-from synthloop.workbench.jobs import sha256_of  # noqa: E402
-from synthloop.workbench.releases import TIERS, check_tier  # noqa: E402
-from synthloop.workbench.roles import PERMISSIONS, ROLES  # noqa: E402
-from synthloop.workbench.serve import check_bind  # noqa: E402
+from synthloop.errors import ConfigError
+from synthloop.workbench.app import create_app
+from synthloop.workbench.auth import SESSION_COOKIE, add_user
+from synthloop.workbench.jobs import sha256_of
+from synthloop.workbench.releases import TIERS, check_tier
+from synthloop.workbench.roles import PERMISSIONS, ROLES
+from synthloop.workbench.serve import check_bind
 
 PASSWORD = "a-long-password"
 
@@ -131,7 +131,7 @@ def test_every_write_route_names_an_action_and_refuses_every_other_role(bench, a
 
 
 def test_writes_without_a_valid_csrf_token_are_refused(bench, as_user, penguins):
-    app, folder, _ = bench
+    folder = bench[1]
     expert, other = as_user("expert"), as_user("qa")
     files = {"file": ("csrf.csv", _csv(penguins.head(20)), "text/csv")}
     for token in (None, "0" * 64, _token(other)):              # none, forged, another session's
@@ -181,7 +181,7 @@ def test_users_need_strong_passwords_known_roles_and_unique_names(bench):
 
 # ---------------------------------------------------------------- the data folder
 def test_names_outside_the_data_folder_are_refused(bench, as_user, tmp_path):
-    app, folder, _ = bench
+    folder = bench[1]
     expert = as_user("expert")
     outside = tmp_path / "secret.csv"
     outside.write_text("a,b\n1,2\n")
@@ -191,7 +191,7 @@ def test_names_outside_the_data_folder_are_refused(bench, as_user, tmp_path):
         assert expert.get("/datasets/view", params={"name": name}).status_code == 400, name
         assert expert.get("/schema", params={"name": name}).status_code == 400, name
         response = expert.post("/fit", data={"csrf": _token(expert), "data": name, "model": "independent"})
-        assert response.status_code == 400 and "outside" in response.text or "not a table" in response.text, name
+        assert response.status_code == 400 and ("outside" in response.text or "not a table" in response.text), name
     response = expert.post("/datasets/upload", data={"csrf": _token(expert)},
                            files={"file": ("../../escape.csv", b"a,b\n1,2\n", "text/csv")}, follow_redirects=False)
     assert response.status_code == 303                      # stored under its base name, inside uploads/
@@ -243,7 +243,7 @@ def test_bad_parameters_are_refused_before_a_job_starts(bench, as_user):
 
 
 def test_the_schema_page_saves_kinds_and_constraints_and_shows_violations(bench, as_user, pipeline, penguins):
-    app, folder, _ = bench
+    folder = bench[1]
     expert = as_user("expert")
     response = expert.post("/schema", data={"csrf": _token(expert), "name": "uploads/penguins.csv",
                                             "kind:year": "categorical", "target": "species",
