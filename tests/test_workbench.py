@@ -387,3 +387,117 @@ def test_cli_adds_and_lists_users(tmp_path):
     weak = runner.invoke(app, ["workbench", "user", "add", "bob", "--role", "qa", "--data", str(tmp_path),
                                "--password-stdin"], input="short\n")
     assert weak.exit_code == 2
+
+
+# ---------------------------------------------------------------- in a real browser
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture
+def served(tmp_path):
+    """The app on a free loopback port, served by uvicorn in a thread."""
+    import socket
+    import threading
+    from pathlib import Path
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"needs Debian chromium at {CHROMIUM}")
+    pytest.importorskip("playwright.sync_api")
+    uvicorn = pytest.importorskip("uvicorn")
+    app = create_app(tmp_path / "data")
+    add_user(app.state.workbench.state, "root", PASSWORD, ["admin"])
+    add_user(app.state.workbench.state, "quinn", PASSWORD, ["qa", "expert"])
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    yield app, f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.mark.slow
+def test_each_role_works_through_the_pages_in_headless_chromium(served, penguins, tmp_path):
+    """Admin adds a privacy officer; QA uploads, fits, samples, evaluates and requests two releases;
+    the privacy officer approves one and refuses the other; the lineage page shows both decisions."""
+    from playwright.sync_api import sync_playwright
+
+    app, base = served
+    upload = tmp_path / "penguins.csv"
+    penguins.to_csv(upload, index=False)
+
+    def sign_in(page, name):
+        page.goto(f"{base}/login")
+        page.fill("#name", name)
+        page.fill("#password", PASSWORD)
+        page.click("#sign-in")
+        page.wait_for_url(f"{base}/datasets")
+
+    def finish(page):
+        page.wait_for_selector("#status.status-done, #status.status-failed", timeout=60_000)
+        assert page.inner_text("#status") == "done", page.inner_text("main")
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            admin = browser.new_page()
+            sign_in(admin, "root")
+            admin.goto(f"{base}/users")
+            admin.fill("#new-name", "pat")
+            admin.fill("#new-password", PASSWORD)
+            admin.check("input[name=roles][value=privacy]")
+            admin.click("#add-user")
+            assert "pat" in admin.inner_text("main")
+
+            qa = browser.new_context().new_page()
+            sign_in(qa, "quinn")
+            qa.set_input_files("#file", str(upload))
+            qa.click("#upload")
+            qa.wait_for_selector("#preview")
+            qa.select_option("#model", "cart")
+            qa.click("#fit")
+            finish(qa)
+            qa.click("#sample")
+            finish(qa)
+            qa.click("#evaluate")
+            finish(qa)
+            verdict = qa.inner_text("#verdict")
+            evaluation_url = qa.url
+            qa.click("#report-link")
+            qa.wait_for_selector("#verdict")                     # the report page's own verdict block
+            assert verdict in qa.inner_text("#verdict").lower()
+            releases = []
+            for _ in range(2):
+                qa.goto(evaluation_url)
+                qa.select_option("#tier", "internal")
+                qa.click("#request-release")
+                qa.wait_for_selector("#release-status")
+                releases.append((qa.url, qa.inner_text("#release-status")))
+
+            assert any(status == "requested" for _, status in releases), releases   # cart passes the internal tier
+            officer = browser.new_context().new_page()
+            sign_in(officer, "pat")
+            state, decided = app.state.workbench.state, []
+            for (url, status), decision in zip(releases, ("approve", "refuse"), strict=True):
+                officer.goto(url)
+                if status == "blocked":                           # the tier's gates failed: no decision offered
+                    assert officer.query_selector(f"#{decision}") is None
+                    continue
+                officer.fill("#reason", f"{decision}d in the browser test")
+                officer.click(f"#{decision}")
+                officer.wait_for_selector(f"#release-status.status-{decision}d")
+                assert state.release(url.rsplit("/", 1)[-1])["decided_by"] == "pat"
+                decided.append(decision)
+            officer.goto(f"{base}/lineage")
+            events = officer.inner_text("#events")
+            for decision in decided:
+                assert f"release-{decision}d" in events
+            assert "user=pat" in events
+            assert "workbench-fit" in events and "workbench-upload" in events
+        finally:
+            browser.close()

@@ -42,7 +42,7 @@ def create_app(data: str | Path, *, lineage: str | Path | None = None, threads: 
     the session cookie ``Secure`` (set it behind a TLS-terminating proxy).
     """
     fastapi = require("fastapi", "workbench", "The workbench")
-    require("multipart", "workbench", "Workbench forms")
+    require("python_multipart", "workbench", "Workbench forms")
     folders = Folders.create(data)
     state = State(folders.private / "workbench.db")
     worker = Worker(state, folders, lineage if lineage is not None else folders.lineage, threads=threads)
