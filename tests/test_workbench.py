@@ -349,6 +349,22 @@ def test_a_release_whose_gates_fail_is_blocked_and_can_not_be_approved(pipeline,
         report_path.write_text(original)
 
 
+def test_the_lineage_store_can_be_a_team_server(lineage_location, tmp_path, penguins):
+    """SQLite by default; with a postgresql:// DSN the app records into the shared server."""
+    from synthloop.lineage import LineageStore
+
+    app = create_app(tmp_path / "data", lineage=lineage_location)
+    add_user(app.state.workbench.state, "ann", PASSWORD, ["expert"])
+    with TestClient(app) as client:
+        _login(client, "ann")
+        response = client.post("/datasets/upload", data={"csrf": _token(client)},
+                               files={"file": ("p.csv", _csv(penguins), "text/csv")}, follow_redirects=False)
+        assert response.status_code == 303
+        assert "workbench-upload" in client.get("/lineage").text
+    events = LineageStore(lineage_location).events()
+    assert [e["detail"].get("user") for e in events if e["action"] == "workbench-upload"] == ["ann"]
+
+
 # ---------------------------------------------------------------- serving
 def test_only_loopback_binds_without_a_proxy_and_users():
     check_bind("127.0.0.1", behind_proxy=False, n_users=0)
