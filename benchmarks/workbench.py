@@ -79,7 +79,7 @@ def measure(folder: str, args) -> dict[str, object]:
 
         fit, fitted = run("/fit", {"data": "uploads/adult.csv", "model": args.model, "holdout": "0.2"}, "fit")
         out["fit_library_s"] = fitted["outputs"]["seconds"]
-        sample, sampled = run("/sample", {"fit_job": fit, "n_rows": str(fitted["outputs"]["n_rows"])}, "sample")
+        sample, _ = run("/sample", {"fit_job": fit, "n_rows": str(fitted["outputs"]["n_rows"])}, "sample")
         evaluation, evaluated = run("/evaluate", {"sample_job": sample}, "evaluate")
         out["verdict"] = evaluated["outputs"]["verdict"]
         response = client.post("/releases", data={"csrf": token(), "evaluation": evaluation, "tier": "internal"},
