@@ -72,14 +72,17 @@ def bench(tmp_path_factory):
         yield app, folder, client
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def as_user(bench):
+    """A signed-in client per user, made once (each login is an argon2 verification)."""
     app, _, _ = bench
+    clients = {}
 
     def client_for(name):
-        client = TestClient(app)
-        assert _login(client, name).status_code == 303
-        return client
+        if name not in clients:
+            clients[name] = TestClient(app)
+            assert _login(clients[name], name).status_code == 303
+        return clients[name]
     return client_for
 
 
@@ -423,6 +426,7 @@ def served(tmp_path):
     app = create_app(tmp_path / "data")
     add_user(app.state.workbench.state, "root", PASSWORD, ["admin"])
     add_user(app.state.workbench.state, "quinn", PASSWORD, ["qa", "expert"])
+    add_user(app.state.workbench.state, "eve", PASSWORD, ["expert"])
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -439,7 +443,8 @@ def served(tmp_path):
 
 @pytest.mark.slow
 def test_each_role_works_through_the_pages_in_headless_chromium(served, penguins, tmp_path):
-    """Admin adds a privacy officer; QA uploads, fits, samples, evaluates and requests two releases;
+    """Admin adds a privacy officer; QA uploads; the domain expert declares a constraint and sees the
+    rows that break it; QA fits, samples, evaluates and requests two releases;
     the privacy officer approves one and refuses the other; the lineage page shows both decisions."""
     from playwright.sync_api import sync_playwright
 
@@ -475,6 +480,13 @@ def test_each_role_works_through_the_pages_in_headless_chromium(served, penguins
             qa.set_input_files("#file", str(upload))
             qa.click("#upload")
             qa.wait_for_selector("#preview")
+            expert = browser.new_context().new_page()         # the domain expert declares a rule
+            sign_in(expert, "eve")
+            expert.goto(f"{base}/schema?name=uploads/penguins.csv")
+            expert.fill("#constraints", "flipper_length_mm > 200")
+            expert.click("#save-schema")
+            expert.wait_for_selector("#n-violating")
+            assert int(expert.inner_text("#n-violating")) == int((~(penguins["flipper_length_mm"] > 200)).sum())
             qa.select_option("#model", "cart")
             qa.click("#fit")
             finish(qa)

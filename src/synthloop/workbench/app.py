@@ -10,6 +10,7 @@ user; every file name a user gives is resolved by :meth:`Folders.inside` into th
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import time
 import uuid
@@ -42,7 +43,8 @@ def create_app(data: str | Path, *, lineage: str | Path | None = None, threads: 
     the session cookie ``Secure`` (set it behind a TLS-terminating proxy).
     """
     fastapi = require("fastapi", "workbench", "The workbench")
-    require("python_multipart", "workbench", "Workbench forms")
+    if importlib.util.find_spec("python_multipart") is None:      # its import name before 0.0.13
+        require("multipart", "workbench", "Workbench forms")
     folders = Folders.create(data)
     state = State(folders.private / "workbench.db")
     worker = Worker(state, folders, lineage if lineage is not None else folders.lineage, threads=threads)
