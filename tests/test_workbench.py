@@ -233,6 +233,9 @@ def test_fit_sample_evaluate_run_as_jobs_and_are_recorded(pipeline, bench):
     assert {("workbench-upload", "qa"), ("workbench-fit", "qa"), ("workbench-sample", "qa"),
             ("workbench-evaluate", "qa")} <= actions
     assert store.get(sample["outputs"]["sample_id"]).kind == "synthetic"
+    graph = client.get("/lineage").text
+    assert graph.count("<rect") == len(store.records())               # one box per dataset
+    assert graph.count("<line") == sum(len(r.parents) for r in store.records())
 
 
 def test_bad_parameters_are_refused_before_a_job_starts(bench, as_user):

@@ -385,8 +385,13 @@ class Routes:
 
         @self.page("/lineage")
         async def lineage(request, user):
+            from synthloop.workbench.graph import COLUMN, layout
+
             store = worker.store()
-            return self.render(request, "lineage.html.j2", records=store.records(), events=store.events()[::-1][:200])
+            records = store.records()
+            nodes, edges, width, height = layout(records)
+            return self.render(request, "lineage.html.j2", records=records, events=store.events()[::-1][:200],
+                               nodes=nodes, edges=edges, width=width, height=height, box=COLUMN - 40)
 
         @self.page("/users")
         async def users(request, user):
