@@ -238,6 +238,22 @@ def test_fit_sample_evaluate_run_as_jobs_and_are_recorded(pipeline, bench):
     assert graph.count("<line") == sum(len(r.parents) for r in store.records())
 
 
+def test_a_lab_run_is_a_job_with_its_report(pipeline, as_user):
+    qa = as_user("qa")
+    response = qa.post("/lab", data={"csrf": _token(qa, "/lab"), "data": "uploads/penguins.csv",
+                                     "model": "independent", "policies": ["replace", "accumulate"],
+                                     "generations": "2"}, follow_redirects=False)
+    status = _wait(qa, _job(response))
+    assert status["status"] == "done", status["error"]
+    assert status["outputs"]["rows"] == 2 * 2                        # two policies × two generations
+    page = qa.get(f"/lab/{status['id']}")
+    assert page.status_code == 200 and "accumulate" in page.text
+    assert status["id"] in qa.get("/lab").text
+    refused = qa.post("/lab", data={"csrf": _token(qa, "/lab"), "data": "uploads/penguins.csv",
+                                    "model": "independent", "policies": "bogus", "generations": "2"})
+    assert refused.status_code == 400
+
+
 def test_bad_parameters_are_refused_before_a_job_starts(bench, as_user):
     app = bench[0]
     qa = as_user("qa")

@@ -313,6 +313,41 @@ class Routes:
             job = worker.submit("evaluate", {"sample_job": sample_job["id"]}, user["name"])
             return self.redirect(f"/jobs/{job}")
 
+        @self.page("/lab")
+        async def lab(request, user):
+            from synthloop.synthesizers import available
+            from synthloop.workbench.jobs import POLICIES
+
+            tables = [folders.relative(p) for p in sorted(folders.uploads.iterdir()) if p.is_file()]
+            return self.render(request, "lab.html.j2", jobs=state.jobs(kind="lab"), tables=tables,
+                               models=available(), policies=POLICIES)
+
+        @self.write("/lab", "lab")
+        async def lab_run(request, user, form):
+            from synthloop.synthesizers import get_class
+            from synthloop.workbench.jobs import POLICIES
+
+            name, model = str(form.get("data", "")), str(form.get("model", ""))
+            folders.table(name)
+            get_class(model)
+            policies = [str(p) for p in form.getlist("policies")]
+            if not policies or set(policies) - set(POLICIES):
+                raise ConfigError(f"Choose one or more policies from {', '.join(POLICIES)}.")
+            generations = int(_number(form.get("generations", "3"), "number of generations", 1, 20))
+            job = worker.submit("lab", {"data": name, "model": model, "policies": policies,
+                                        "generations": generations}, user["name"])
+            return self.redirect(f"/jobs/{job}")
+
+        @self.page("/lab/{job_id}")
+        async def lab_report(request, user, job_id):
+            from fastapi.responses import HTMLResponse
+
+            job = _found(state.job(job_id), "job", job_id)
+            if job["kind"] != "lab" or job["status"] != "done":
+                raise ConfigError(f"No lab report for job '{job_id}'.")
+            page = folders.inside(job["outputs"]["report"]).read_text(encoding="utf-8")
+            return HTMLResponse(page, headers={"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff"})
+
         @self.page("/jobs")
         async def jobs(request, user):
             return self.render(request, "jobs.html.j2", jobs=state.jobs())

@@ -30,7 +30,7 @@ class Folders:
             raise ConfigError(f"The data folder '{root}' is a file; give a folder.")
         folders = cls(root)
         for path in (folders.uploads, folders.models, folders.samples, folders.reports, folders.releases,
-                     folders.schemas, folders.splits):
+                     folders.schemas, folders.splits, folders.lab):
             path.mkdir(parents=True, exist_ok=True)
         return folders
 
@@ -65,6 +65,10 @@ class Folders:
     @property
     def releases(self) -> Path:
         return self.root / "releases"
+
+    @property
+    def lab(self) -> Path:
+        return self.root / "lab"
 
     @property
     def lineage(self) -> Path:

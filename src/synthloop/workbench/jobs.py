@@ -172,6 +172,32 @@ def run_evaluate(worker: Worker, job: dict[str, Any], progress: Progress) -> dic
             "sample_job": sample["id"]}
 
 
+POLICIES = ("replace", "accumulate", "mix-real")
+
+
+def run_lab_job(worker: Worker, job: dict[str, Any], progress: Progress) -> dict[str, Any]:
+    """A collapse-lab run: each policy refits ``model`` on its own output for some generations."""
+    from synthloop.io import read_table
+    from synthloop.lab import Accumulate, MixReal, Replace, run_lab
+    from synthloop.synthesizers import get
+
+    params, folders = job["params"], worker.folders
+    made = {"replace": Replace, "accumulate": Accumulate, "mix-real": lambda: MixReal(0.5)}
+    policies = [made[name]() for name in params["policies"]]
+    generations = int(params["generations"])
+    total, done = generations * len(policies), []
+    out = folders.lab / job["id"]
+
+    def step(label: str, seed: int, generation: int) -> None:
+        done.append(1)
+        progress(f"{label}: generation {generation} of {generations}", len(done) / total)
+
+    result = run_lab(read_table(folders.table(params["data"])), get(params["model"]), policies,
+                     generations=generations, out_dir=out, n_jobs=1, store=worker.lineage, on_generation=step)
+    return {"folder": folders.relative(out), "report": folders.relative(out / "report.html"),
+            "rows": len(result.results)}
+
+
 def _done_job(worker: Worker, job_id: str, kind: str) -> dict[str, Any]:
     found = worker.state.job(str(job_id))
     if found is None or found["kind"] != kind:
@@ -182,4 +208,4 @@ def _done_job(worker: Worker, job_id: str, kind: str) -> dict[str, Any]:
 
 
 RUNNERS: dict[str, Callable[[Worker, dict[str, Any], Progress], dict[str, Any]]] = {
-    "fit": run_fit, "sample": run_sample, "evaluate": run_evaluate}
+    "fit": run_fit, "sample": run_sample, "evaluate": run_evaluate, "lab": run_lab_job}

@@ -20,6 +20,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "fit": ("expert", "qa"),                # fit a synthesizer (a background job)
     "sample": ("expert", "qa"),             # draw rows from a fitted model
     "evaluate": ("qa",),                    # score a sample against its training data and holdout
+    "lab": ("qa",),                         # a collapse-lab run: refits on own output under policies
     "release-request": ("qa",),             # bundle a sample with its evaluation for a tier
     "release-decide": ("privacy",),         # approve or refuse a requested release
     "users": ("admin",),                    # add or remove users
