@@ -254,6 +254,29 @@ def test_a_lab_run_is_a_job_with_its_report(pipeline, as_user):
     assert refused.status_code == 400
 
 
+def test_an_uploaded_synthetic_file_stays_synthetic(pipeline, bench, as_user, tmp_path):
+    from synthloop.io.tables import write_table
+
+    store = bench[0].state.workbench.worker.store()
+    sample = pipeline["sample"]["outputs"]
+    record = store.get(sample["sample_id"])
+    parquet = write_table(pd.read_csv(pipeline["folder"] / sample["table"]), tmp_path / "looks-real.parquet",
+                          metadata=record.provenance())
+    qa = as_user("qa")
+    response = qa.post("/datasets/upload", data={"csrf": _token(qa)},
+                       files={"file": ("looks-real.parquet", parquet.read_bytes(), "application/octet-stream")},
+                       follow_redirects=False)
+    assert response.status_code == 303
+    uploaded = [e for e in store.events() if e["action"] == "workbench-upload"
+                and e["detail"]["file"] == "uploads/looks-real.parquet"]
+    assert store.get(uploaded[0]["dataset_id"]).kind == "synthetic"
+    fit = _wait(qa, _job(qa.post("/fit", data={"csrf": _token(qa), "data": "uploads/looks-real.parquet",
+                                               "model": "independent"}, follow_redirects=False)))
+    assert fit["status"] == "done", fit["error"]
+    assert store.get(fit["outputs"]["training_id"]).depth >= 1            # trained on synthetic data, and says so
+    assert any("model collapse" in note for note in fit["outputs"]["notes"])   # the guard's warning, shown
+
+
 def test_bad_parameters_are_refused_before_a_job_starts(bench, as_user):
     app = bench[0]
     qa = as_user("qa")
@@ -425,6 +448,8 @@ def test_cli_adds_and_lists_users(tmp_path):
     weak = runner.invoke(app, ["workbench", "user", "add", "bob", "--role", "qa", "--data", str(tmp_path),
                                "--password-stdin"], input="short\n")
     assert weak.exit_code == 2
+    exposed = runner.invoke(app, ["serve", "--data", str(tmp_path), "--host", "0.0.0.0"])
+    assert exposed.exit_code == 2 and "Refusing to listen" in exposed.output
 
 
 # ---------------------------------------------------------------- in a real browser

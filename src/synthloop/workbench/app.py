@@ -22,7 +22,7 @@ from typing import Any
 from synthloop.errors import ConfigError, DataError, SynthloopError, require
 from synthloop.workbench.auth import SESSION_COOKIE, SESSION_SECONDS, Sessions, add_user, check_password, secret_key
 from synthloop.workbench.folders import Folders, upload_name
-from synthloop.workbench.jobs import Worker
+from synthloop.workbench.jobs import Worker, register_upload
 from synthloop.workbench.releases import TIERS, decide_release, manifest, request_release
 from synthloop.workbench.roles import PERMISSIONS, ROLES, allowed
 from synthloop.workbench.state import State
@@ -240,7 +240,7 @@ class Routes:
                 partial.replace(target)
             finally:
                 partial.unlink(missing_ok=True)
-            record = worker.store().add(table, kind="real", name=folders.relative(target), action="register")
+            record = register_upload(worker.store(), target, table, folders.relative(target))
             worker.store().log(record.id, "workbench-upload", user=user["name"], file=folders.relative(target))
             return self.redirect(f"/datasets/view?name={folders.relative(target)}")
 
@@ -277,7 +277,7 @@ class Routes:
             target = folders.schemas / f"{path.name}.schema.json"
             with atomic_write(target) as tmp:
                 tmp.write_text(schema.to_json(), encoding="utf-8")
-            record = worker.store().add(table, kind="real", name=name, action="register")
+            record = register_upload(worker.store(), path, table, name)
             worker.store().log(record.id, "workbench-schema", user=user["name"], kinds=kinds, constraints=rules,
                                target=schema.target)
             return self.redirect(f"/schema?name={name}")

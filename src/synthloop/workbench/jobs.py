@@ -13,12 +13,13 @@ import hashlib
 import logging
 import time
 import traceback
+import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from synthloop.errors import ConfigError, SynthloopError
+from synthloop.errors import ConfigError, SynthloopError, SynthloopWarning
 from synthloop.workbench.folders import Folders
 from synthloop.workbench.state import State
 
@@ -85,6 +86,14 @@ class Worker:
                                   finished_at=time.time())
 
 
+def register_upload(store, path: Path, table, name: str):
+    """Register a table from the data folder; provenance it carries (a synthetic Parquet file) wins over
+    "real", so synthetic data can not be laundered into real data by uploading it."""
+    from synthloop.lineage import provenance_of, register_table
+
+    return register_table(store, table, provenance=provenance_of(path), name=name)
+
+
 def _display(progress: Progress):
     @contextlib.contextmanager
     def display(message: str):
@@ -107,26 +116,33 @@ def run_fit(worker: Worker, job: dict[str, Any], progress: Progress) -> dict[str
     holdout = data.sample(frac=holdout_share, random_state=int(params.get("seed", 0))) if holdout_share > 0 else None
     train = data.drop(holdout.index) if holdout is not None else data
     store = worker.store()
-    full = store.add(data, kind="real", name=params["data"], action="register")
+    full = register_upload(store, source, data, params["data"])
+    split_kind = "real" if full.kind == "real" else "mixed"      # a split of synthetic data stays synthetic
     train_path = folders.splits / f"{job['id']}.train.csv"
     write_table(train.reset_index(drop=True), train_path)
-    store.add(train, kind="real", parents=[full.id], name=folders.relative(train_path), action="split")
+    store.add(train, kind=split_kind, parents=[full.id], name=folders.relative(train_path), action="split")
     holdout_path = None
     if holdout is not None:
         holdout_path = folders.splits / f"{job['id']}.holdout.csv"
         write_table(holdout.reset_index(drop=True), holdout_path)
-        store.add(holdout, kind="real", parents=[full.id], name=folders.relative(holdout_path), action="split")
+        store.add(holdout, kind=split_kind, parents=[full.id], name=folders.relative(holdout_path), action="split")
     schema_path = folders.schemas / f"{source.name}.schema.json"
     schema = Schema.from_json(schema_path.read_text(encoding="utf-8")) if schema_path.is_file() else None
     out = folders.models / job["id"]
-    result = fit_table(train_path, params["model"], out, schema=schema, params=params.get("params") or {},
-                       params_as_text=True, lineage=worker.lineage, display=_display(progress))
+    # The collapse guard warns (SynthloopWarning) when the training data is too synthetic or too deep;
+    # the job page shows it. Warning filters are process-wide: with --jobs > 1 a note can be recorded
+    # by whichever fit is running, so the guard's own record is what lineage keeps.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SynthloopWarning)
+        result = fit_table(train_path, params["model"], out, schema=schema, params=params.get("params") or {},
+                           params_as_text=True, lineage=worker.lineage, display=_display(progress))
+    cautions = [str(w.message) for w in caught if issubclass(w.category, SynthloopWarning)]
     store.log(result.training_id, "workbench-fit", user=job["user"], job=job["id"], model=params["model"])
     return {"model_dir": folders.relative(out), "train": folders.relative(train_path),
             "holdout": None if holdout_path is None else folders.relative(holdout_path),
             "schema": None if schema is None else folders.relative(schema_path),
             "training_id": result.training_id, "seconds": round(result.seconds, 2), "n_rows": result.n_rows,
-            "notes": [*result.schema_notes, *result.privacy_notes]}
+            "notes": [*cautions, *result.schema_notes, *result.privacy_notes]}
 
 
 def run_sample(worker: Worker, job: dict[str, Any], progress: Progress) -> dict[str, Any]:
