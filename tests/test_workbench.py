@@ -102,7 +102,8 @@ def pipeline(bench, penguins):
     sample = _job(client.post("/sample", data={"csrf": _token(client), "fit_job": fit, "n_rows": "200"},
                               follow_redirects=False))
     sampled = _wait(client, sample)
-    evaluation = _job(client.post("/evaluate", data={"csrf": _token(client), "sample_job": sample},
+    evaluation = _job(client.post("/evaluate", data={"csrf": _token(client), "sample_job": sample,
+                                                     "gates": "detection_auc<=0.99\ndcr_share<=baseline+0.05"},
                                   follow_redirects=False))
     evaluated = _wait(client, evaluation)
     return {"client": client, "folder": folder, "fit": fitted, "sample": sampled, "evaluate": evaluated}
@@ -233,6 +234,13 @@ def test_fit_sample_evaluate_run_as_jobs_and_are_recorded(pipeline, bench):
     assert {("workbench-upload", "qa"), ("workbench-fit", "qa"), ("workbench-sample", "qa"),
             ("workbench-evaluate", "qa")} <= actions
     assert store.get(sample["outputs"]["sample_id"]).kind == "synthetic"
+    from synthloop.report import Report
+
+    checked = Report.from_json(folder / evaluation["outputs"]["report"]).check(
+        ["detection_auc<=0.99", "dcr_share<=baseline+0.05"]).results
+    assert [g["passed"] for g in evaluation["outputs"]["gates"]] == checked["passed"].tolist()
+    comparison = client.get("/evaluations").text
+    assert evaluation["id"] in comparison and "membership_inference_auc" in comparison
     graph = client.get("/lineage").text
     assert graph.count("<rect") == len(store.records())               # one box per dataset
     assert graph.count("<line") == sum(len(r.parents) for r in store.records())
@@ -277,13 +285,16 @@ def test_an_uploaded_synthetic_file_stays_synthetic(pipeline, bench, as_user, tm
     assert any("model collapse" in note for note in fit["outputs"]["notes"])   # the guard's warning, shown
 
 
-def test_bad_parameters_are_refused_before_a_job_starts(bench, as_user):
+def test_bad_parameters_are_refused_before_a_job_starts(bench, as_user, pipeline):
     app = bench[0]
     qa = as_user("qa")
     before = len(app.state.workbench.state.jobs())
     response = qa.post("/fit", data={"csrf": _token(qa), "data": "uploads/penguins.csv", "model": "independent",
                                      "params": "no_such_parameter=3"})
     assert response.status_code == 400
+    sample = pipeline["sample"]["id"]
+    response = qa.post("/evaluate", data={"csrf": _token(qa), "sample_job": sample, "gates": "detection_auc is low"})
+    assert response.status_code == 400 and "Cannot read gate" in response.text
     assert len(app.state.workbench.state.jobs()) == before
 
 

@@ -29,6 +29,8 @@ from synthloop.workbench.state import State
 
 MAX_UPLOAD_BYTES = 100 * 2**20
 PREVIEW_ROWS = 20
+COMPARED = ("tv_complement", "ks_complement", "correlation_similarity", "detection_auc", "tstr_auc", "dcr_share",
+            "exact_copy_rate", "membership_inference_auc")      # the side-by-side columns of the Evaluations page
 _PAGE_HEADERS = {"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin",
                  "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; "
                                             "form-action 'self'; frame-ancestors 'none'"}
@@ -310,7 +312,11 @@ class Routes:
             sample_job = state.job(str(form.get("sample_job", "")))
             if sample_job is None or sample_job["kind"] != "sample" or sample_job["status"] != "done":
                 raise ConfigError("Choose a finished sample job to evaluate.")
-            job = worker.submit("evaluate", {"sample_job": sample_job["id"]}, user["name"])
+            from synthloop.workbench.jobs import check_gate_syntax
+
+            gates = [line.strip() for line in str(form.get("gates", "")).splitlines() if line.strip()]
+            check_gate_syntax(gates)
+            job = worker.submit("evaluate", {"sample_job": sample_job["id"], "gates": gates}, user["name"])
             return self.redirect(f"/jobs/{job}")
 
         @self.page("/lab")
@@ -347,6 +353,20 @@ class Routes:
                 raise ConfigError(f"No lab report for job '{job_id}'.")
             page = folders.inside(job["outputs"]["report"]).read_text(encoding="utf-8")
             return HTMLResponse(page, headers={"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff"})
+
+        @self.page("/evaluations")
+        async def evaluations(request, user):
+            from synthloop.report import Report
+
+            rows = []
+            for job in state.jobs(kind="evaluate", status="done"):
+                report = Report.from_json(folders.inside(job["outputs"]["report"]))
+                scores = {r.metric: (r.value, r.baseline) for r in report.scores.itertuples()}
+                sample = state.job(job["outputs"]["sample_job"])
+                fit = state.job(sample["outputs"]["fit_job"]) if sample else None
+                rows.append({"job": job, "scores": scores, "model": fit["params"]["model"] if fit else "?",
+                             "data": fit["params"]["data"] if fit else "?"})
+            return self.render(request, "evaluations.html.j2", rows=rows, metrics=COMPARED)
 
         @self.page("/jobs")
         async def jobs(request, user):

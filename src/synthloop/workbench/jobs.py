@@ -177,15 +177,19 @@ def run_evaluate(worker: Worker, job: dict[str, Any], progress: Progress) -> dic
                       schema, holdout=holdout, seed=int(params.get("seed", 0)),
                       on_step=lambda name, done, total: progress(f"scoring {name}", done / max(total, 1)))
     progress("writing the report")
+    gates = list(params.get("gates") or [])
     json_path, html_path = folders.reports / f"{job['id']}.json", folders.reports / f"{job['id']}.html"
     report.to_json(json_path)
-    report.to_html(html_path, title=f"Evaluation of sample {sample['id']}")
-    verdict = report.decide().verdict
+    report.to_html(html_path, title=f"Evaluation of sample {sample['id']}", gates=gates)
+    decision = report.decide(gates)
+    verdict = decision.verdict
+    yours = [{"gate": row.gate, "passed": bool(row.passed), "reason": str(row.reason)}
+             for row in decision.gates.itertuples() if row.source == "yours"]
     if sample["outputs"].get("sample_id"):
         worker.store().log(sample["outputs"]["sample_id"], "workbench-evaluate", user=job["user"], job=job["id"],
                            report_sha256=sha256_of(json_path), verdict=verdict)
     return {"report": folders.relative(json_path), "html": folders.relative(html_path), "verdict": verdict,
-            "sample_job": sample["id"]}
+            "sample_job": sample["id"], "gates": yours}
 
 
 POLICIES = ("replace", "accumulate", "mix-real")
@@ -212,6 +216,22 @@ def run_lab_job(worker: Worker, job: dict[str, Any], progress: Progress) -> dict
                      generations=generations, out_dir=out, n_jobs=1, store=worker.lineage, on_generation=step)
     return {"folder": folders.relative(out), "report": folders.relative(out / "report.html"),
             "rows": len(result.results)}
+
+
+def check_gate_syntax(gates: list[str]) -> None:
+    """Refuse a gate that can not be read (``detection_auc<=0.7``, ``dcr_share<=baseline+0.05``) before a job starts."""
+    import pandas as pd
+
+    from synthloop.report import Report
+
+    empty = Report(scores=pd.DataFrame(columns=list(Report.SCORE_COLUMNS)))
+    for gate in gates:
+        try:
+            empty.check([gate])
+        except ConfigError as exc:
+            if str(exc).startswith("Cannot read gate"):
+                raise
+            # a readable gate naming a metric this (empty) report lacks: fine here
 
 
 def _done_job(worker: Worker, job_id: str, kind: str) -> dict[str, Any]:
