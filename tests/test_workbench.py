@@ -441,6 +441,9 @@ def test_pages_answer_for_signed_in_users_only(pipeline, bench, as_user):
     qa = as_user("qa")
     for page in pages:
         assert qa.get(page).status_code == 200, page
+    sample = pipeline["sample"]
+    download = qa.get(f"/samples/{sample['id']}.csv")
+    assert download.status_code == 200 and download.content == (pipeline["folder"] / sample["outputs"]["table"]).read_bytes()
     assert qa.get("/users").status_code == 403 and as_user("admin").get("/users").status_code == 200
     assert qa.get("/jobs/nope").status_code == 404
 
