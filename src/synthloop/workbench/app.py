@@ -28,6 +28,7 @@ from synthloop.workbench.roles import PERMISSIONS, ROLES, allowed
 from synthloop.workbench.state import State
 
 MAX_UPLOAD_BYTES = 100 * 2**20
+MAX_FAILURES, LOCKOUT_SECONDS = 5, 300      # failed sign-ins per name before a pause (argon2 alone slows guessing)
 PREVIEW_ROWS = 20
 COMPARED = ("tv_complement", "ks_complement", "correlation_similarity", "detection_auc", "tstr_auc", "dcr_share",
             "exact_copy_rate", "membership_inference_auc")      # the side-by-side columns of the Evaluations page
@@ -75,6 +76,7 @@ class Routes:
         self.app, self.folders, self.state, self.worker, self.sessions = app, folders, state, worker, sessions
         self.secure_cookies, self.max_upload_bytes = secure_cookies, max_upload_bytes
         self.writes: dict[str, str | None] = {}
+        self.failures: dict[str, list[float]] = {}          # user name -> times of recent failed sign-ins
         templates = resources.files("synthloop.workbench") / "templates"
         self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates)), autoescape=True)
         self.env.filters["when"] = lambda t: "" if t is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
@@ -85,17 +87,21 @@ class Routes:
         return self.sessions.read(request.cookies.get(SESSION_COOKIE))
 
     def user(self, request) -> dict[str, Any] | None:
+        """The signed-in user: a signed cookie whose session id is still on record (sign-out deletes it)."""
         session = self.session(request)
-        return self.state.user(session["user"]) if session and session.get("user") else None
+        if not session or not session.get("user"):
+            return None
+        if self.state.session_user(session["sid"], SESSION_SECONDS) != session["user"]:
+            return None
+        return self.state.user(session["user"])
 
-    def render(self, request, template: str, *, status: int = 200, session: dict | None = None,
-               cookie: str | None = None, **context: Any):
+    def render(self, request, template: str, *, status: int = 200, **context: Any):
         from fastapi.responses import HTMLResponse
 
-        session = session or self.session(request)
+        cookie, session = None, self.session(request)
         if session is None:                           # anonymous visitors get a session for the login form's token
             cookie, session = self.sessions.new()
-        user = self.state.user(session["user"]) if session.get("user") else None
+        user = self.user(request) if session.get("user") else None
         can = {action: user is not None and allowed(user["roles"], action) for action in PERMISSIONS}
         page = self.env.get_template(template).render(user=user, csrf=self.sessions.csrf(session), can=can,
                                                       roles=ROLES, **context)
@@ -190,10 +196,20 @@ class Routes:
             if not self.sessions.csrf_ok(session, form.get("csrf")):
                 return self.error(request, 403, "The form's security token is missing or out of date; reload the "
                                                 "page and try again.")
-            found = check_password(state, str(form.get("name", "")), str(form.get("password", "")))
+            name = str(form.get("name", ""))
+            now = time.time()
+            recent = [t for t in self.failures.get(name, []) if now - t < LOCKOUT_SECONDS]
+            if len(recent) >= MAX_FAILURES:
+                return self.render(request, "login.html.j2", status=429,
+                                   message=f"Too many failed sign-ins for this name; wait "
+                                           f"{LOCKOUT_SECONDS // 60} minutes.")
+            found = check_password(state, name, str(form.get("password", "")))
             if found is None:
+                self.failures[name] = [*recent, now]
                 return self.render(request, "login.html.j2", status=401, message="Wrong user name or password.")
-            cookie, _ = self.sessions.new(found["name"])         # a fresh session id: no fixation
+            self.failures.pop(name, None)
+            cookie, fresh = self.sessions.new(found["name"])      # a fresh session id: no fixation
+            state.add_session(fresh["sid"], found["name"])
             response = self.redirect("/datasets")
             self.set_cookie(response, cookie)
             return response
@@ -204,6 +220,7 @@ class Routes:
 
         @self.write("/logout", None)
         async def logout(request, user, form):
+            state.drop_session(self.session(request)["sid"])       # the cookie, if kept, no longer signs in
             response = self.redirect("/login")
             response.delete_cookie(SESSION_COOKIE, path="/")
             return response

@@ -19,6 +19,7 @@ from typing import Any
 _TABLES = """
 CREATE TABLE IF NOT EXISTS users (
     name TEXT PRIMARY KEY, password_hash TEXT NOT NULL, roles TEXT NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (sid TEXT PRIMARY KEY, user TEXT NOT NULL, created_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY, kind TEXT NOT NULL, status TEXT NOT NULL, message TEXT NOT NULL DEFAULT '',
     progress REAL NOT NULL DEFAULT 0, params TEXT NOT NULL, outputs TEXT NOT NULL DEFAULT '{}',
@@ -72,6 +73,7 @@ class State:
 
     def remove_user(self, name: str) -> bool:
         with self._db() as db:
+            db.execute("DELETE FROM sessions WHERE user = ?", (name,))
             return db.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount == 1
 
     def user(self, name: str) -> dict[str, Any] | None:
@@ -80,6 +82,20 @@ class State:
 
     def users(self) -> list[dict[str, Any]]:
         return self._rows("SELECT name, roles, created_at FROM users ORDER BY name")
+
+    # ------------------------------------------------------------------ sessions
+    def add_session(self, sid: str, user: str) -> None:
+        with self._db() as db:
+            db.execute("INSERT INTO sessions VALUES (?, ?, ?)", (sid, user, time.time()))
+
+    def session_user(self, sid: str, max_age: float) -> str | None:
+        """The user of a signed-in session that was not signed out (nor expired)."""
+        found = self._rows("SELECT user FROM sessions WHERE sid = ? AND created_at > ?", (sid, time.time() - max_age))
+        return found[0]["user"] if found else None
+
+    def drop_session(self, sid: str) -> None:
+        with self._db() as db:
+            db.execute("DELETE FROM sessions WHERE sid = ? OR created_at < ?", (sid, time.time() - 7 * 86400))
 
     # ------------------------------------------------------------------ jobs
     def add_job(self, kind: str, params: dict[str, Any], user: str) -> str:
