@@ -16,6 +16,7 @@ ALLOWED = {
     "lab": {"loop", "synthesizers", "metrics", "lineage", "datasets", "schema", "io"},
     "datasets": {"registry"}, "demo": {"synthesizers", "report", "schema", "io", "workflows", "__init__"},
     "workflows": {"synthesizers", "loop", "lineage", "privacy", "schema", "io"},
+    "workbench": {"workflows", "synthesizers", "report", "lab", "lineage", "schema", "io"},
 }
 
 
@@ -48,4 +49,10 @@ def test_each_package_imports_only_what_the_map_allows():
 def test_nothing_imports_the_cli():
     users = [p for p in ROOT.rglob("*.py") if "cli" not in p.relative_to(ROOT).parts[:1]
              and p.name != "__main__.py" and "cli" in _imports(p)]
+    assert not users, users
+
+
+def test_nothing_outside_the_cli_imports_the_workbench():
+    users = [p for p in ROOT.rglob("*.py") if p.relative_to(ROOT).parts[0] not in ("cli", "workbench")
+             and "workbench" in _imports(p)]
     assert not users, users
