@@ -13,6 +13,7 @@ import typer
 
 from synthloop.cli import catalog, demo, fit, lab, lineage, sample, schema
 from synthloop.cli._common import SynthloopGroup, run_safely
+from synthloop.cli.align import align as align_command
 from synthloop.cli.evaluate import evaluate_command
 
 app = typer.Typer(name="synthloop", help="Synthetic tabular data that stays trustworthy when reused.",
@@ -42,6 +43,7 @@ app.add_typer(catalog.datasets_app, name="datasets")
 app.command("demo")(demo.demo)
 app.add_typer(lab.app, name="lab")
 app.add_typer(lineage.app, name="lineage")
+app.command("align")(align_command)
 
 
 def main() -> None:
