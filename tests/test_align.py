@@ -135,13 +135,16 @@ def test_cli_align_and_sample_with_alignment_end_to_end(tmp_path):
     assert done.exit_code == 0, done.output
     done = runner.invoke(app, ["align", str(tmp_path / "plain.csv"), "--to", str(tmp_path / "target.csv"),
                                "-o", str(tmp_path / "aligned.csv"), "--holdout", str(tmp_path / "holdout.csv"),
-                               "--label", "c", "-n", "1000"])
+                               "--label", "c", "-n", "1000", "--lineage", str(tmp_path / "lineage.db")])
     assert done.exit_code == 0, done.output
     assert "Effective sample size" in done.output and "detection AUC" in done.output
     aligned = pd.read_csv(tmp_path / "aligned.csv")
     assert len(aligned) == 1000 and abs(aligned["x"].mean() - 0.7) < 0.15
     lineage = json.loads((tmp_path / "aligned.csv.meta.json").read_text())["lineage"]
     assert lineage["params"]["action"] == "align" and lineage["parents"]
+    record = sl.LineageStore(tmp_path / "lineage.db").get(lineage["id"])
+    assert record.kind == "synthetic" and record.parents == tuple(lineage["parents"])
+    assert record.params["aligned_to"] == lineage["params"]["aligned_to"]
 
 
 def test_cli_align_refuses_a_tiny_target_and_writes_nothing(tmp_path):
