@@ -128,7 +128,16 @@ def run_align(split: str, model_name: str) -> None:
     print(json.dumps({"seconds_per_40k_rows_weights": round(time.perf_counter() - start, 1)}), flush=True)
 
 
-def run_refine(models: list[str]) -> None:
+def weakest_slices(test: pd.DataFrame, table: pd.DataFrame, schema: sl.Schema, top: int = 4) -> list[str]:
+    """The slices where a detector is most confidently right (synthloop's detection report), as text."""
+    from synthloop.metrics.detection import adversarial_validation
+
+    found = adversarial_validation(test, table, schema, rng=np.random.default_rng(0), max_rows=5_000).slices.head(top)
+    return [f"{r.column}={r.slice}: confidence {r.confidence:.2f}, synthetic share {r.synthetic_share:.2f}"
+            for r in found.itertuples()]
+
+
+def run_refine(models: list[str], slices: bool = False) -> None:
     train = sl.datasets.load("adult", split="train")
     test = sl.datasets.load("adult", split="test")
     schema = sl.Schema.infer(train, target="income")
@@ -142,6 +151,10 @@ def run_refine(models: list[str]) -> None:
         step = refine_step(model, train, seed=0)
         refined = model.sample(N_SYNTHETIC, seed=1, steps=[step])
         seconds = time.perf_counter() - start
+        if slices:
+            print(json.dumps({"model": name, "weakest_slices": {
+                what: weakest_slices(test, table, schema) for what, table in (("plain", plain), ("refined", refined))}}),
+                flush=True)
         for what, table, extra in (("plain", plain, {"fit_seconds": round(fit_seconds, 1)}),
                                    ("refined", refined, {"acceptance": round(step.report.acceptance, 3),
                                                          "ess_share": round(step.report.ess_share, 3),
@@ -157,11 +170,12 @@ def main() -> None:
     parser.add_argument("--split", choices=list(SPLITS), default="adult_age")
     parser.add_argument("--model", default="cart", help="generator of the alignment part")
     parser.add_argument("--models", default="independent,tvae,tabddpm", help="models of the refinement part")
+    parser.add_argument("--slices", action="store_true", help="also print the weakest slices before and after")
     args = parser.parse_args()
     if args.part == "align":
         run_align(args.split, args.model)
     else:
-        run_refine(list(filter(None, args.models.split(","))))
+        run_refine(list(filter(None, args.models.split(","))), slices=args.slices)
 
 
 if __name__ == "__main__":

@@ -155,3 +155,11 @@ def test_cli_align_refuses_a_tiny_target_and_writes_nothing(tmp_path):
     assert done.exit_code == 2
     assert "at least 20" in done.output
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_a_step_built_with_the_same_seed_gives_the_same_rows():
+    model = sl.synthesizers.get("independent", seed=0).fit(_normal(0.0, 1000, 0))
+    target = _normal(0.5, 200, 1)
+    first = model.sample(300, seed=2, steps=[align_step(model, target, seed=7, n_fit=2000)])
+    again = model.sample(300, seed=2, steps=[align_step(model, target, seed=7, n_fit=2000)])
+    pd.testing.assert_frame_equal(first, again)

@@ -25,13 +25,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from synthloop.align.ratio import RatioModel, effective_sample_size, fit_ratio
+from synthloop.align.ratio import IMBALANCE, MAX_ROWS_PER_SIDE, RatioModel, effective_sample_size, fit_ratio
 from synthloop.align.table import MIN_ESS_ROWS, MIN_TARGET_ROWS, check_reachable
 from synthloop.errors import AlignmentError, SynthloopError
 from synthloop.metrics.models import Family
 from synthloop.synthesizers.sampling import Candidates
 
-#: Rows the model draws to train the step's classifier (at least 4× the reference rows, see ratio.IMBALANCE).
+#: Rows the model draws to train the step's classifier, at least (more for a large reference, see ratio.IMBALANCE).
 DEFAULT_FIT_ROWS = 10_000
 CAP_QUANTILE = 0.99
 
@@ -109,7 +109,9 @@ def _ratio_step(kind: str, model, reference: pd.DataFrame, *, max_ratio: float, 
         raise AlignmentError(f"The {kind} reference shares no learned column with the model.")
     fit_seed, step_seed = np.random.SeedSequence(seed).spawn(2)
     fit_rng = np.random.default_rng(fit_seed)
-    drawn = model.sample(max(n_fit, 4 * len(reference)), seed=int(fit_rng.integers(2**31 - 1)), privacy="off")
+    # The classifier trains on at most IMBALANCE × the reference rows (and MAX_ROWS_PER_SIDE): draw no more.
+    n_draw = max(n_fit, min(IMBALANCE * len(reference), MAX_ROWS_PER_SIDE))
+    drawn = model.sample(n_draw, seed=int(fit_rng.integers(2**31 - 1)), privacy="off")
     drawn_view = sub.to_model_frame(drawn).reset_index(drop=True)
     reference_view = sub.to_model_frame(reference).reset_index(drop=True)
     if reachable:
