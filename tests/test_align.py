@@ -37,6 +37,7 @@ def test_weights_recover_a_known_mean_shift():
     assert result.weights.shape == (4000,) and np.isclose(result.weights.mean(), 1.0)
 
 
+@pytest.mark.slow      # importing POT imports its torch backend: 5-20 s on a busy machine
 def test_transport_moves_numbers_inside_the_target_support():
     target = _normal(1.0, 400, 1)
     result = align_table(_normal(0.0, 2000, 0), target, method="transport", n_rows=500, seed=0)
@@ -163,3 +164,23 @@ def test_a_step_built_with_the_same_seed_gives_the_same_rows():
     first = model.sample(300, seed=2, steps=[align_step(model, target, seed=7, n_fit=2000)])
     again = model.sample(300, seed=2, steps=[align_step(model, target, seed=7, n_fit=2000)])
     pd.testing.assert_frame_equal(first, again)
+
+
+def test_marginals_are_met_by_raking():
+    rng = np.random.default_rng(0)
+    synthetic = pd.DataFrame({"sex": rng.choice(["F", "M"], 3000), "band": rng.choice(["young", "old"], 3000, p=[.7, .3])})
+    result = align_table(synthetic, {"sex": {"F": 0.3, "M": 0.7}, "band": {"young": 0.5, "old": 0.5}}, seed=0)
+    assert abs((result.table["sex"] == "F").mean() - 0.3) < 0.01
+    assert abs((result.table["band"] == "old").mean() - 0.5) < 0.01
+    assert result.after.divergences["divergence"].max() < 0.01 < result.before.divergences["divergence"].max()
+    with pytest.raises(AlignmentError, match="never has label"):
+        align_table(synthetic, {"sex": {"X": 1.0}})
+
+
+def test_cli_align_to_marginals_in_json(tmp_path):
+    _normal(0.0, 1000, 0).to_csv(tmp_path / "synthetic.csv", index=False)
+    (tmp_path / "shares.json").write_text(json.dumps({"c": {"a": 0.8, "b": 0.2}}))
+    done = CliRunner().invoke(app, ["align", str(tmp_path / "synthetic.csv"), "--to", str(tmp_path / "shares.json"),
+                                    "-o", str(tmp_path / "out.csv")])
+    assert done.exit_code == 0, done.output
+    assert abs((pd.read_csv(tmp_path / "out.csv")["c"] == "a").mean() - 0.8) < 0.01

@@ -39,9 +39,12 @@ class Discrepancy:
     tstr_metric: str | None
 
     def to_dict(self) -> dict[str, object]:
-        return {"detection_auc": round(self.detection_auc, 4), "tstr": None if self.tstr is None else round(self.tstr, 4),
-                "tstr_metric": self.tstr_metric, "mean_divergence": round(float(self.divergences["divergence"].mean()), 4)
-                if len(self.divergences) else None}
+        def rounded(value: float | None) -> float | None:
+            return None if value is None or value != value else round(value, 4)
+
+        mean = float(self.divergences["divergence"].mean()) if len(self.divergences) else None
+        return {"detection_auc": rounded(self.detection_auc), "tstr": rounded(self.tstr), "tstr_metric": self.tstr_metric,
+                "mean_divergence": rounded(mean)}
 
 
 def discrepancy(target: pd.DataFrame, table: pd.DataFrame, kinds: Mapping[str, str], *, rng: np.random.Generator,

@@ -15,12 +15,14 @@ its range, weights that collapse onto a few rows).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from synthloop.align.marginals import check_marginals, marginal_gaps, rake
 from synthloop.align.measure import Discrepancy, discrepancy
 from synthloop.align.ratio import effective_sample_size, fit_ratio
 from synthloop.align.transport import transport_numeric
@@ -60,7 +62,8 @@ class AlignResult:
                 "after": None if self.after is None else self.after.to_dict(), "notes": list(self.notes)}
 
 
-def align_table(synthetic: pd.DataFrame, target: pd.DataFrame, schema: Schema | None = None, *,
+def align_table(synthetic: pd.DataFrame, target: pd.DataFrame | Mapping[str, Mapping[str, float]],
+                schema: Schema | None = None, *,
                 n_rows: int | None = None, method: Method = "weights", max_ratio: float = 20.0,
                 min_ess: float = 0.05, family: Family = "boosting", holdout: pd.DataFrame | None = None,
                 label: str | None = None, measure: bool = True, seed: int = 0) -> AlignResult:
@@ -70,7 +73,9 @@ def align_table(synthetic: pd.DataFrame, target: pd.DataFrame, schema: Schema | 
     ----------
     synthetic, target
         The table to align and a sample of the distribution to align it to. The target's columns must
-        all be in ``synthetic``; columns only ``synthetic`` has are carried along unaligned.
+        all be in ``synthetic``; columns only ``synthetic`` has are carried along unaligned. The target
+        may instead be marginals, ``{column: {label: share}}`` on categorical columns: raking weights
+        (:mod:`synthloop.align.marginals`), then resampling.
     schema
         Column kinds (inferred from ``synthetic`` when not given).
     n_rows
@@ -93,6 +98,9 @@ def align_table(synthetic: pd.DataFrame, target: pd.DataFrame, schema: Schema | 
     """
     if method not in METHODS:
         raise AlignmentError(f"Unknown alignment method {method!r}; choose one of {', '.join(METHODS)}.")
+    if isinstance(target, Mapping):
+        return _align_to_marginals(synthetic, target, schema, n_rows=n_rows, min_ess=min_ess, measure=measure,
+                                   seed=seed)
     schema = _schema(synthetic, target, schema)
     kinds = schema.model_kinds()
     if not kinds:
@@ -141,6 +149,26 @@ def align_table(synthetic: pd.DataFrame, target: pd.DataFrame, schema: Schema | 
         before = discrepancy(reference, synthetic_view, kinds, rng=measure_rng, label=label)
         after = discrepancy(reference, moved.iloc[rows].reset_index(drop=True), kinds, rng=measure_rng, label=label)
     return AlignResult(table, method, weights, ess, ess_share, before, after, tuple(notes))
+
+
+def _align_to_marginals(synthetic: pd.DataFrame, marginals: Mapping[str, Mapping[str, float]], schema: Schema | None,
+                        *, n_rows: int | None, min_ess: float, measure: bool, seed: int) -> AlignResult:
+    """Raking weights to the target marginals, then resampling (``before``/``after``: the per-column gaps only)."""
+    _checked(synthetic, None, "synthetic table")
+    schema = schema if schema is not None else Schema.infer(synthetic)
+    view = schema.to_model_frame(synthetic).reset_index(drop=True)
+    checked = check_marginals(marginals, view, schema.model_kinds())
+    weights = rake(view, checked)
+    ess = effective_sample_size(weights)
+    check_ess(ess, len(weights), min_ess, float("nan"))
+    n_rows = len(synthetic) if n_rows is None else int(n_rows)
+    rows = systematic_resample(weights, n_rows, np.random.default_rng(np.random.SeedSequence(seed).spawn(3)[2]))
+    before = after = None
+    if measure:
+        before = Discrepancy(float("nan"), marginal_gaps(view, checked), None, None)
+        after = Discrepancy(float("nan"), marginal_gaps(view.iloc[rows], checked), None, None)
+    return AlignResult(synthetic.iloc[rows].reset_index(drop=True), "marginals", weights, ess, ess / len(weights),
+                       before, after, ("aligned to target marginals (raking); no detection AUC without target rows",))
 
 
 def systematic_resample(weights: np.ndarray, n_rows: int, rng: np.random.Generator) -> np.ndarray:
@@ -195,7 +223,8 @@ def check_ess(ess: float, n_rows: int, min_ess: float, auc: float) -> None:
     raise AlignmentError(
         f"The alignment weights collapse: effective sample size {ess:.0f} of {n_rows:,} synthetic rows "
         f"({ess / n_rows:.1%}; at least {min_ess:.0%} and {MIN_ESS_ROWS} rows are needed). The target is far from "
-        f"what the generator produces (target-vs-synthetic detection AUC {auc:.3f}): sample more synthetic rows, "
+        f"what the generator produces{'' if auc != auc else f' (target-vs-synthetic detection AUC {auc:.3f})'}: "
+        "sample more synthetic rows, "
         "use method='transport' or 'both' for shifted numeric columns, lower min_ess, or adapt the generator to "
         "the target rows (synthloop.align.adapt). Nothing was written.")
 

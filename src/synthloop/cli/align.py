@@ -14,7 +14,8 @@ from synthloop.cli._common import console, working
 def align(
     synthetic: Annotated[Path, typer.Argument(metavar="SYNTHETIC", help="The synthetic table to align (CSV or Parquet).")],
     to: Annotated[Path, typer.Option("--to", metavar="TARGET", help="Rows of the target distribution (a few hundred "
-                                     "are enough); its columns must all be in SYNTHETIC.")],
+                                     "are enough; its columns must all be in SYNTHETIC), or a .json file of "
+                                     "marginals {column: {label: share}}.")],
     out: Annotated[Path, typer.Option("--out", "-o", metavar="FILE", help="Output .csv, .tsv or .parquet file.")],
     n_rows: Annotated[int | None, typer.Option("--n-rows", "-n", min=1, metavar="N",
                                                help="Rows to write (default: as many as SYNTHETIC).")] = None,
@@ -51,8 +52,9 @@ def align(
 
 def _rows(result) -> list[tuple[str, str, str]]:
     before, after = result.before.to_dict(), result.after.to_dict()
-    rows = [("detection AUC", f"{before['detection_auc']:.3f}", f"{after['detection_auc']:.3f}"),
-            ("mean KS/TVD", f"{before['mean_divergence']:.3f}", f"{after['mean_divergence']:.3f}")]
+    rows = [("mean KS/TVD", f"{before['mean_divergence']:.3f}", f"{after['mean_divergence']:.3f}")]
+    if before["detection_auc"] is not None:
+        rows.insert(0, ("detection AUC", f"{before['detection_auc']:.3f}", f"{after['detection_auc']:.3f}"))
     if before["tstr"] is not None and after["tstr"] is not None:
         rows.append((f"TSTR ({before['tstr_metric']})", f"{before['tstr']:.3f}", f"{after['tstr']:.3f}"))
     return rows
