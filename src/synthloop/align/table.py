@@ -143,6 +143,8 @@ def align_table(synthetic: pd.DataFrame, target: pd.DataFrame | Mapping[str, Map
         restored = numeric_schema.from_model_frame(moved.iloc[rows].reset_index(drop=True))
         for name in restored.columns:
             table[name] = restored[name].to_numpy()
+    if method != "weights" and numeric_names:
+        notes.extend(_copied_numbers_note(moved.iloc[rows], target_view, numeric_names))
     before = after = None
     if measure:
         measure_rng = np.random.default_rng(measure_seed)
@@ -169,6 +171,18 @@ def _align_to_marginals(synthetic: pd.DataFrame, marginals: Mapping[str, Mapping
         after = Discrepancy(float("nan"), marginal_gaps(view.iloc[rows], checked), None, None)
     return AlignResult(synthetic.iloc[rows].reset_index(drop=True), "marginals", weights, ess, ess / len(weights),
                        before, after, ("aligned to target marginals (raking); no detection AUC without target rows",))
+
+
+def _copied_numbers_note(moved: pd.DataFrame, target: pd.DataFrame, numeric: list[str]) -> list[str]:
+    """A privacy note when transport gave rows every numeric value of one target row (an exact plan maps onto them)."""
+    def keys(frame: pd.DataFrame) -> pd.Index:
+        return pd.MultiIndex.from_frame(frame[numeric].round(9).fillna(np.inf)) if len(numeric) > 1 else \
+            pd.Index(frame[numeric[0]].round(9).fillna(np.inf))
+    share = float(keys(moved).isin(keys(target)).mean())
+    if share == 0:
+        return []
+    return [f"{share:.1%} of rows carry all numeric values of a target row (transport maps onto target values): "
+            "treat the output like the target rows, or use method='weights'"]
 
 
 def systematic_resample(weights: np.ndarray, n_rows: int, rng: np.random.Generator) -> np.ndarray:
