@@ -65,6 +65,8 @@ def test_systematic_resampling_draws_rows_in_proportion_to_weights():
     (pd.DataFrame({"x": [0.0, 1.0, 2.0]}), "3 row(s)"),
     (pd.DataFrame({"x": np.zeros(100), "c": ["never"] * 100}), "never has: 'never'"),
     (pd.DataFrame({"x": np.full(100, 40.0)}), "outside the synthetic range"),
+    (pd.DataFrame({"x": ["many"] * 50}), "non-numbers such as 'many'"),
+    (pd.DataFrame({"x": np.zeros(50), "c": [None] * 50}), "never has a missing value"),
 ])
 def test_unreachable_targets_raise_a_clear_error(target, message):
     with pytest.raises(AlignmentError, match=message.replace("(", r"\(").replace(")", r"\)")):

@@ -195,30 +195,26 @@ def systematic_resample(weights: np.ndarray, n_rows: int, rng: np.random.Generat
 
 
 def check_reachable(synthetic: pd.DataFrame, target: pd.DataFrame, kinds: dict[str, str], *, numeric: bool) -> None:
-    """Raise when more than ``UNREACHABLE_SHARE`` of target rows hold labels (or, with ``numeric``, numbers
-    outside the range) the synthetic rows never have: weighting cannot create them."""
+    """Raise when more than ``UNREACHABLE_SHARE`` of target rows hold labels, missing values or (with ``numeric``)
+    numbers outside the range that the synthetic rows never have: weighting cannot create them."""
     problems = []
     for name, kind in kinds.items():
         values = target[name]
+        missing = values.isna()
+        if missing.mean() > UNREACHABLE_SHARE and not synthetic[name].isna().any():
+            problems.append(f"'{name}': {missing.mean():.1%} of target rows are missing, and the synthetic table "
+                            "never has a missing value there")
         if kind == "numeric":
-            if not numeric:
-                continue
             present = synthetic[name].dropna()
-            if present.empty:
-                outside = values.notna()
-                what = "numbers, and the synthetic column has none"
-            else:
-                low, high = present.min(), present.max()
-                outside = (values < low) | (values > high)
-                what = f"numbers outside the synthetic range [{low:.4g}, {high:.4g}]"
+            if not numeric or present.empty:
+                continue
+            low, high = present.min(), present.max()
+            outside = (values < low) | (values > high)
+            what = f"numbers outside the synthetic range [{low:.4g}, {high:.4g}]"
         else:
-            produced = set(synthetic[name].dropna())
-            outside = values.notna() & ~values.isin(produced)
+            outside = values.notna() & ~values.isin(set(synthetic[name].dropna()))
             unseen = sorted(set(values[outside]))
             what = "label(s) the synthetic table never has: " + ", ".join(map(repr, unseen[:5]))
-        if values.isna().any() and not synthetic[name].isna().any():
-            outside = outside | values.isna()
-            what += " (or missing values, which it never has)"
         share = float(outside.mean())
         if share > UNREACHABLE_SHARE:
             problems.append(f"'{name}': {share:.1%} of target rows hold {what}")
@@ -252,7 +248,17 @@ def _schema(synthetic: pd.DataFrame, target: pd.DataFrame, schema: Schema | None
                              "(a few hundred give stable weights). Nothing was written.")
     schema = schema if schema is not None else Schema.infer(synthetic)
     names = set(map(str, target.columns))
-    return replace(schema, columns=tuple(c for c in schema.columns if c.name in names), target=None, constraints=())
+    schema = replace(schema, columns=tuple(c for c in schema.columns if c.name in names), target=None, constraints=())
+    frame = target.rename(columns=str)
+    view = schema.to_model_frame(frame)
+    problems = [f"'{name}' is numeric in the synthetic table, but the target holds non-numbers such as "
+                f"{frame[name][frame[name].notna() & view[name].isna()].iloc[0]!r}"
+                for name, kind in schema.model_kinds().items()
+                if kind == "numeric" and (frame[name].notna() & view[name].isna()).any()]
+    if problems:
+        raise AlignmentError(format_problems("The target does not match the synthetic table's columns", problems,
+                                             "Fix the target's values, or give a schema= that declares the kinds."))
+    return schema
 
 
 def _checked(frame: pd.DataFrame, synthetic: pd.DataFrame | None, what: str) -> pd.DataFrame:
