@@ -12,14 +12,20 @@ training row, target rows included).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from synthloop.errors import AlignmentError
 
+if TYPE_CHECKING:
+    from synthloop.schema import Schema
+    from synthloop.synthesizers.base import Synthesizer
 
-def adapt(synthesizer, source: pd.DataFrame, target: pd.DataFrame, *, target_share: float = 0.5, schema=None,
-          seed: int = 0):
+
+def adapt(synthesizer: Synthesizer, source: pd.DataFrame, target: pd.DataFrame, *, target_share: float = 0.5,
+          schema: Schema | None = None, seed: int = 0) -> Synthesizer:
     """A clone of ``synthesizer`` fitted on ``source`` with ``target`` up-weighted to ``target_share`` of the rows."""
     if not 0 < target_share < 1:
         raise AlignmentError(f"target_share must be between 0 and 1 (exclusive), got {target_share}.")

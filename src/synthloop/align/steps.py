@@ -21,6 +21,7 @@ real ones can create near-copies, which the privacy step then regenerates.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,9 @@ from synthloop.align.table import MIN_ESS_ROWS, MIN_TARGET_ROWS, check_reachable
 from synthloop.errors import AlignmentError, SynthloopError
 from synthloop.metrics.models import Family
 from synthloop.synthesizers.sampling import Candidates
+
+if TYPE_CHECKING:
+    from synthloop.synthesizers.base import Synthesizer
 
 #: Rows the model draws to train the step's classifier, at least (more for a large reference, see ratio.IMBALANCE).
 DEFAULT_FIT_ROWS = 10_000
@@ -74,21 +78,21 @@ class RatioStep:
             "reference rows (synthloop.align.adapt).")
 
 
-def align_step(model, target: pd.DataFrame, *, max_ratio: float = 20.0, min_ess: float = 0.05,
+def align_step(model: Synthesizer, target: pd.DataFrame, *, max_ratio: float = 20.0, min_ess: float = 0.05,
                family: Family = "boosting", n_fit: int = DEFAULT_FIT_ROWS, seed: int = 0) -> RatioStep:
     """A step that makes ``model``'s rows distributed like ``target`` (on the target's columns)."""
     return _ratio_step("align", model, target, max_ratio=max_ratio, min_ess=min_ess, family=family, n_fit=n_fit,
                        seed=seed, reachable=True)
 
 
-def refine_step(model, real: pd.DataFrame, *, max_ratio: float = 20.0, min_ess: float = 0.05,
+def refine_step(model: Synthesizer, real: pd.DataFrame, *, max_ratio: float = 20.0, min_ess: float = 0.05,
                 family: Family = "boosting", n_fit: int = DEFAULT_FIT_ROWS, seed: int = 0) -> RatioStep:
     """A step that rejects ``model``'s rows where a detector tells them from ``real`` rows (usually the training data)."""
     return _ratio_step("refine", model, real, max_ratio=max_ratio, min_ess=min_ess, family=family, n_fit=n_fit,
                        seed=seed, reachable=False)
 
 
-def _ratio_step(kind: str, model, reference: pd.DataFrame, *, max_ratio: float, min_ess: float, family: Family,
+def _ratio_step(kind: str, model: Synthesizer, reference: pd.DataFrame, *, max_ratio: float, min_ess: float, family: Family,
                 n_fit: int, seed: int, reachable: bool) -> RatioStep:
     schema = getattr(model, "schema_", None)
     if schema is None:

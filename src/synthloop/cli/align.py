@@ -46,6 +46,13 @@ def align(
     if result.before is not None and result.after is not None:
         for name, before, after in _rows(result):
             console.print(f"  {name:<22} {before:>8} → {after}", highlight=False)
+        moved = result.before.divergences.merge(result.after.divergences, on=["column", "kind"],
+                                                suffixes=("_before", "_after"))
+        moved = moved.assign(change=moved["divergence_before"] - moved["divergence_after"]).nlargest(3, "change")
+        for row in moved.itertuples():
+            measure = "KS" if row.kind == "numeric" else "TVD"
+            console.print(f"  {escape(row.column)[:18]:<18} {measure:<3} {row.divergence_before:>8.3f} → "
+                          f"{row.divergence_after:.3f}", highlight=False)
     for note in result.notes:
         console.print(f"[yellow]Note:[/yellow] {escape(note)}")
 
