@@ -15,8 +15,9 @@ ALLOWED = {
     "lineage": {"tabular", "io"}, "loop": {"lineage"}, "report": {"metrics", "schema", "lineage", "io"},
     "lab": {"loop", "synthesizers", "metrics", "lineage", "datasets", "schema", "io"},
     "datasets": {"registry"}, "demo": {"synthesizers", "report", "schema", "io", "workflows", "__init__"},
-    "workflows": {"synthesizers", "loop", "lineage", "privacy", "schema", "io"},
     "workbench": {"workflows", "synthesizers", "report", "lab", "lineage", "schema", "io"},
+    "workflows": {"synthesizers", "loop", "lineage", "privacy", "schema", "io", "align"},
+    "align": {"schema", "tabular", "metrics", "synthesizers", "io", "lineage"},
 }
 
 

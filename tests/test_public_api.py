@@ -16,6 +16,7 @@ CURATED = {
     "evaluate": "synthloop.report",
     "run_lab": "synthloop.lab",
     "LineageStore": "synthloop.lineage",
+    "align": "synthloop.align",
     "datasets": "synthloop.datasets",
     "errors": "synthloop.errors",
     "metrics": "synthloop.metrics",

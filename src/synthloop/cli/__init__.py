@@ -13,6 +13,7 @@ import typer
 
 from synthloop.cli import catalog, demo, fit, lab, lineage, sample, schema, workbench
 from synthloop.cli._common import SynthloopGroup, run_safely
+from synthloop.cli.align import align as align_command
 from synthloop.cli.evaluate import evaluate_command
 
 app = typer.Typer(name="synthloop", help="Synthetic tabular data that stays trustworthy when reused.",
@@ -44,6 +45,7 @@ app.add_typer(lab.app, name="lab")
 app.add_typer(lineage.app, name="lineage")
 app.command("serve")(workbench.serve)
 app.add_typer(workbench.app, name="workbench")
+app.command("align")(align_command)
 
 
 def main() -> None:

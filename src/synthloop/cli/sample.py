@@ -37,6 +37,12 @@ def sample(
     privacy_reference: Annotated[Path | None, typer.Option(
         "--privacy-reference", metavar="DIR",
         help="The privacy reference fit kept apart (default: MODEL_DIR.privacy when it exists).")] = None,
+    align_to: Annotated[Path | None, typer.Option(
+        "--align-to", metavar="TARGET", help="Rows of a target distribution: keep drawn rows in proportion to a "
+                                             "classifier's density ratio target/model (before the privacy step).")] = None,
+    refine: Annotated[Path | None, typer.Option(
+        "--refine", metavar="REAL", help="Real rows (usually the training data): reject drawn rows where a detector "
+                                         "tells them from these (discriminator rejection sampling).")] = None,
     keep_formulas: Annotated[bool, typer.Option(
         "--keep-formulas", help="Write CSV cells starting with =, +, -, @ as they are (default: prefix them with ' "
                                 "so that a spreadsheet shows them instead of running them).")] = False,
@@ -48,7 +54,7 @@ def sample(
     conditions = parse_conditions(where or [])
     done = sample_table(model_dir, n_rows, out, conditions=conditions, seed=seed, privacy=privacy,
                         privacy_reference=privacy_reference, lineage=lineage, keep_formulas=keep_formulas,
-                        seed_data=seed_data, display=working)
+                        seed_data=seed_data, align_to=align_to, refine=refine, display=working)
     shown = f" where {describe(*split_conditions(conditions))}" if conditions else ""
     console.print(f"Wrote {done.n_rows:,} rows{escape(shown)} to {escape(str(out))} ({human_size(done.size_bytes)}) "
                   f"in {done.seconds:.1f} s.")
