@@ -428,6 +428,25 @@ def test_draw_until_bounds_batches_by_memory_and_says_so(monkeypatch):
     assert max(sizes) == 100
 
 
+def test_with_no_row_step_exactly_the_rows_asked_are_drawn():
+    from synthloop.synthesizers import sampling
+
+    sizes = []
+
+    def draw(batch):
+        sizes.append(batch)
+        return pd.DataFrame({"a": np.zeros(batch)})
+
+    views = lambda rows: sampling.Candidates(rows, lambda r: r, lambda r: r)   # noqa: E731
+    assert len(sampling.draw_until(39_073, draw, [], views=views, n_columns=1)) == 39_073
+    assert sizes == [39_073]                                       # not 46,887: nothing can be refused
+    model = sl.synthesizers.get("independent", seed=0).fit(pd.DataFrame({"x": np.arange(50.0)}))
+    asked = []
+    model._sample = lambda n, conditions, rng, draw=model._sample: asked.append(n) or draw(n, conditions, rng)
+    model.sample(300, privacy="off", seed=0)
+    assert asked == [300]
+
+
 def test_draw_until_blames_the_step_that_passes_the_smallest_share():
     from synthloop.synthesizers import sampling
 
