@@ -353,6 +353,44 @@ def test_default_parity_degrades_on_a_single_float_column_and_explicit_parity_sa
     assert "privacy='off'" in message and "use privacy='parity'" not in message
 
 
+def test_a_parity_refusal_never_recommends_the_setting_that_just_failed():
+    plain = pd.DataFrame({"x": np.random.default_rng(0).normal(size=30)})
+    model = sl.synthesizers.get("cart", seed=0, smoothing=0.5).fit(plain)  # jittered donors: still too close
+    with pytest.raises(PrivacyError) as raised:
+        model.sample(30, privacy="parity", seed=0)
+    advice = str(raised.value).split("cannot be met", 1)[1]
+    assert "privacy='off'" in advice and "independent" in advice
+    assert "privacy='parity'" not in advice and "cart" not in advice, advice
+
+
+_MANY_LEVELS = """
+import resource, sys
+import numpy as np, pandas as pd, synthloop as sl
+resource.setrlimit(resource.RLIMIT_AS, (3 * 2**30, 3 * 2**30))   # a dense level matrix would need 6.4 GB
+n = 40_000
+rng = np.random.default_rng(0)
+table = pd.DataFrame({"zip": [f"z{i}" for i in range(n)], "x": rng.normal(size=n), "k": rng.choice(list("ab"), n)})
+model = sl.synthesizers.get("cart", seed=0).fit(table, sl.Schema.infer(table, kinds={"zip": "categorical"}))
+synthetic = model.sample(300, seed=0)                              # default parity: calibration + reference
+print(len(synthetic), model.last_sample_info_.privacy, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+@pytest.mark.slow
+def test_cart_and_parity_fit_a_40000_level_categorical_in_bounded_memory():
+    """A one-hot (rows × levels) matrix of this column is 40,000² cells: the audit's 200,000 levels asked for
+    298 GiB. Levels beyond the pooled ones share one coordinate, so the run stays under a 3 GB address space."""
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _MANY_LEVELS], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    n_rows, privacy, max_rss_kb = done.stdout.split()
+    assert (n_rows, privacy) == ("300", "parity") and int(max_rss_kb) < 1_500_000
+
+
 def test_no_copies_counts_date_only_columns_in_days():
     import time
 
@@ -390,6 +428,25 @@ def test_draw_until_bounds_batches_by_memory_and_says_so(monkeypatch):
     with pytest.raises(PrivacyError, match="limited to 100 rows by memory"):
         sampling.draw_until(500, draw, [RejectsAlmostAll()], views=views, n_columns=500)
     assert max(sizes) == 100
+
+
+def test_with_no_row_step_exactly_the_rows_asked_are_drawn():
+    from synthloop.synthesizers import sampling
+
+    sizes = []
+
+    def draw(batch):
+        sizes.append(batch)
+        return pd.DataFrame({"a": np.zeros(batch)})
+
+    views = lambda rows: sampling.Candidates(rows, lambda r: r, lambda r: r)   # noqa: E731
+    assert len(sampling.draw_until(39_073, draw, [], views=views, n_columns=1)) == 39_073
+    assert sizes == [39_073]                                       # not 46,887: nothing can be refused
+    model = sl.synthesizers.get("independent", seed=0).fit(pd.DataFrame({"x": np.arange(50.0)}))
+    asked = []
+    model._sample = lambda n, conditions, rng, draw=model._sample: asked.append(n) or draw(n, conditions, rng)
+    model.sample(300, privacy="off", seed=0)
+    assert asked == [300]
 
 
 def test_draw_until_blames_the_step_that_passes_the_smallest_share():

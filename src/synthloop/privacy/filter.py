@@ -104,8 +104,10 @@ class PrivacyStep:
     farthest refused candidates instead of an error (see the module docstring).
     """
 
-    def __init__(self, mode: str, reference: PrivacyReference, schema: Schema, *, degrade: bool = False):
+    def __init__(self, mode: str, reference: PrivacyReference, schema: Schema, *, degrade: bool = False,
+                 model: str = ""):
         self.mode = check_mode(mode)
+        self.model = model                     # the model sampling, so that advice never names it
         self.reference = reference
         self.degrade = degrade and mode == "parity"
         self.info = SampleInfo(privacy=mode, holdout_copy_rate=reference.copy_rate,
@@ -178,9 +180,12 @@ class PrivacyStep:
         if self.mode == "no-copies":
             what, instead = "copied a training row", "use privacy='parity' or 'off'"
         else:
+            # Only models that draw no training value suggest themselves (cart with smoothing still
+            # draws near its donors: it failed on a one-float-column table), never the one that failed.
+            others = " or ".join(m for m in ("independent", "gaussian_copula") if m != self.model)
             what, instead = ("copied or sat closer to a training row than held-out rows do",
                              "use privacy='off', or a model that does not reuse training values for this table "
-                             "(e.g. independent or gaussian_copula, or cart with smoothing=0.5)")
+                             f"(e.g. {others})")
         return PrivacyError(
             f"privacy={self.mode!r} cannot be met: only {n_accepted:,} of {n_drawn:,} generated rows passed, "
             f"{n_rejected:,} were regenerated because they {what}, and {n_rows:,} were asked for. The model (or "

@@ -251,7 +251,7 @@ class Synthesizer(ABC):
             return None, SampleInfo(privacy="off")
         reference = self.privacy_reference_
         if reference is not None:
-            step = PrivacyStep(mode, reference, self.schema_, degrade=default)
+            step = PrivacyStep(mode, reference, self.schema_, degrade=default, model=self.name)
             return step, step.info
         why = (f"{type(self).__name__} never keeps training rows (keeps_training_rows = False)"
                if not self.keeps_training_rows else
