@@ -16,6 +16,8 @@ ALLOWED = {
     "lab": {"loop", "synthesizers", "metrics", "lineage", "datasets", "schema", "io"},
     "datasets": {"registry"}, "demo": {"synthesizers", "report", "schema", "io", "workflows", "__init__"},
     "workflows": {"synthesizers", "loop", "lineage", "privacy", "schema", "io"},
+    "parallel": set(),
+    "tuning": {"parallel", "synthesizers", "metrics", "schema", "lineage", "loop", "io"},
 }
 
 

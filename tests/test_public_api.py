@@ -15,6 +15,7 @@ CURATED = {
     "Report": "synthloop.report",
     "evaluate": "synthloop.report",
     "run_lab": "synthloop.lab",
+    "search": "synthloop.tuning",
     "LineageStore": "synthloop.lineage",
     "datasets": "synthloop.datasets",
     "errors": "synthloop.errors",

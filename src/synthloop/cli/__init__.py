@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from synthloop.cli import catalog, demo, fit, lab, lineage, sample, schema
+from synthloop.cli import search as search_cli
 from synthloop.cli._common import SynthloopGroup, run_safely
 from synthloop.cli.evaluate import evaluate_command
 
@@ -42,6 +43,7 @@ app.add_typer(catalog.datasets_app, name="datasets")
 app.command("demo")(demo.demo)
 app.add_typer(lab.app, name="lab")
 app.add_typer(lineage.app, name="lineage")
+app.command("search")(search_cli.search)
 
 
 def main() -> None:
