@@ -17,6 +17,7 @@ ALLOWED = {
     "datasets": {"registry"}, "demo": {"synthesizers", "report", "schema", "io", "workflows", "__init__"},
     "workflows": {"synthesizers", "loop", "lineage", "privacy", "schema", "io"},
     "parallel": set(),
+    "partitions": {"parallel", "synthesizers", "metrics", "tabular", "report", "schema", "io", "workflows"},
     "tuning": {"parallel", "synthesizers", "metrics", "schema", "lineage", "loop", "io"},
 }
 

@@ -193,27 +193,33 @@ def _child(send, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
     send.close()
 
 
-def map_seeded(fn: Callable[[Any, int], Any], items: Sequence[Any], *, seed: int | None = 0,
-               backend: str = "local", n_jobs: int | None = None,
-               on_done: Callable[[int, Any], None] | None = None) -> list[Any]:
-    """``[fn(item, seed_i) for each item]`` with at most ``n_jobs`` running at once; results in item order.
+def map_tasks(fn: Callable[..., Any], args: Sequence[tuple[Any, ...]], *, backend: str = "local",
+              n_jobs: int | None = None, on_done: Callable[[int, Any], None] | None = None) -> list[Any]:
+    """``[fn(*a) for a in args]`` with at most ``n_jobs`` running at once; results in the order of ``args``.
 
-    ``seed_i`` comes from :func:`task_seeds`; ``on_done(index, value)`` is called as each task finishes.
-    The first failure kills the other tasks and raises :class:`TaskFailed`.
+    ``on_done(index, value)`` is called as each task finishes. The first failure kills the other
+    tasks and raises :class:`TaskFailed`.
     """
-    seeds = task_seeds(seed, len(items))
-    results: list[Any] = [None] * len(items)
+    results: list[Any] = [None] * len(args)
     with Runner(backend, n_jobs) as runner:
-        queue = iter(enumerate(items))
+        queue = iter(enumerate(args))
         running: dict[Job, int] = {}
-        for index, item in itertools.islice(queue, runner.n_jobs):
-            running[runner.submit(fn, item, seeds[index])] = index
+        for index, task in itertools.islice(queue, runner.n_jobs):
+            running[runner.submit(fn, *task)] = index
         while running:
             for job in runner.wait(list(running)):
                 index = running.pop(job)
                 results[index] = runner.result(job)
                 if on_done is not None:
                     on_done(index, results[index])
-                for next_index, item in itertools.islice(queue, 1):
-                    running[runner.submit(fn, item, seeds[next_index])] = next_index
+                for next_index, task in itertools.islice(queue, 1):
+                    running[runner.submit(fn, *task)] = next_index
     return results
+
+
+def map_seeded(fn: Callable[[Any, int], Any], items: Sequence[Any], *, seed: int | None = 0,
+               backend: str = "local", n_jobs: int | None = None,
+               on_done: Callable[[int, Any], None] | None = None) -> list[Any]:
+    """``[fn(item, seed_i) for each item]``, ``seed_i`` from :func:`task_seeds`; see :func:`map_tasks`."""
+    seeds = task_seeds(seed, len(items))
+    return map_tasks(fn, list(zip(items, seeds, strict=True)), backend=backend, n_jobs=n_jobs, on_done=on_done)
