@@ -11,8 +11,8 @@ calls over both backends:
 
 ``local`` forks one process per job on Linux (spawns elsewhere), so a job that hangs in native code
 is still killed outright, and a crash (segfault, out of memory) is reported, not inherited. ``ray``
-uses an already-initialised cluster (``ray.init(address=...)`` before the call points it at one) or
-starts a local Ray with ``n_jobs`` CPUs (``pip install 'synthloop[distributed]'``).
+uses an already-initialised cluster (``ray.init(address=...)`` before the call, or ``RAY_ADDRESS``,
+points it at one) or starts a local Ray with ``n_jobs`` CPUs (``pip install 'synthloop[distributed]'``).
 
 :func:`map_seeded` is the simple case: ``fn(item, seed)`` for every item, with seeds spawned from one
 root (``SeedSequence(seed).spawn``), so the results do not depend on the backend or the worker count.
@@ -79,7 +79,9 @@ class Runner:
         if backend == "ray":
             self._ray = require("ray", "distributed", "The Ray backend")
             if not self._ray.is_initialized():
-                self._ray.init(num_cpus=self.n_jobs, include_dashboard=False, log_to_driver=False)
+                # RAY_ADDRESS names a running cluster: join it (Ray refuses num_cpus there); else start a local one
+                local = {} if os.environ.get("RAY_ADDRESS") else {"num_cpus": self.n_jobs, "include_dashboard": False}
+                self._ray.init(log_to_driver=False, **local)
         else:
             import multiprocessing
 
