@@ -29,6 +29,8 @@ def search(
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Trials at once.")] = 1,
     trial_timeout: Annotated[str | None, typer.Option(
         "--trial-timeout", metavar="TIME", help="Kill a trial after this long (default: a third of the budget).")] = None,
+    trials: Annotated[int | None, typer.Option("--trials", min=1, metavar="N",
+                                               help="Stop after N trials, even with budget left.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seeds the split, the sampler and every trial.")] = 0,
     lineage: Annotated[Path | None, typer.Option("--lineage", metavar="STORE.db",
                                                  help="Record the chosen model's training data in this store.")] = None,
@@ -51,7 +53,8 @@ def search(
     try:
         result = run_search(data, out, budget=budget, target=target, schema=schema, models=models,
                             max_dcr_share=max_dcr_share, seed=seed, backend=backend, n_jobs=jobs,
-                            trial_timeout=timeout, lineage=lineage, on_trial=show)
+                            trial_timeout=timeout, max_trials=trials, lineage=lineage,
+                            on_trial=show)
     except SearchFailed as failed:
         err_console.print(f"[bold red]No model chosen:[/bold red] {escape(str(failed))}", soft_wrap=True)
         err_console.print(f"Trials: {escape(str(out / 'search.html'))}", style="dim")

@@ -110,9 +110,11 @@ def parse_budget(text: str | float | int) -> float:
 def search(data: pd.DataFrame | str | Path, out: str | Path, *, budget: str | float = "10m", target: str | None = None,
            schema: Any = None, models: Sequence[str] | str | None = None, max_dcr_share: float = 0.55,
            validation: float = 0.2, seed: int = 0, backend: str = "local", n_jobs: int = 1,
-           trial_timeout: float | None = None, screen_rows: int = 2000, eval_rows: int = 5000,
-           lineage: str | Path | None = None, on_trial: OnTrial | None = None) -> SearchResult:
+           trial_timeout: float | None = None, max_trials: int | None = None, screen_rows: int = 2000,
+           eval_rows: int = 5000, lineage: str | Path | None = None, on_trial: OnTrial | None = None) -> SearchResult:
     """Search the candidate ``models`` and their spaces for ``data`` within ``budget``; see the module doc.
+
+    ``max_trials`` ends the search early once this many trials (of this call) have run.
 
     Raises :class:`SearchFailed` (with the partial result) when no model can be chosen, and
     :class:`~synthloop.errors.ConfigError` for a bad budget, model name or setting.
@@ -124,6 +126,8 @@ def search(data: pd.DataFrame | str | Path, out: str | Path, *, budget: str | fl
     check_backend(backend)
     if not 0 < validation < 0.5:
         raise ConfigError(f"validation must be a share between 0 and 0.5, got {validation}")
+    if max_trials is not None and max_trials < 1:
+        raise ConfigError(f"max_trials must be at least 1, got {max_trials}")
     if not 0 < max_dcr_share <= 1:
         raise ConfigError(f"max_dcr_share must be in (0, 1], got {max_dcr_share}")
     trial_timeout = float(trial_timeout) if trial_timeout else seconds / 3
@@ -142,11 +146,15 @@ def search(data: pd.DataFrame | str | Path, out: str | Path, *, budget: str | fl
     dead: set[str] = {r["model"] for r in _records(study) if r["state"] == "FAIL" and r["defaults"]}
     queue = [m for m in candidates if not any(r["model"] == m and r["defaults"] for r in _records(study))]
     with Runner(backend, n_jobs) as runner:
+        launched, exhausted = 0, False
         while time.monotonic() < deadline:
-            while len(running) < runner.n_jobs and time.monotonic() < deadline - 1:
+            while (len(running) < runner.n_jobs and time.monotonic() < deadline - 1
+                   and (max_trials is None or launched < max_trials)):
                 model, defaults = _next_model(queue, candidates, dead, _records(study), rng, max_dcr_share)
                 if model is None:
+                    exhausted = True
                     break
+                launched += 1
                 study.enqueue_trial({MODEL_PARAM: model})      # the model is ours to choose; TPE draws its params
                 trial = study.ask()
                 trial.suggest_categorical(MODEL_PARAM, list(candidates))
@@ -159,8 +167,12 @@ def search(data: pd.DataFrame | str | Path, out: str | Path, *, budget: str | fl
                                  eval_rows=eval_rows)
                 running[runner.submit(run_trial, spec)] = (trial, min(time.monotonic() + trial_timeout, deadline))
             if not running:
-                notes.append("every candidate model failed with its defaults; nothing left to try")
-                break
+                if exhausted:
+                    notes.append("every candidate model failed with its defaults; nothing left to try")
+                if exhausted or (max_trials is not None and launched >= max_trials):
+                    break
+                time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))   # the last second: nothing new starts
+                continue
             wait = max(0.0, min(limit for _, limit in running.values()) - time.monotonic())
             for job in runner.wait(list(running), timeout=min(wait, 1.0)):
                 trial, _ = running.pop(job)
