@@ -58,7 +58,7 @@ def _scatter(result: SearchResult) -> str:
         return "<p>No finished trial to plot.</p>"
     xs = [t["detection"] for t in points]
     ys = [t.get("utility", 0.0) for t in points]
-    x0, x1 = min([*xs, 0.5]), max(xs) + 0.01
+    x0, x1 = min([*xs, 0.5]) - 0.01, max(xs) + 0.01
     y0, y1 = min(ys) - 0.01, max(ys) + 0.01
 
     def sx(x: float) -> float:
