@@ -13,7 +13,7 @@ ALLOWED = {
     "nn": {"io"}, "metrics": {"schema", "tabular", "registry"},
     "synthesizers": {"schema", "transforms", "privacy", "nn", "tabular", "io", "registry", "metrics"},
     "lineage": {"tabular", "io"}, "loop": {"lineage"}, "report": {"metrics", "schema", "lineage", "io"},
-    "lab": {"loop", "synthesizers", "metrics", "lineage", "datasets", "schema", "io"},
+    "lab": {"loop", "synthesizers", "metrics", "lineage", "datasets", "schema", "io", "parallel"},
     "datasets": {"registry"}, "demo": {"synthesizers", "report", "schema", "io", "workflows", "__init__"},
     "workflows": {"synthesizers", "loop", "lineage", "privacy", "schema", "io"},
     "parallel": set(),
