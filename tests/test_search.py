@@ -215,3 +215,20 @@ def test_registered_models_declare_a_space_the_search_can_read():
 
     assert has_space("cart") and has_space("gaussian_copula") and not has_space("independent")
     assert issubclass(REGISTRY.get("cart"), Synthesizer)
+
+
+def test_a_trial_stops_at_its_screen_when_the_screen_is_hopeless(table, tmp_path):
+    from synthloop.schema import Schema
+    from synthloop.tuning.run import _split
+    from synthloop.tuning.trial import TrialSpec, run_trial
+
+    train, valid = _split(table, 0.2, 0)
+    schema = Schema.infer(table, target="species")
+    spec = dict(number=0, model="gaussian_copula", params={}, seed=1, train=train, validation=valid, schema=schema,
+                screen_rows=50)
+    pruned = run_trial(TrialSpec(folder=str(tmp_path / "a"), prune_above=0.0, **spec))
+    assert pruned["status"] == "pruned" and 0.0 < pruned["screen_detection"] <= 1.0
+    assert "detection" not in pruned and not (tmp_path / "a").exists()          # no full fit, nothing saved
+    full = run_trial(TrialSpec(folder=str(tmp_path / "b"), prune_above=1.0, **spec))
+    assert full["status"] == "complete" and full["screen_detection"] == pruned["screen_detection"]
+    assert (tmp_path / "b" / "config.json").is_file() and (tmp_path / "b.privacy").is_dir()
