@@ -232,3 +232,11 @@ def test_a_trial_stops_at_its_screen_when_the_screen_is_hopeless(table, tmp_path
     full = run_trial(TrialSpec(folder=str(tmp_path / "b"), prune_above=1.0, **spec))
     assert full["status"] == "complete" and full["screen_detection"] == pruned["screen_detection"]
     assert (tmp_path / "b" / "config.json").is_file() and (tmp_path / "b.privacy").is_dir()
+
+
+def test_a_search_ends_early_when_nothing_is_left_to_try(table, tmp_path):
+    started = time.monotonic()
+    result = search(table, tmp_path / "s", budget=90, target="species", models=["independent"])   # no search space
+    assert len(result.trials) == 1 and result.chosen["model"] == "independent"
+    assert any(note.startswith("nothing left to try") for note in result.notes)
+    assert time.monotonic() - started < 60

@@ -168,7 +168,9 @@ def search(data: pd.DataFrame | str | Path, out: str | Path, *, budget: str | fl
                 running[runner.submit(run_trial, spec)] = (trial, min(time.monotonic() + trial_timeout, deadline))
             if not running:
                 if exhausted:
-                    notes.append("every candidate model failed with its defaults; nothing left to try")
+                    failed = f"; failed with their defaults: {', '.join(sorted(dead))}" if dead else ""
+                    notes.append(f"nothing left to try: every candidate ran its defaults and none that can still "
+                                 f"run declares a search space{failed}")
                 if exhausted or (max_trials is not None and launched >= max_trials):
                     break
                 time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))   # the last second: nothing new starts
