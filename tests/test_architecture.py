@@ -13,11 +13,14 @@ ALLOWED = {
     "nn": {"io"}, "metrics": {"schema", "tabular", "registry"},
     "synthesizers": {"schema", "transforms", "privacy", "nn", "tabular", "io", "registry", "metrics"},
     "lineage": {"tabular", "io"}, "loop": {"lineage"}, "report": {"metrics", "schema", "lineage", "io"},
-    "lab": {"loop", "synthesizers", "metrics", "lineage", "datasets", "schema", "io"},
+    "lab": {"loop", "synthesizers", "metrics", "lineage", "datasets", "schema", "io", "parallel"},
     "datasets": {"registry"}, "demo": {"synthesizers", "report", "schema", "io", "workflows", "__init__"},
     "workbench": {"workflows", "synthesizers", "report", "lab", "lineage", "schema", "io"},
     "workflows": {"synthesizers", "loop", "lineage", "privacy", "schema", "io", "align"},
     "align": {"schema", "tabular", "metrics", "synthesizers", "io", "lineage"},
+    "parallel": set(),
+    "partitions": {"parallel", "synthesizers", "metrics", "tabular", "report", "schema", "io", "workflows"},
+    "tuning": {"parallel", "synthesizers", "metrics", "schema", "lineage", "loop", "io"},
 }
 
 

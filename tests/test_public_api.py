@@ -15,6 +15,7 @@ CURATED = {
     "Report": "synthloop.report",
     "evaluate": "synthloop.report",
     "run_lab": "synthloop.lab",
+    "search": "synthloop.tuning",
     "LineageStore": "synthloop.lineage",
     "align": "synthloop.align",
     "datasets": "synthloop.datasets",

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from synthloop.cli import catalog, demo, fit, lab, lineage, sample, schema, workbench
+from synthloop.cli import search as search_cli
 from synthloop.cli._common import SynthloopGroup, run_safely
 from synthloop.cli.align import align as align_command
 from synthloop.cli.evaluate import evaluate_command
@@ -46,6 +47,7 @@ app.add_typer(lineage.app, name="lineage")
 app.command("serve")(workbench.serve)
 app.add_typer(workbench.app, name="workbench")
 app.command("align")(align_command)
+app.command("search")(search_cli.search)
 
 
 def main() -> None:
