@@ -21,6 +21,7 @@ REGISTRY: Registry[type[Synthesizer]] = Registry("synthesizer", {
     "tvae": "synthloop.synthesizers.tvae:TVAE",
     "tabddpm": "synthloop.synthesizers.tabddpm:TabDDPM",
     "argn": "synthloop.synthesizers.argn:TabularARGN",
+    "dp_mst": "synthloop.synthesizers.dp_mst:DPMST",
 }, entry_point_group="synthloop.synthesizers")
 
 
