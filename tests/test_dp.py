@@ -184,6 +184,8 @@ def test_cli_fit_audit_sample_end_to_end(tmp_path, adult):
     audited = runner.invoke(app, ["audit", str(tmp_path / "m")])
     assert audited.exit_code == 0, audited.output
     assert "1-way counts of age" in audited.output and "tree edge" in audited.output and "epsilon = 2" in audited.output
+    canary = runner.invoke(app, ["audit", str(tmp_path / "m"), "--data", str(tmp_path / "adult.csv"), "--fits", "4"])
+    assert canary.exit_code == 0 and "empirical epsilon" in canary.output, canary.output
     sampled = runner.invoke(app, ["sample", str(tmp_path / "m"), "-n", "30", "-o", str(tmp_path / "syn.csv")])
     assert sampled.exit_code == 0, sampled.output
     events = sl.LineageStore(tmp_path / "lineage.db").events()
@@ -192,3 +194,40 @@ def test_cli_fit_audit_sample_end_to_end(tmp_path, adult):
     assert plain.exit_code == 0
     not_dp = runner.invoke(app, ["audit", str(tmp_path / "ind")])
     assert not_dp.exit_code == 2 and "not differentially private" in not_dp.output
+
+
+# ---------------------------------------------------------------------- the empirical audit
+class _Leaky(synthesizers.get_class("dp_mst")):
+    """A broken DP model: claims its epsilon but spends a million times as much (noise about 1000 times too small)."""
+
+    def _fit(self, data, seeds):
+        claimed = self.epsilon
+        self.epsilon = claimed * 1e6
+        try:
+            super()._fit(data, seeds)
+        finally:
+            self.epsilon = claimed
+
+
+@pytest.fixture(scope="module")
+def small(adult):
+    data, schema = adult
+    columns = ["age", "sex", "relationship", "hours_per_week", "income"]
+    return data[columns], sl.Schema(tuple(schema[c] for c in columns))
+
+
+def test_canary_audit_bound_stays_below_the_claim(small):
+    from synthloop.privacy.audit import canary_audit
+
+    data, schema = small
+    result = canary_audit(synthesizers.get("dp_mst", epsilon=0.5, **FAST), data, schema, n_fits=12)
+    assert result.consistent, result.summary()
+    assert result.column == "sex" and "consistent with the claim" in result.summary()
+
+
+def test_canary_audit_catches_a_model_that_leaks_more_than_it_claims(small):
+    from synthloop.privacy.audit import canary_audit
+
+    data, schema = small
+    result = canary_audit(_Leaky(epsilon=0.5, **FAST), data, schema, n_fits=12)
+    assert not result.consistent and result.empirical_epsilon > 0.5, result.summary()

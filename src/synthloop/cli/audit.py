@@ -9,11 +9,20 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from synthloop.cli._common import console
+from synthloop.cli._common import EXIT_CHECK_FAILED, console, working
 
 
-def audit(model_dir: Annotated[Path, typer.Argument(metavar="MODEL_DIR", help="A saved model folder.")]) -> None:
-    """Print the privacy ledger of a DP model: the budget, each measurement's cost, and what was public."""
+def audit(
+    model_dir: Annotated[Path, typer.Argument(metavar="MODEL_DIR", help="A saved model folder.")],
+    data: Annotated[Path | None, typer.Option("--data", metavar="DATA", help=(
+        "Also run a canary membership audit: refit the model's parameters on DATA with and without a canary "
+        "row and print an empirical lower bound on epsilon next to the claim (exit 1 if it exceeds it)."))] = None,
+    schema: Annotated[Path | None, typer.Option("--schema", metavar="SCHEMA.json",
+                                                help="The public schema for the canary fits (default: the model's).")] = None,
+    fits: Annotated[int, typer.Option("--fits", min=4, help="Fits per world (with / without the canary).")] = 20,
+) -> None:
+    """Print the privacy ledger of a DP model (the budget, each measurement's cost, what was public); with
+    --data, also a canary audit's empirical epsilon."""
     from synthloop.errors import PrivacyError
     from synthloop.synthesizers import Synthesizer
 
@@ -30,3 +39,18 @@ def audit(model_dir: Annotated[Path, typer.Argument(metavar="MODEL_DIR", help="A
     console.print(table)
     style = "green" if ledger.complete else "yellow"
     console.print(f"[{style}]{escape(ledger.summary())}[/{style}]", soft_wrap=True)
+    if data is None:
+        return
+    from synthloop.io import read_table
+    from synthloop.privacy.audit import canary_audit
+    from synthloop.schema import Schema
+
+    public = Schema.from_json(schema.read_text(encoding="utf-8")) if schema is not None else model.schema_
+    fresh = model.clone()
+    if "progress" in fresh.get_params():
+        fresh.set_params(progress=False)
+    with working(f"Canary audit: {2 * fits} fits of {model.name}"):
+        result = canary_audit(fresh, read_table(data), public, n_fits=fits)
+    console.print(("[green]" if result.consistent else "[red]") + escape(result.summary()), soft_wrap=True)
+    if not result.consistent:
+        raise typer.Exit(EXIT_CHECK_FAILED)
