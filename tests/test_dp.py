@@ -231,3 +231,38 @@ def test_canary_audit_catches_a_model_that_leaks_more_than_it_claims(small):
     data, schema = small
     result = canary_audit(_Leaky(epsilon=0.5, **FAST), data, schema, n_fits=24)
     assert not result.consistent and result.empirical_epsilon > 0.5, result.summary()
+
+
+# ---------------------------------------------------------------------- DP-SGD (dp_vae)
+def test_dp_sgd_accountant_stops_before_the_budget_is_exceeded():
+    pytest.importorskip("opacus")
+    from synthloop.synthesizers.dp_vae import calibrate, rdp_epsilon, steps_within
+
+    steps = steps_within(1.0, 0.05, 1e-5, 1.0, 10**6)
+    assert rdp_epsilon(1.0, 0.05, steps, 1e-5) <= 1.0 < rdp_epsilon(1.0, 0.05, steps + 1, 1e-5)
+    sigma, allowed = calibrate(2.0, 1e-5, 0.1, 200)
+    assert allowed == 200 and rdp_epsilon(sigma, 0.1, 200, 1e-5) <= 2.0
+    assert rdp_epsilon(sigma * 0.99, 0.1, 200, 1e-5) > 2.0 * 0.99      # calibrated, not merely safe
+
+
+def test_dp_vae_spends_its_budget_in_one_entry_and_agrees_with_opacus(adult, tmp_path):
+    pytest.importorskip("opacus")
+    from opacus.accountants import RDPAccountant
+
+    data, schema = adult
+    model = synthesizers.get("dp_vae", epsilon=1.0, epochs=2, batch_size=64, hidden=(16,), latent_dim=4,
+                             seed=0).fit(data, schema)
+    ledger = model.ledger_
+    sgd = [e for e in ledger.entries if e.source == "budget"]
+    assert len(sgd) == 1 and sgd[0].rho == pytest.approx(ledger.rho) and sgd[0].detail["epsilon"] <= 1.0
+    with pytest.raises(PrivacyError, match="budget exceeded"):
+        ledger.charge("anything more", "gaussian", 1e-6)
+    opacus = RDPAccountant()                                            # Opacus' own, with its fractional orders
+    opacus.history = [(sgd[0].detail["noise_multiplier"], sgd[0].detail["sample_rate"], int(sgd[0].detail["steps"]))]
+    assert opacus.get_epsilon(1e-5) <= sgd[0].detail["epsilon"] + 1e-6
+    rows = model.sample(200, seed=0)
+    assert rows["age"].between(schema["age"].low, schema["age"].high).all()
+    model.save(tmp_path / "m")
+    assert sl.synthesizers.Synthesizer.load(tmp_path / "m").sample(20, seed=1).equals(model.sample(20, seed=1))
+    with pytest.raises(PrivacyError, match="public schema"):
+        synthesizers.get("dp_vae").fit(data)

@@ -22,6 +22,7 @@ REGISTRY: Registry[type[Synthesizer]] = Registry("synthesizer", {
     "tabddpm": "synthloop.synthesizers.tabddpm:TabDDPM",
     "argn": "synthloop.synthesizers.argn:TabularARGN",
     "dp_mst": "synthloop.synthesizers.dp_mst:DPMST",
+    "dp_vae": "synthloop.synthesizers.dp_vae:DPVAE",
 }, entry_point_group="synthloop.synthesizers")
 
 
