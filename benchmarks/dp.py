@@ -1,7 +1,8 @@
-"""DP marginal model (``dp_mst``) on Adult: fit seconds, peak memory, TSTR AUC, detection AUC, column shapes, copies.
+"""DP models (``dp_mst``, ``dp_vae``) on Adult: fit seconds, peak memory, TSTR AUC, detection AUC, column shapes, copies.
 
     PYTHONPATH=src python benchmarks/dp.py --epsilons 1 --seeds 0,1,2 --json dp.json
     PYTHONPATH=src python benchmarks/dp.py --epsilons 1,3,10 --seeds 0,1,2,3,4 --json dp.json   # the issue's grid
+    PYTHONPATH=src python benchmarks/dp.py --model dp_vae --epsilons 1 --seeds 0 --json dp_vae.json
 
 Trains on Adult's train split, judges on its test split with the evaluation suite's metrics (the
 same as ``privacy_parity.py``): TSTR AUC (income), detection AUC (holdout vs synthetic), column shapes
@@ -47,7 +48,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epsilons", default="1")
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--iters", type=int, default=1000)
+    parser.add_argument("--model", default="dp_mst", choices=["dp_mst", "dp_vae"])
+    parser.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra model parameter, value as JSON (e.g. -p epochs=10)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     train = sl.datasets.load("adult", split="train")
@@ -57,12 +60,13 @@ def main() -> None:
     for epsilon in [float(e) for e in args.epsilons.split(",")]:
         for seed in [int(s) for s in args.seeds.split(",")]:
             start = time.perf_counter()
-            model = sl.synthesizers.get("dp_mst", epsilon=epsilon, delta=1e-5, iters=args.iters, seed=seed)
+            extra = {k: json.loads(v) for k, _, v in (p.partition("=") for p in args.param)}
+            model = sl.synthesizers.get(args.model, epsilon=epsilon, delta=1e-5, seed=seed, **extra)
             model.fit(train, schema)
             fit_s = time.perf_counter() - start
             peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             synthetic = model.sample(len(train), seed=seed)
-            row = {"epsilon": epsilon, "seed": seed, "fit_s": round(fit_s, 1), "peak_mb": round(peak_mb),
+            row = {"model": args.model, "epsilon": epsilon, "seed": seed, "fit_s": round(fit_s, 1), "peak_mb": round(peak_mb),
                    "spent_epsilon": round(model.ledger_.spent_epsilon(), 4),
                    "tstr_auc": tstr_auc(train, synthetic, schema, holdout=holdout,
                                         rng=np.random.default_rng(SEED)).value,

@@ -218,7 +218,9 @@ class DPVAE(Synthesizer):
         z = mean + torch.randn(mean.shape, generator=generator) * (0.5 * log_var).exp()
         loss = (_reconstruction(net.decoder(z), rows, spans)
                 - 0.5 * (1 + log_var - mean.pow(2) - log_var.exp()).sum(dim=1)).sum()     # per-row losses, summed
-        loss.backward()
+        with warnings.catch_warnings():     # torch's note that the inputs need no gradient: true, and intended
+            warnings.filterwarnings("ignore", message="Full backward hook is firing")
+            loss.backward()
         params = [p for p in net.parameters() if p.requires_grad]
         per_row = torch.cat([p.grad_sample.reshape(len(rows), -1) for p in params], dim=1)
         factor = (self.max_grad_norm / (per_row.norm(dim=1) + 1e-6)).clamp(max=1.0)        # clip each row to C
