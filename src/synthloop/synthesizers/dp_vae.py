@@ -184,8 +184,9 @@ class DPVAE(Synthesizer):
         x = torch.from_numpy(encode(spans, data))
         rng = seeds.generator("model")
         generator = torch.Generator().manual_seed(seeds.integer("torch"))
-        torch.manual_seed(seeds.integer("torch"))       # the weights' initialisation
-        net = _VAE(x.shape[1], tuple(self.hidden), self.latent_dim)
+        with torch.random.fork_rng(devices=[]):         # seeded initialisation, the global stream left as it was
+            torch.manual_seed(seeds.integer("torch"))
+            net = _VAE(x.shape[1], tuple(self.hidden), self.latent_dim)
         sample_rate = min(self.batch_size / n, 1.0)
         planned = max(1, round(self.epochs / sample_rate))
         sigma, allowed = calibrate(self.epsilon, self.delta, sample_rate, planned)
@@ -197,6 +198,7 @@ class DPVAE(Synthesizer):
             if len(rows):
                 self._step(model, net, optimizer, spans, rows, sigma, generator, expected=sample_rate * n)
             steps += 1
+        model.remove_hooks()
         spent = rdp_epsilon(sigma, sample_rate, steps, self.delta)
         # DP-SGD is accounted in RDP, not zCDP: it takes the whole budget, so nothing else can be charged.
         ledger.charge(f"DP-SGD: {steps} steps of the VAE", "dp-sgd (opacus RDP accountant)", ledger.rho,
