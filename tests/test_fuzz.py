@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 import synthloop as sl
 from synthloop.testing.fuzz import check_table, outside_domain, tables
 
-CHEAP = ("independent", "gaussian_copula", "cart")
+CHEAP = ("independent", "gaussian_copula", "cart", "dp_mst")
 NEURAL = tuple(name for name in sl.synthesizers.available() if name not in CHEAP)
 FAST = settings(max_examples=20, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -32,6 +32,10 @@ BAD_VALUES = {
     "argn": {"hidden": [0, -1, 2.5, (32,)], "embedding": [0], "dropout": [-0.1, 1.0, math.nan], "bins": [0],
              "fine_bins": [0, 1.5], "max_exact": [-1], "spike_share": [1.0, -0.01], "table_order_share": [1.5, -1],
              "validation_share": [0.5, -0.1, math.inf], "patience": [0], "threads": [0]},
+    "dp_mst": {"epsilon": [0, -1.0, math.inf, math.nan], "delta": [0, 1.0, -1e-5], "max_bins": [1, 0], "fine_bins": [1],
+               "iters": [-1, 1.5], "trust_inferred_schema": ["yes"]},
+    "dp_vae": {"epsilon": [0, math.nan], "delta": [1.0], "max_grad_norm": [0, -1.0], "hidden": [[], [0]], "epochs": [0],
+               "batch_size": [0], "lr": [0, math.inf]},
 }
 CASES = [(model, param, value) for model, params in BAD_VALUES.items() for param, values in params.items()
          for value in values]

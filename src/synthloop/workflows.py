@@ -59,6 +59,7 @@ class FitResult:
     privacy_reference_inside: bool
     schema_notes: tuple[str, ...]
     privacy_notes: tuple[str, ...]
+    ledger_summary: str | None = None      # a DP model's budget and spending (synthloop audit prints the ledger)
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,9 @@ def fit_table(data: str | Path | pd.DataFrame, model: str, out: str | Path, *,
             synthesizer.save_privacy_reference(apart, overwrite=force)
     seconds = time.perf_counter() - start
     link_model(out, training, store)
+    ledger = getattr(synthesizer, "ledger_", None)
+    if ledger is not None and store is not None:          # lineage keeps what each DP fit spent on this data
+        store.log(training.id, "privacy-ledger", model=model, out=str(out), **ledger.to_dict())
     if checkpoint_dir is not None:
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
     privacy_notes = []
@@ -183,7 +187,8 @@ def fit_table(data: str | Path | pd.DataFrame, model: str, out: str | Path, *,
                      training_depth=training.depth, lineage=None if lineage is None else Path(lineage),
                      privacy_reference=apart if kept_apart else None,
                      privacy_reference_inside=keep_privacy_reference and synthesizer.keeps_training_rows,
-                     schema_notes=tuple(schema_notes(synthesizer.schema_)), privacy_notes=tuple(privacy_notes))
+                     schema_notes=tuple(schema_notes(synthesizer.schema_)), privacy_notes=tuple(privacy_notes),
+                     ledger_summary=None if ledger is None else ledger.summary())
 
 
 def sample_table(model_dir: str | Path, n_rows: int | None, out: str | Path, *, conditions: ConditionsLike = None,

@@ -57,6 +57,9 @@ def fit(
                       f"{done.training_depth}) in {escape(str(lineage))}; see it with: "
                       f"synthloop lineage show {done.training_id} --lineage {escape(str(lineage))}",
                       highlight=False, soft_wrap=True)
+    if done.ledger_summary:
+        console.print(f"Privacy: {escape(done.ledger_summary)}; the ledger: synthloop audit {escape(str(out))}",
+                      soft_wrap=True)
     for note in done.privacy_notes:
         console.print(f"[yellow]Note:[/yellow] {escape(note)}", soft_wrap=True)
     console.print(f"Next: synthloop sample {escape(str(out))} -n {done.n_rows} -o synthetic.csv", style="dim", soft_wrap=True)

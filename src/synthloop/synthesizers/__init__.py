@@ -21,6 +21,8 @@ REGISTRY: Registry[type[Synthesizer]] = Registry("synthesizer", {
     "tvae": "synthloop.synthesizers.tvae:TVAE",
     "tabddpm": "synthloop.synthesizers.tabddpm:TabDDPM",
     "argn": "synthloop.synthesizers.argn:TabularARGN",
+    "dp_mst": "synthloop.synthesizers.dp_mst:DPMST",
+    "dp_vae": "synthloop.synthesizers.dp_vae:DPVAE",
 }, entry_point_group="synthloop.synthesizers")
 
 

@@ -11,12 +11,21 @@ import functools
 import tempfile
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from synthloop.errors import ConditionError, ConfigError, ConstraintError, DataError, NotFittedError, SynthloopError
+from synthloop.errors import (
+    ConditionError,
+    ConfigError,
+    ConstraintError,
+    DataError,
+    NotFittedError,
+    PrivacyError,
+    SynthloopError,
+)
 from synthloop.schema import FixedCombinations, Inequality, Predicate, Range, Schema
 from synthloop.schema.constraints import valid_mask
 from synthloop.synthesizers.base import Synthesizer
@@ -195,6 +204,11 @@ def check_constraints(synthesizer: Synthesizer, data: pd.DataFrame) -> None:
         FixedCombinations(tuple(categorical[:2])),
         Predicate(lambda frame: frame[second].notna() | frame[first].notna()),
     )
+    if not type(synthesizer).keeps_training_rows:
+        # A DP model must refuse a constraint that learns its values from the data (outside the budget).
+        _expect("check_constraints", PrivacyError, lambda: _fresh(synthesizer).fit(data, schema),
+                "FixedCombinations (learned from the data) on a model that keeps no training rows")
+        schema = replace(schema, constraints=tuple(c for c in schema.constraints if not isinstance(c, FixedCombinations)))
     synthetic = _fresh(synthesizer).fit(data, schema).sample(100, seed=0)
     fitted = tuple(c.fitted(data) for c in schema.constraints)
     for constraint in fitted:

@@ -1,0 +1,300 @@
+"""MST: differentially private synthetic data from a maximum spanning tree of 2-way marginals.
+
+McKenna, Miklau and Sheldon (2021), "Winning the NIST Contest: A scalable and general approach to
+differentially private synthetic data". Select-measure-generate under zero-concentrated DP, with
+the budget rho split in three equal parts (as in the paper):
+
+1. **measure** every column's 1-way counts on its public fine domain (Gaussian mechanism);
+2. **select** a spanning tree: d-1 rounds of the exponential mechanism (Kruskal order) over pairs
+   scored by how badly the 1-way-only model explains them (L1 distance of the true 2-way counts
+   from the independent estimate; sensitivity 1);
+3. **measure** the 2-way counts on the tree's edges (Gaussian mechanism), then **generate**:
+   Private-PGM (``mbi``) turns the noisy measurements into consistent marginals, and rows are
+   sampled down the tree (numerics uniform inside their bins, see ``marginals.py``).
+
+Every release is charged to a :class:`~synthloop.privacy.accounting.Ledger` first, so the total can
+never exceed ``(epsilon, delta)``; the ledger is saved in ``config.json`` and printed by
+``synthloop audit``. Category sets and numeric bounds come from the schema, which the guarantee
+treats as public: pass one (``synthloop schema infer``, reviewed). The model keeps no training row,
+so the parity / no-copies step does not apply (samples are post-processing of a DP release).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel
+
+from synthloop.errors import PrivacyError
+from synthloop.privacy.accounting import Ledger
+from synthloop.privacy.mechanisms import exponential, gaussian, gaussian_sigma
+from synthloop.schema import Schema
+from synthloop.schema.constraints import Constraint
+from synthloop.schema.values import InfOption
+from synthloop.synthesizers._stored import STRICT, ArrayCheck, check_names
+from synthloop.synthesizers.base import Synthesizer
+from synthloop.synthesizers.marginals import (
+    FineDomain,
+    coarse_map,
+    counts,
+    estimate_tree,
+    fine_domain,
+    noisy_tables,
+    refine,
+    sample_tree,
+    total_estimate,
+    tree_order,
+    within_probs,
+)
+from synthloop.synthesizers.params import NON_NEGATIVE, POSITIVE, SEED, Interval
+from synthloop.synthesizers.seeds import SeedTree
+
+
+class _Entry(BaseModel):
+    model_config = STRICT
+    what: str
+    mechanism: str
+    rho: float
+    source: Literal["budget", "public", "outside"]
+    detail: dict[str, float]
+
+
+class _LedgerMeta(BaseModel):
+    model_config = STRICT
+    epsilon: float
+    delta: float
+    rho: float
+    entries: list[_Entry]
+
+
+class MSTMeta(BaseModel):
+    model_config = STRICT
+    columns: list[str]
+    parents: list[str | None]
+    order: list[str]
+    ledger: _LedgerMeta
+
+
+class DPMST(Synthesizer):
+    """Differentially private MST (McKenna et al. 2021): a tree of noisy 2-way marginals, (epsilon, delta)-DP.
+
+    Parameters
+    ----------
+    epsilon, delta
+        The total privacy budget of the fit; every measurement is charged to it (zCDP, converted once).
+    max_bins
+        Coarse cells per numeric column in the model (contiguous, about equal noisy mass).
+    fine_bins
+        Public cells per numeric column before coarsening (from the schema's bounds only); values are
+        drawn uniformly inside a fine cell.
+    iters
+        Mirror-descent iterations of Private-PGM's estimate. 0 skips Private-PGM (and JAX): the noisy
+        tables are clipped at 0 and normalised one by one, so neighbouring edges can disagree; for
+        tests and quick looks (the contract suite runs so: Private-PGM's JAX compilation costs 20-45 s
+        per fit on a loaded 2-core machine).
+    trust_inferred_schema
+        Accept a fit without a schema: categories and bounds are then read from the training data
+        outside the budget, and the ledger says the guarantee does not cover them (tests, demos).
+    seed
+        Seeds the noise and the sampling. DP holds against an attacker who does not know the seed.
+    """
+
+    name = "dp_mst"
+    keeps_training_rows = False
+    needs_learned_columns = True
+    meta_schema = MSTMeta
+    param_constraints: ClassVar = {"epsilon": POSITIVE, "delta": Interval(0, 1, closed="neither"),
+                                   "max_bins": Interval(2, 1024), "fine_bins": Interval(2, 4096),
+                                   "iters": NON_NEGATIVE, "seed": SEED}
+    # No Private-PGM in the contract suite (its cost is JAX compilation); tests/test_dp.py runs it.
+    test_params: ClassVar = {"iters": 0, "max_bins": 8, "fine_bins": 64, "trust_inferred_schema": True}
+
+    def __init__(self, *, epsilon: float = 1.0, delta: float = 1e-5, max_bins: int = 32, fine_bins: int = 512,
+                 iters: int = 1000, trust_inferred_schema: bool = False, seed: int | None = None):
+        self.epsilon = epsilon
+        self.delta = delta
+        self.max_bins = max_bins
+        self.fine_bins = fine_bins
+        self.iters = iters
+        self.trust_inferred_schema = trust_inferred_schema
+        self.seed = seed
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, data: pd.DataFrame, schema: Schema | None = None, *, inf: InfOption = "error") -> DPMST:
+        if schema is None and not self.trust_inferred_schema:
+            raise PrivacyError("dp_mst reads category sets and numeric bounds from a public schema, never from the "
+                               "data for free. Pass one (synthloop schema infer DATA -o schema.json, review it, then "
+                               "--schema schema.json), or set trust_inferred_schema=true to accept a guarantee "
+                               "that excludes them.")
+        reading = [type(c).__name__ for c in (schema.constraints if schema is not None else ())
+                   if type(c).fitted is not Constraint.fitted]
+        if reading:
+            raise PrivacyError(f"Constraint(s) {', '.join(reading)} learn their allowed values from the training data, "
+                               "outside the privacy budget; a DP model refuses them. Use Range, Inequality or "
+                               "Predicate constraints (checked on the synthetic rows: post-processing).")
+        self._schema_given = schema is not None
+        return super().fit(data, schema, inf=inf)
+
+    def _fit(self, data: pd.DataFrame, seeds: SeedTree) -> None:
+        rng = seeds.generator("model")
+        ledger = Ledger(self.epsilon, self.delta, n_rows=len(data))
+        names = list(self.schema_.model_kinds())
+        fines = {name: fine_domain(self.schema_[name], fine_bins=self.fine_bins) for name in names}
+        record = ledger.public if getattr(self, "_schema_given", True) else ledger.outside
+        for name, fine in fines.items():
+            what = (f"category set of {name} ({len(fine.categories)} labels)" if fine.kind == "categorical" else
+                    f"bounds of {name} [{self.schema_[name].low}, {self.schema_[name].high}]")
+            record(what + (" and its missing cell" if fine.nullable else ""))
+        codes = {name: fine.encode(data[name]) for name, fine in fines.items()}
+        d = len(names)
+        rho_one = ledger.rho / 3 if d > 1 else ledger.rho
+        rho_select = ledger.rho / 3 if d > 1 else 0.0
+        rho_two = ledger.rho - rho_one - rho_select
+
+        # 1. 1-way counts on the fine domains: each row adds 1 to one cell per column (L2 sensitivity 1 each).
+        sigma_one = gaussian_sigma(rho_one / d)
+        noisy_one = {name: gaussian(counts([codes[name]], [fine.size]), sigma=sigma_one, ledger=ledger, rng=rng,
+                                    what=f"1-way counts of {name} ({fine.size} cells)") for name, fine in fines.items()}
+        maps = {name: coarse_map(fines[name], noisy_one[name], sigma_one, max_bins=self.max_bins) for name in names}
+        coarse = {name: maps[name][codes[name]] for name in names}
+        sizes = {name: int(maps[name].max()) + 1 for name in names}
+        total = total_estimate(list(noisy_one.values()), sigma_one)
+
+        # 2. the tree: Kruskal order, each edge drawn by the exponential mechanism among pairs joining two parts.
+        edges = self._select(names, noisy_one, maps, coarse, sizes, total, rho_select, ledger, rng)
+
+        # 3. 2-way counts on the tree's edges, then Private-PGM.
+        two_way = {}
+        if edges:
+            sigma_two = gaussian_sigma(rho_two / len(edges))
+            for a, b in edges:
+                table = counts([coarse[a], coarse[b]], [sizes[a], sizes[b]])
+                two_way[(a, b)] = (gaussian(table, sigma=sigma_two, ledger=ledger, rng=rng,
+                                            what=f"2-way counts of {a} × {b} ({table.size} cells)"), sigma_two)
+        one_way = {name: (noisy_one[name], maps[name], sigma_one) for name in names}
+        marginals = (estimate_tree(sizes, one_way, two_way, total, self.iters) if self.iters > 0 else
+                     noisy_tables(sizes, one_way, two_way))
+
+        order, parents = tree_order(names, edges)
+        self.columns_ = names
+        self.order_, self.parents_ = order, parents
+        self.maps_ = maps
+        self.within_ = {name: within_probs(maps[name], noisy_one[name]) for name in names}
+        self.roots_ = {name: marginals[(name,)] for name in names if parents[name] is None}
+        self.conditionals_ = {}
+        for name in names:
+            parent = parents[name]
+            if parent is not None:
+                joint = marginals[(parent, name)] if (parent, name) in marginals else marginals[(name, parent)].T
+                self.conditionals_[name] = _conditional(joint)
+        self.ledger_ = ledger
+        self.n_training_rows_ = round(total)       # the noisy count: the exact one is never stored
+
+    def _select(self, names: list[str], noisy_one: dict[str, np.ndarray], maps: dict[str, np.ndarray],
+                coarse: dict[str, np.ndarray], sizes: dict[str, int], total: float, rho: float, ledger: Ledger,
+                rng: np.random.Generator) -> list[tuple[str, str]]:
+        if len(names) < 2:
+            return []
+        # The independent estimate uses only released 1-way counts, so the score's sensitivity is 1.
+        probs = {}
+        for name in names:
+            summed = np.clip(np.bincount(maps[name], weights=noisy_one[name], minlength=sizes[name]), 0, None)
+            probs[name] = summed / summed.sum() if summed.sum() > 0 else np.full(sizes[name], 1 / sizes[name])
+        pairs = list(itertools.combinations(names, 2))
+        scores = np.array([np.abs(counts([coarse[a], coarse[b]], [sizes[a], sizes[b]])
+                                  - total * np.outer(probs[a], probs[b])).sum() for a, b in pairs])
+        epsilon = math.sqrt(8 * rho / (len(names) - 1))
+        part = {name: name for name in names}
+
+        def find(name: str) -> str:
+            while part[name] != name:
+                part[name] = part[part[name]]
+                name = part[name]
+            return name
+
+        edges: list[tuple[str, str]] = []
+        for step in range(len(names) - 1):
+            candidates = [i for i, (a, b) in enumerate(pairs) if find(a) != find(b)]
+            chosen = candidates[exponential(scores[candidates], epsilon=epsilon, ledger=ledger, rng=rng,
+                                            what=f"tree edge {step + 1} of {len(names) - 1} "
+                                                 f"(among {len(candidates)} pairs)")]
+            a, b = pairs[chosen]
+            part[find(a)] = find(b)
+            edges.append((a, b))
+        return edges
+
+    # ------------------------------------------------------------------ sample
+    def _sample(self, n_rows: int, conditions: pd.DataFrame | None, rng: np.random.Generator) -> pd.DataFrame:
+        cells = sample_tree(n_rows, self.order_, self.parents_, self.roots_, self.conditionals_, rng)
+        fines = self._fine_domains()
+        out = {}
+        for name in self.columns_:
+            fine_cells = refine(cells[name], self.maps_[name], self.within_[name], rng)
+            out[name] = fines[name].decode(fine_cells, rng)
+        return pd.DataFrame(out, index=pd.RangeIndex(n_rows))
+
+    def _fine_domains(self) -> dict[str, FineDomain]:
+        return {name: fine_domain(self.schema_[name], fine_bins=self.fine_bins) for name in self.columns_}
+
+    # ------------------------------------------------------------------ state
+    def to_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        arrays: dict[str, np.ndarray] = {}
+        for i, name in enumerate(self.columns_):
+            arrays[f"{i}/map"] = self.maps_[name].astype(np.int64)
+            arrays[f"{i}/within"] = self.within_[name].astype("float64")
+            if self.parents_[name] is None:
+                arrays[f"{i}/root"] = self.roots_[name].astype("float64")
+            else:
+                arrays[f"{i}/conditional"] = self.conditionals_[name].astype("float64")
+        meta = {"columns": list(self.columns_), "parents": [self.parents_[n] for n in self.columns_],
+                "order": list(self.order_), "ledger": self.ledger_.to_dict()}
+        return arrays, meta
+
+    def _check_state(self, check: ArrayCheck, meta: dict[str, Any]) -> None:
+        columns = meta["columns"]
+        check_names(check, columns, self.schema_.model_kinds(), "stored columns")
+        check.require(sorted(meta["order"]) == sorted(columns) and len(meta["parents"]) == len(columns),
+                      "the stored tree does not cover the stored columns")
+        if check.problems:
+            return
+        fines = {name: fine_domain(self.schema_[name], fine_bins=self.fine_bins) for name in columns}
+        sizes = {}
+        for i, name in enumerate(columns):
+            mapping = check.take(f"{i}/map", "i", (fines[name].size,))
+            check.take(f"{i}/within", "f", (fines[name].size,))
+            ok = mapping is not None and mapping.min() >= 0 and set(np.unique(mapping)) == set(range(mapping.max() + 1))
+            check.require(ok, f"array '{i}/map' is not a map onto cells 0..k-1")
+            sizes[name] = int(mapping.max()) + 1 if ok and mapping is not None else None
+        for i, (name, parent) in enumerate(zip(columns, meta["parents"], strict=True)):
+            if parent is None:
+                check.take(f"{i}/root", "f", (sizes[name],))
+            else:
+                check.require(parent in sizes, f"column {name!r} has an unknown parent {parent!r}")
+                check.take(f"{i}/conditional", "f", (sizes.get(parent), sizes[name]))
+        try:
+            Ledger.from_dict(meta["ledger"])
+        except PrivacyError as exc:
+            check.require(False, str(exc))
+
+    def from_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        self.columns_ = list(meta["columns"])
+        self.order_ = list(meta["order"])
+        self.parents_ = dict(zip(self.columns_, meta["parents"], strict=True))
+        self.maps_ = {n: arrays[f"{i}/map"].astype(np.int64) for i, n in enumerate(self.columns_)}
+        self.within_ = {n: arrays[f"{i}/within"] for i, n in enumerate(self.columns_)}
+        self.roots_ = {n: arrays[f"{i}/root"] for i, n in enumerate(self.columns_) if self.parents_[n] is None}
+        self.conditionals_ = {n: arrays[f"{i}/conditional"] for i, n in enumerate(self.columns_)
+                              if self.parents_[n] is not None}
+        self.ledger_ = Ledger.from_dict(meta["ledger"])
+
+
+def _conditional(joint: np.ndarray) -> np.ndarray:
+    """P(child | parent) from a joint table (parent rows); a parent cell with no mass gets the child's marginal."""
+    rows = joint.sum(axis=1, keepdims=True)
+    marginal = joint.sum(axis=0) / max(joint.sum(), 1e-300)
+    return np.where(rows > 0, joint / np.where(rows > 0, rows, 1.0), marginal[None, :])
+
