@@ -229,7 +229,7 @@ def test_canary_audit_catches_a_model_that_leaks_more_than_it_claims(small):
     from synthloop.privacy.audit import canary_audit
 
     data, schema = small
-    result = canary_audit(_Leaky(epsilon=0.5, **FAST), data, schema, n_fits=24)
+    result = canary_audit(_Leaky(epsilon=0.5, **FAST), data, schema, n_fits=40)
     assert not result.consistent and result.empirical_epsilon > 0.5, result.summary()
 
 
