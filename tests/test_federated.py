@@ -1,14 +1,23 @@
 """Federated training: the join shares no rows, rounds survive dropouts, the output is an ordinary model."""
 
 import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 pytest.importorskip("torch")
 
+from synthloop.cli import app
 from synthloop.errors import ConfigError, DataError, SchemaError
 from synthloop.federated import FederatedSettings, Party, simulate, split
+from synthloop.federated.config import SimulationConfig
 from synthloop.federated.join import merge_schemas, sketch_frame, sketch_table
 from synthloop.federated.model import weighted_mean
 from synthloop.schema import Schema
@@ -132,3 +141,82 @@ def test_a_party_whose_data_does_not_fit_the_shared_schema_is_refused(tmp_path, 
     bad = Party("b", penguins.drop(columns=["sex"]), schema=schema)
     with pytest.raises(SchemaError, match="sex"):
         bad.sketch(schema)
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "federated_adult.toml"
+
+
+def test_the_example_config_is_valid():
+    config = SimulationConfig.load(EXAMPLE)
+    assert config.split.parties == 3 and config.settings().strategy == "fedprox"
+
+
+def test_cli_simulate_runs_a_config(tmp_path, penguins_csv):
+    config = tmp_path / "fed.toml"
+    config.write_text(f'out = "{tmp_path / "model"}"\n[data]\npath = "{penguins_csv}"\n'
+                      '[split]\nparties = 2\n[train]\nrounds = 1\nlocal_epochs = 1\n'
+                      '[params]\nbatch_size = 50\nhidden = [32]\nlatent_dim = 8\n')
+    result = CliRunner().invoke(app, ["federated", "simulate", str(config)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "model" / "federated.json").is_file()
+    config.write_text(config.read_text().replace("rounds = 1", "rounds = 0"))
+    result = CliRunner().invoke(app, ["federated", "simulate", str(config)])
+    assert result.exit_code == 2 and "train.rounds" in result.output
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _run_processes(tmp_path, tables: dict[str, pd.DataFrame], *extra: str) -> dict[str, subprocess.CompletedProcess]:
+    """A server and one process per party on localhost; every process is ended when this returns."""
+    address = f"127.0.0.1:{_free_port()}"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "synthloop", "federated"]
+    server = [*command, "server", "--parties", str(len(tables)), "-o", str(tmp_path / "model"), "--address", address,
+              "--rounds", "2", "--local-epochs", "1", "-p", "batch_size=50", "-p", "hidden=[32]", "-p", "latent_dim=8",
+              "--join-timeout", "60", "--round-timeout", "60", *extra]
+    processes = {"server": subprocess.Popen(server, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)}
+    for name, table in tables.items():
+        path = tmp_path / f"{name}.csv"
+        table.to_csv(path, index=False)
+        processes[name] = subprocess.Popen([*command, "party", str(path), "--name", name, "--server", address,
+                                            "--timeout", "60"], env=env, stdout=subprocess.PIPE,
+                                           stderr=subprocess.STDOUT, text=True)
+    try:
+        return {name: subprocess.CompletedProcess(p.args, p.wait(timeout=150), p.communicate()[0], "")
+                for name, p in processes.items()}
+    finally:
+        for process in processes.values():             # no orphans, whatever happened
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+@pytest.mark.slow
+def test_localhost_processes_train_one_model(tmp_path, penguins):
+    done = _run_processes(tmp_path, {"north": penguins.iloc[:170], "south": penguins.iloc[170:]},
+                          "--lineage", str(tmp_path / "l.db"))
+    assert all(p.returncode == 0 for p in done.values()), {k: p.stdout[-2000:] for k, p in done.items()}
+    assert "round 2/2" in done["server"].stdout
+    provenance = json.loads((tmp_path / "model" / "federated.json").read_text())
+    assert sorted(provenance["parties"]) == ["north", "south"]
+    assert len(Synthesizer.load(tmp_path / "model").sample(50, seed=0, privacy="off")) == 50
+
+
+def test_the_flower_server_refuses_a_party_with_other_columns(tmp_path, penguins):
+    from types import SimpleNamespace
+
+    from synthloop.federated.coordinator import Coordinator
+    from synthloop.federated.flower import CoordinatorStrategy
+
+    strategy = CoordinatorStrategy(Coordinator(_settings(), tmp_path / "model"), n_parties=2, join_timeout=1)
+    answers = [(SimpleNamespace(cid=name), SimpleNamespace(metrics={"party": name, "schema": Schema.infer(table).to_json()}))
+               for name, table in (("south", penguins.drop(columns="sex")), ("north", penguins))]
+    assert strategy.aggregate_fit(1, answers, []) == (None, {})
+    assert isinstance(strategy.error, SchemaError)            # serve() raises it once Flower stops: exit code 2
+    assert "party 'south' lacks columns ['sex'] that party 'north' has" in str(strategy.error)
+    assert strategy.configure_fit(2, None, None) == []        # every later round ends at once

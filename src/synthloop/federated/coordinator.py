@@ -122,7 +122,8 @@ class Coordinator:
         """The common schema: the shared one when given (every party must match it), else the merged one."""
         if not schemas:
             raise DataError("No party joined the federation.")
-        self.schema = self.schema if self.schema is not None else merge_schemas(schemas, target=self.settings.target)
+        ordered = {name: schemas[name] for name in sorted(schemas)}     # arrival order must not change the result
+        self.schema = self.schema if self.schema is not None else merge_schemas(ordered, target=self.settings.target)
         return self.schema
 
     def begin(self, sketches: Mapping[str, Mapping[str, Any]]) -> tuple[dict[str, Any], list[np.ndarray], int]:
