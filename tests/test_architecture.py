@@ -16,7 +16,7 @@ ALLOWED = {
     "lab": {"loop", "synthesizers", "metrics", "lineage", "datasets", "schema", "io"},
     "datasets": {"registry"}, "demo": {"synthesizers", "report", "schema", "io", "workflows", "__init__"},
     "workflows": {"synthesizers", "loop", "lineage", "privacy", "schema", "io"},
-    "federated": {"synthesizers", "transforms", "schema", "nn", "lineage", "io"},
+    "federated": {"synthesizers", "transforms", "schema", "nn", "lineage", "io", "datasets"},
 }
 
 
