@@ -196,7 +196,10 @@ def serve(coordinator: Coordinator, *, n_parties: int, address: str = "127.0.0.1
 def connect(party: Party, *, address: str = "127.0.0.1:8080", timeout: float = 120.0) -> bool:
     """Serve ``party`` to the server at ``address`` until the federation ends; False when it ended before
     the last round (the server stopped it: a schema mismatch, too few parties; its log says why)."""
-    from flwr.compat.client.app import start_client
+    try:
+        from flwr.compat.client.app import start_client          # Flower >= 1.13
+    except ImportError:                                          # older Flower
+        from flwr.client import start_client
 
     quiet_flower()
     client = PartyClient(party)
