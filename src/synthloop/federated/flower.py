@@ -197,7 +197,7 @@ def connect(party: Party, *, address: str = "127.0.0.1:8080", timeout: float = 1
     """Serve ``party`` to the server at ``address`` until the federation ends; False when it ended before
     the last round (the server stopped it: a schema mismatch, too few parties; its log says why)."""
     try:
-        from flwr.compat.client.app import start_client          # Flower >= 1.13
+        from flwr.compat.client.app import start_client  # Flower >= 1.13
     except ImportError:                                          # older Flower
         from flwr.client import start_client
 
