@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -171,39 +172,49 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _run_processes(tmp_path, tables: dict[str, pd.DataFrame], *extra: str) -> dict[str, subprocess.CompletedProcess]:
-    """A server and one process per party on localhost; every process is ended when this returns."""
+def _run_processes(tmp_path, tables: dict[str, pd.DataFrame], *extra: str, kill: str | None = None) -> dict[str, int]:
+    """A server and one process per party on localhost (``kill``: that party is killed after round 2);
+    returns exit codes, output in ``tmp_path/NAME.log``; every process is ended when this returns."""
     address = f"127.0.0.1:{_free_port()}"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "synthloop", "federated"]
     server = [*command, "server", "--parties", str(len(tables)), "-o", str(tmp_path / "model"), "--address", address,
-              "--rounds", "2", "--local-epochs", "1", "-p", "batch_size=50", "-p", "hidden=[32]", "-p", "latent_dim=8",
-              "--join-timeout", "60", "--round-timeout", "60", *extra]
-    processes = {"server": subprocess.Popen(server, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)}
+              "-p", "batch_size=50", "-p", "hidden=[32]", "-p", "latent_dim=8", "--join-timeout", "60",
+              "--round-timeout", "60", *extra]
+    logs = {name: open(tmp_path / f"{name}.log", "w") for name in ["server", *tables]}  # noqa: SIM115
+    processes = {"server": subprocess.Popen(server, env=env, stdout=logs["server"], stderr=subprocess.STDOUT)}
     for name, table in tables.items():
-        path = tmp_path / f"{name}.csv"
-        table.to_csv(path, index=False)
-        processes[name] = subprocess.Popen([*command, "party", str(path), "--name", name, "--server", address,
-                                            "--timeout", "60"], env=env, stdout=subprocess.PIPE,
-                                           stderr=subprocess.STDOUT, text=True)
+        table.to_csv(tmp_path / f"{name}.csv", index=False)
+        processes[name] = subprocess.Popen([*command, "party", str(tmp_path / f"{name}.csv"), "--name", name,
+                                            "--server", address, "--timeout", "60"],
+                                           env=env, stdout=logs[name], stderr=subprocess.STDOUT)
     try:
-        return {name: subprocess.CompletedProcess(p.args, p.wait(timeout=150), p.communicate()[0], "")
-                for name, p in processes.items()}
+        if kill is not None:
+            deadline = time.monotonic() + 150
+            while "round 2/" not in (tmp_path / "server.log").read_text() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            processes[kill].kill()
+        return {name: process.wait(timeout=150) for name, process in processes.items()}
     finally:
         for process in processes.values():             # no orphans, whatever happened
             if process.poll() is None:
                 process.kill()
                 process.wait()
+        for log in logs.values():
+            log.close()
 
 
 @pytest.mark.slow
-def test_localhost_processes_train_one_model(tmp_path, penguins):
-    done = _run_processes(tmp_path, {"north": penguins.iloc[:170], "south": penguins.iloc[170:]},
-                          "--lineage", str(tmp_path / "l.db"))
-    assert all(p.returncode == 0 for p in done.values()), {k: p.stdout[-2000:] for k, p in done.items()}
-    assert "round 2/2" in done["server"].stdout
-    provenance = json.loads((tmp_path / "model" / "federated.json").read_text())
-    assert sorted(provenance["parties"]) == ["north", "south"]
+def test_localhost_processes_train_one_model_and_survive_a_party_killed_mid_run(tmp_path, penguins):
+    tables = {"north": penguins.iloc[:120], "south": penguins.iloc[120:240], "west": penguins.iloc[240:]}
+    codes = _run_processes(tmp_path, tables, "--rounds", "5", "--local-epochs", "1", "--min-parties", "2",
+                           "--lineage", str(tmp_path / "l.db"), kill="west")
+    output = {name: (tmp_path / f"{name}.log").read_text()[-2000:] for name in codes}
+    assert codes["server"] == codes["north"] == codes["south"] == 0, output
+    assert "round 5/5: 2 parties" in output["server"]
+    rounds = json.loads((tmp_path / "model" / "federated.json").read_text())["rounds"]
+    assert rounds[0]["parties"] == ["north", "south", "west"]
+    assert any(r["dropped"] == ["west"] for r in rounds[2:])
     assert len(Synthesizer.load(tmp_path / "model").sample(50, seed=0, privacy="off")) == 50
 
 

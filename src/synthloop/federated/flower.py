@@ -32,6 +32,9 @@ from synthloop.federated.model import decode_plan, encode_plan
 from synthloop.federated.party import Party
 from synthloop.schema import Schema
 
+# Flower reads this when it is imported and otherwise sends usage telemetry to flower.ai; a privacy tool does not
+# phone home (and offline, the attempts delayed each process's exit by many seconds). Set it to 1 to opt in.
+os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
 require("flwr", "federated", "A federated deployment")
 
 from flwr.client import NumPyClient  # noqa: E402
@@ -43,7 +46,6 @@ _JOIN_ROUNDS = 2
 
 def quiet_flower() -> None:
     """Flower logs every message at INFO and warns that its grpc-bidi entry points are deprecated: keep errors only."""
-    os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
     logging.getLogger("flwr").setLevel(logging.ERROR)
 
 
@@ -58,6 +60,7 @@ class CoordinatorStrategy(Strategy):
         self.error: BaseException | None = None
         self.result: Path | None = None
         self.plan_text = ""
+        self.asked: list[str] = []                 # client ids asked in the current round
         self.start = 0
         self.round_began = time.perf_counter()
 
@@ -89,6 +92,7 @@ class CoordinatorStrategy(Strategy):
             config.update(self.coordinator.round_config(index), plan=self.plan_text,
                           parties=json.dumps(sorted(self.names.values())))
         clients = list(client_manager.all().values())
+        self.asked = [client.cid for client in clients]
         self.round_began = time.perf_counter()
         return [(client, FitIns(parameters, config)) for client in clients]
 
@@ -108,7 +112,9 @@ class CoordinatorStrategy(Strategy):
             name = str(fit_res.metrics["party"])
             self.names[client.cid] = name
             answers[name] = fit_res
-        dropped = sorted(self._failed_names(failures))
+        # Who was asked and did not answer (a failure from a closed connection names no client).
+        dropped = sorted(self.names.get(cid, f"client {cid}") for cid in self.asked
+                         if self.names.get(cid) not in answers)
         if phase in ("schema", "sketch") and (dropped or len(answers) < self.n_parties):
             raise DataError(f"The join needs every party; {', '.join(dropped) or 'some'} did not answer "
                             f"the {phase} round ({len(answers)} of {self.n_parties} did).")
@@ -127,13 +133,6 @@ class CoordinatorStrategy(Strategy):
             return ndarrays_to_parameters(weights)
         self.result = self.coordinator.finish({name: parameters_to_ndarrays(r.parameters) for name, r in answers.items()})
         return None
-
-    def _failed_names(self, failures: list) -> list[str]:
-        names = []
-        for failure in failures:
-            client = failure[0] if isinstance(failure, tuple) else None
-            names.append(self.names.get(client.cid, client.cid) if client is not None else "a party")
-        return names
 
     def configure_evaluate(self, server_round: int, parameters: Parameters, client_manager: Any) -> list:
         return []
