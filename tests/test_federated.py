@@ -180,7 +180,7 @@ def _run_processes(tmp_path, tables: dict[str, pd.DataFrame], *extra: str, kill:
     command = [sys.executable, "-m", "synthloop", "federated"]
     server = [*command, "server", "--parties", str(len(tables)), "-o", str(tmp_path / "model"), "--address", address,
               "-p", "batch_size=50", "-p", "hidden=[32]", "-p", "latent_dim=8", "--join-timeout", "60",
-              "--round-timeout", "60", *extra]
+              "--round-timeout", "30", *extra]
     logs = {name: open(tmp_path / f"{name}.log", "w") for name in ["server", *tables]}  # noqa: SIM115
     processes = {"server": subprocess.Popen(server, env=env, stdout=logs["server"], stderr=subprocess.STDOUT)}
     for name, table in tables.items():
@@ -194,7 +194,7 @@ def _run_processes(tmp_path, tables: dict[str, pd.DataFrame], *extra: str, kill:
             while "round 2/" not in (tmp_path / "server.log").read_text() and time.monotonic() < deadline:
                 time.sleep(0.2)
             processes[kill].kill()
-        return {name: process.wait(timeout=150) for name, process in processes.items()}
+        return {name: process.wait(timeout=240) for name, process in processes.items()}
     finally:
         for process in processes.values():             # no orphans, whatever happened
             if process.poll() is None:
