@@ -43,6 +43,25 @@ def central(train: pd.DataFrame, schema: sl.Schema, epochs: int, params: dict, s
     return model.sample(len(train), seed=seed, privacy="off"), time.perf_counter() - start
 
 
+def federated(train: pd.DataFrame, test: pd.DataFrame, schema: sl.Schema, parts: list[pd.DataFrame],
+              settings: FederatedSettings, args: argparse.Namespace) -> dict[str, object]:
+    column = args.column if args.split != "iid" else None
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        # simulate() splits the same way with the same seed: the parties hold exactly `parts`.
+        out = simulate(train, Path(tmp) / "model", n_parties=args.parties, how=args.split, column=column,
+                       alpha=args.alpha, settings=settings, schema=schema)
+        seconds = time.perf_counter() - start
+        provenance = json.loads((out / "federated.json").read_text())
+        model = sl.synthesizers.base.Synthesizer.load(out)
+        synthetic = model.sample(len(train), seed=args.seed, privacy="off")
+    mia = get_metric("membership_inference_auc").function
+    per_party = [round(mia(p, synthetic, schema, holdout=test.sample(min(len(p), len(test)), random_state=0),
+                           rng=np.random.default_rng(0)).value, 4) for p in parts]
+    return {**judge(synthetic, train, test, schema), "seconds": round(seconds, 1),
+            "bytes_per_round": provenance["rounds"][-1]["bytes_sent"], "mia_auc_per_party": per_party}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parties", type=int, default=3)
@@ -55,11 +74,11 @@ def main() -> None:
     parser.add_argument("--mu", type=float, default=0.01)
     parser.add_argument("--batch-size", type=int, default=500, help="Central batch; parties use batch / parties.")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--skip", default="", help="Comma-separated arms to skip: central, alone.")
+    parser.add_argument("--skip", default="", help="Comma-separated arms to skip: federated, central, alone.")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
-    train, test = sl.datasets.load("adult"), sl.datasets.load("adult", split="test")
+    train, test = sl.datasets.load("adult", split="train"), sl.datasets.load("adult", split="test")
     schema = sl.Schema.infer(train, target="income")
     epochs = args.rounds * args.local_epochs
     column = args.column if args.split != "iid" else None
@@ -71,22 +90,9 @@ def main() -> None:
     settings = FederatedSettings(rounds=args.rounds, local_epochs=args.local_epochs, strategy=args.strategy,
                                  proximal_mu=args.mu, seed=args.seed, target="income",
                                  params={"batch_size": max(args.batch_size // args.parties, 1)})
-    with tempfile.TemporaryDirectory() as tmp:
-        start = time.perf_counter()
-        # simulate() splits the same way with the same seed: the parties hold exactly `parts`.
-        out = simulate(train, Path(tmp) / "model", n_parties=args.parties, how=args.split, column=column,
-                       alpha=args.alpha, settings=settings, schema=schema)
-        seconds = time.perf_counter() - start
-        provenance = json.loads((out / "federated.json").read_text())
-        model = sl.synthesizers.base.Synthesizer.load(out)
-        synthetic = model.sample(len(train), seed=args.seed, privacy="off")
-    mia = get_metric("membership_inference_auc").function
-    results["federated"] = {**judge(synthetic, train, test, schema), "seconds": round(seconds, 1),
-                            "bytes_per_round": provenance["rounds"][-1]["bytes_sent"],
-                            "mia_auc_per_party": [round(mia(p, synthetic, schema, holdout=test.sample(
-                                min(len(p), len(test)), random_state=0), rng=np.random.default_rng(0)).value, 4)
-                                for p in parts]}
-    print("federated", results["federated"], flush=True)
+    if "federated" not in skip:
+        results["federated"] = federated(train, test, schema, parts, settings, args)
+        print("federated", results["federated"], flush=True)
     if "central" not in skip:
         synthetic, seconds = central(train, schema, epochs, {"batch_size": args.batch_size}, args.seed)
         results["central"] = {**judge(synthetic, train, test, schema), "seconds": round(seconds, 1)}

@@ -92,6 +92,7 @@ def test_simulation_saves_an_ordinary_model_with_provenance_and_lineage(tmp_path
     assert set(synthetic["species"]) <= set(penguins["species"])
     provenance = json.loads((out / "federated.json").read_text())
     assert provenance["federated"] is True and provenance["privacy"]["rows_shared"] is False
+    assert provenance["transport"] == "in-process"
     assert [r["round"] for r in provenance["rounds"]] == [1, 2] == [r["round"] for r in rounds]
     assert sorted(provenance["parties"]) == ["party_1", "party_2"]
     from synthloop.lineage import LineageStore, model_link
@@ -212,8 +213,9 @@ def test_localhost_processes_train_one_model_and_survive_a_party_killed_mid_run(
     output = {name: (tmp_path / f"{name}.log").read_text()[-2000:] for name in codes}
     assert codes["server"] == codes["north"] == codes["south"] == 0, output
     assert "round 5/5: 2 parties" in output["server"]
-    rounds = json.loads((tmp_path / "model" / "federated.json").read_text())["rounds"]
-    assert rounds[0]["parties"] == ["north", "south", "west"]
+    provenance = json.loads((tmp_path / "model" / "federated.json").read_text())
+    rounds = provenance["rounds"]
+    assert provenance["transport"] == "flower" and rounds[0]["parties"] == ["north", "south", "west"]
     assert any(r["dropped"] == ["west"] for r in rounds[2:])
     assert len(Synthesizer.load(tmp_path / "model").sample(50, seed=0, privacy="off")) == 50
 

@@ -115,6 +115,8 @@ class Coordinator:
         self.lineage = lineage
         self.on_round = on_round
         self.history: list[dict[str, Any]] = []
+        #: How parties were reached: "in-process" (simulation) or "flower" (set by flower.serve).
+        self.transport = "in-process"
         self.started = time.perf_counter()
 
     # ------------------------------------------------------------------ join
@@ -187,7 +189,7 @@ class Coordinator:
 
     def provenance(self, finishers: Sequence[str] = ()) -> dict[str, Any]:
         """What ``federated.json`` says: parties by name and fingerprint, rounds, strategy; never rows."""
-        return {"federated": True, "framework": "flower", "strategy": self.settings.strategy,
+        return {"federated": True, "transport": self.transport, "strategy": self.settings.strategy,
                 "settings": self.settings.to_config(), "parties": self.parties,
                 "final_statistics_from": list(finishers), "rounds": self.history,
                 "privacy": {"rows_shared": False, "differential_privacy": None,

@@ -180,6 +180,7 @@ def serve(coordinator: Coordinator, *, n_parties: int, address: str = "127.0.0.1
     from flwr.server import ServerConfig, start_server
 
     quiet_flower()
+    coordinator.transport = "flower"
     strategy = CoordinatorStrategy(coordinator, n_parties, join_timeout)
     num_rounds = _JOIN_ROUNDS + coordinator.settings.rounds + 1
     start_server(server_address=address, strategy=strategy,
