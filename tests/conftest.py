@@ -28,3 +28,27 @@ def penguins_csv(tmp_path, penguins) -> Path:
     path = tmp_path / "penguins.csv"
     penguins.to_csv(path, index=False)
     return path
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def lineage_location(request, tmp_path):
+    """Where a lineage store lives: an SQLite file, and a fresh schema on the PostgreSQL server named by
+    SYNTHLOOP_TEST_POSTGRES (``.ci/postgres start`` prints it; without it the PostgreSQL runs skip)."""
+    if request.param == "sqlite":
+        yield tmp_path / "lineage.db"
+        return
+    import os
+    import uuid
+
+    dsn = os.environ.get("SYNTHLOOP_TEST_POSTGRES")
+    if not dsn:
+        pytest.skip("SYNTHLOOP_TEST_POSTGRES is not set (eval \"$(.ci/postgres start)\" sets it)")
+    psycopg = pytest.importorskip("psycopg")
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(dsn, autocommit=True) as db:
+        db.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{dsn}{'&' if '?' in dsn else '?'}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as db:
+            db.execute(f"DROP SCHEMA {schema} CASCADE")

@@ -13,9 +13,14 @@ ALLOWED = {
     "nn": {"io"}, "metrics": {"schema", "tabular", "registry"},
     "synthesizers": {"schema", "transforms", "privacy", "nn", "tabular", "io", "registry", "metrics"},
     "lineage": {"tabular", "io"}, "loop": {"lineage"}, "report": {"metrics", "schema", "lineage", "io"},
-    "lab": {"loop", "synthesizers", "metrics", "lineage", "datasets", "schema", "io"},
+    "lab": {"loop", "synthesizers", "metrics", "lineage", "datasets", "schema", "io", "parallel"},
     "datasets": {"registry"}, "demo": {"synthesizers", "report", "schema", "io", "workflows", "__init__"},
-    "workflows": {"synthesizers", "loop", "lineage", "privacy", "schema", "io"},
+    "workbench": {"workflows", "synthesizers", "report", "lab", "lineage", "schema", "io"},
+    "workflows": {"synthesizers", "loop", "lineage", "privacy", "schema", "io", "align"},
+    "align": {"schema", "tabular", "metrics", "synthesizers", "io", "lineage"},
+    "parallel": set(),
+    "partitions": {"parallel", "synthesizers", "metrics", "tabular", "report", "schema", "io", "workflows"},
+    "tuning": {"parallel", "synthesizers", "metrics", "schema", "lineage", "loop", "io"},
     "federated": {"synthesizers", "transforms", "schema", "nn", "lineage", "io", "datasets"},
 }
 
@@ -50,3 +55,37 @@ def test_nothing_imports_the_cli():
     users = [p for p in ROOT.rglob("*.py") if "cli" not in p.relative_to(ROOT).parts[:1]
              and p.name != "__main__.py" and "cli" in _imports(p)]
     assert not users, users
+
+
+def test_nothing_outside_the_cli_imports_the_workbench():
+    users = [p for p in ROOT.rglob("*.py") if p.relative_to(ROOT).parts[0] not in ("cli", "workbench")
+             and "workbench" in _imports(p)]
+    assert not users, users
+
+
+def test_no_module_imports_a_module_that_imports_it_back():
+    """Import cycles between two modules, lazy ones included (issue 12: the metrics registry imported its own
+    clients). Imports under ``TYPE_CHECKING`` do not run and do not count; a package's ``__init__`` may
+    import its own modules."""
+    def runtime_imports(path: Path) -> set[str]:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        skipped = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If)
+                   and getattr(block.test, "id", "") == "TYPE_CHECKING" for n in ast.walk(block)}
+        found = set()
+        for node in ast.walk(tree):
+            if id(node) in skipped:
+                continue
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("synthloop"):
+                found |= {f"{node.module}.{alias.name}" for alias in node.names} | {node.module}
+            elif isinstance(node, ast.Import):
+                found |= {alias.name for alias in node.names if alias.name.startswith("synthloop")}
+        return found
+
+    modules = {}
+    for path in ROOT.rglob("*.py"):
+        parts = path.relative_to(ROOT.parent).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    imports = {name: runtime_imports(path) & set(modules) for name, path in modules.items()}
+    cycles = sorted(f"{a} <-> {b}" for a in imports for b in imports[a]
+                    if a < b and a in imports[b] and not b.startswith(f"{a}.") and not a.startswith(f"{b}."))
+    assert not cycles, cycles

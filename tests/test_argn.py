@@ -37,6 +37,17 @@ def test_a_point_mass_keeps_its_own_token_and_comes_back_exactly():
     assert (values.to_numpy()[binned] >= low).all() and (values.to_numpy()[binned] <= high).all()
 
 
+def test_bin_edges_are_not_each_bins_own_training_values():
+    """A saved model keeps the edges; each coarse bin's min and max were training values (144 of 400)."""
+    values = pd.Series(np.random.default_rng(0).normal(size=400).round(9))
+    code = ColumnTokens.fit("x", "numeric", values)
+    stored = np.concatenate([code.edges, code.fine.ravel()])
+    assert np.isin(values, stored).sum() < 0.1 * len(values)            # 18 now: interpolation hits
+    tokens = code.encode(values)                                       # and every value is in its fine bin
+    low, high = code.fine[tokens[:, 0], tokens[:, 1]], code.fine[tokens[:, 0], tokens[:, 1] + 1]
+    assert ((values >= low) & (values <= high)).all()
+
+
 def test_few_valued_numerics_are_exact_and_missing_values_have_a_token():
     values = pd.Series([1.0, 2.0, np.nan, 2.0, 7.0, np.nan])
     code = ColumnTokens.fit("x", "numeric", values, max_exact=10)

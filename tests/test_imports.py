@@ -48,3 +48,17 @@ def test_console_script_help_runs(tmp_path):
     assert done.returncode == 0, done.stderr
     for command in ("schema", "fit", "sample", "models", "datasets", "demo"):
         assert command in done.stdout
+
+
+def test_import_does_not_open_the_lineage_store_machinery():
+    """`import synthloop` needs only the lineage fingerprint (the report's holdout overlap check): sqlite3 and
+    the store load when a store is used, one of the few imports the seams work added (issue 12: no slower)."""
+    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    probe = ("import sys, synthloop; print(sorted(m for m in sys.modules if m.startswith(('sqlite3', "
+             "'synthloop.lineage.store', 'synthloop.lineage.record'))))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+    from synthloop.lineage import LineageStore, fingerprint
+
+    assert callable(fingerprint) and LineageStore.__module__ == "synthloop.lineage.store"

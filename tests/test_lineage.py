@@ -21,8 +21,9 @@ from synthloop.lineage import (
 
 
 @pytest.fixture
-def store(tmp_path):
-    return LineageStore(tmp_path / "lineage.db")
+def store(lineage_location):
+    """Each store test runs on SQLite and, when a server is configured, on PostgreSQL."""
+    return LineageStore(lineage_location)
 
 
 @pytest.fixture
@@ -238,3 +239,33 @@ def test_sample_provenance_carries_depth_with_or_without_a_store(store, small, t
     elsewhere = LineageStore(tmp_path / "elsewhere.db")
     moved = sample_provenance(small.head(30), tmp_path / "model", synthesizer="independent", store=elsewhere)
     assert elsewhere.get(moved["lineage"]["id"]).depth == 2
+
+
+# ---------------------------------------------------------------- PostgreSQL backend
+def test_a_postgres_store_hides_its_password_and_reopens_in_workers(lineage_location, small):
+    if not str(lineage_location).startswith("postgresql://"):
+        pytest.skip("PostgreSQL only")
+    import pickle
+
+    store = LineageStore(lineage_location)
+    record = store.add(small.head(30), kind="real")
+    again = pickle.loads(pickle.dumps(store))        # what a worker process receives
+    assert again.get(record.id) == record and len(again.events()) == 1
+    from synthloop.lineage.postgres import safe_dsn
+
+    assert safe_dsn("postgresql://ann:secret@db.example/lineage") == "postgresql://ann:***@db.example/lineage"
+
+
+def test_concurrent_postgres_writers_lose_nothing(lineage_location):
+    if not str(lineage_location).startswith("postgresql://"):
+        pytest.skip("PostgreSQL only")
+    n_workers, n_records = 3, 10
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_write_many, args=(lineage_location, w, n_records)) for w in range(n_workers)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert [w.exitcode for w in workers] == [0] * n_workers
+    records = LineageStore(lineage_location).records()
+    assert len(records) == 1 + n_workers * n_records

@@ -27,9 +27,9 @@ def report(adult_small):
 
 
 def _plotly_bundle() -> str:
-    from synthloop.report.html import plotly_gzip_base64
+    from synthloop.report.html import plotly_packed
 
-    return plotly_gzip_base64()
+    return plotly_packed()
 
 
 def _figures(page: str) -> dict:
@@ -42,7 +42,10 @@ def test_html_is_self_contained_small_and_embeds_plotly_once(report, tmp_path):
     assert (tmp_path / "report.html").read_text(encoding="utf-8") == page
     assert len(page.encode()) < MAX_BYTES
     assert page.count(_plotly_bundle()) == 1                             # the bundle, once
-    assert page.count('id="plotly-gzip"') == 1
+    assert page.count('id="plotly-packed"') == 1
+    # plotly.js leaves the charts of a report on Adult (~60 KB) room under 2 MB (as base64 it took 1.96 MB)
+    assert len(_plotly_bundle()) < 1_850_000
+    assert "<!--" not in _plotly_bundle() and "<script" not in _plotly_bundle().lower()  # no parser state change
     ours = page.replace(_plotly_bundle(), "")                             # the bundle's own strings aside,
     assert not re.search(r"(src|href)=\"(https?:)?//", ours)       # nothing is fetched from the network
     for section in SECTIONS:
@@ -62,7 +65,11 @@ def test_verdict_and_gates_lead_the_page(report):
     row = re.search(r'<tr data-gate="detection_auc&lt;=0.51">(.*?)</tr>', page, re.S).group(1)
     assert "FAIL" in row and "--gate" in row
     assert '<tr data-gate="dcr_share&lt;=0.6">' in page                # default gates are shown too
-    assert "Verdict: not ready" not in report.to_html(gates=["detection_auc<=0.99"])
+    lenient = report.to_html(gates=["detection_auc<=0.99"])
+    row = re.search(r'<tr data-gate="detection_auc&lt;=0.99">(.*?)</tr>', lenient, re.S).group(1)
+    assert "FAIL" not in row
+    # still blocked: independent marginals teach a downstream model nothing (utility at chance, issue 13)
+    assert "no better than a trivial baseline" in lenient
 
 
 def test_matrices_are_side_by_side_with_full_labels(report):

@@ -7,16 +7,16 @@
 'categorical'
 """
 
-from synthloop import datasets, errors, metrics, synthesizers
+from synthloop import align, datasets, errors, metrics, synthesizers
 from synthloop._version import __version__
 from synthloop.report import Report, evaluate
 from synthloop.schema import Column, Schema
 
-__all__ = ["Column", "LineageStore", "Report", "Schema", "__version__", "datasets", "errors", "evaluate", "metrics",
-           "run_lab", "synthesizers"]
+__all__ = ["Column", "LineageStore", "Report", "Schema", "__version__", "align", "datasets", "errors", "evaluate",
+           "metrics", "run_lab", "search", "synthesizers"]
 
 # Imported on first use, so `import synthloop` stays light.
-_LAZY = {"run_lab": "synthloop.lab.run", "LineageStore": "synthloop.lineage.store"}
+_LAZY = {"run_lab": "synthloop.lab.run", "LineageStore": "synthloop.lineage.store", "search": "synthloop.tuning"}
 
 
 def __getattr__(name: str):

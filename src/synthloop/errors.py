@@ -14,6 +14,7 @@ maps them to exit code 2) can catch one class::
     ├── LineageError           lineage store missing, corrupt, or unknown dataset id
     │   └── CollapseRiskError  the guard refuses data too synthetic or too deep (strict mode)
     ├── PrivacyError           a privacy setting cannot be met
+    ├── AlignmentError         a target distribution cannot be reached from the synthetic rows
     └── MissingDependency      an optional extra is not installed
 
     SynthloopWarning           advisory messages (constant columns, collapse guard, …)
@@ -64,6 +65,10 @@ class CollapseRiskError(LineageError):
 
 class PrivacyError(SynthloopError, ValueError):
     """A privacy setting cannot be satisfied for this data."""
+
+
+class AlignmentError(SynthloopError, ValueError):
+    """Synthetic rows cannot be aligned to a target (columns, labels or support it never produces, weights collapse)."""
 
 
 class MissingDependency(SynthloopError, ImportError):

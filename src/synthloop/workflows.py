@@ -190,6 +190,7 @@ def sample_table(model_dir: str | Path, n_rows: int | None, out: str | Path, *, 
                  seed: int | None = None, privacy: str | None = None, privacy_reference: str | Path | None = None,
                  lineage: str | Path | None = None, keep_formulas: bool = False,
                  seed_data: pd.DataFrame | str | Path | None = None,
+                 align_to: pd.DataFrame | str | Path | None = None, refine: pd.DataFrame | str | Path | None = None,
                  display: Display | None = None) -> SampleResult:
     """Draw ``n_rows`` rows from the saved model ``model_dir`` and write them atomically to ``out``;
     or, with ``seed_data`` (a table or its file) instead of ``n_rows``, fill in its missing cells
@@ -200,6 +201,9 @@ def sample_table(model_dir: str | Path, n_rows: int | None, out: str | Path, *, 
     then means parity, else off with a note); the table is written with its provenance (recorded in
     ``lineage`` when given), and CSV cells that a spreadsheet would run as formulas are prefixed with
     ``'`` unless ``keep_formulas``. The privacy step's note is returned in ``notes`` rather than warned.
+
+    ``align_to`` (target rows) and ``refine`` (real rows, usually the training data) add the row steps of
+    :mod:`synthloop.align` before the privacy step; what they learned is recorded in the provenance.
     """
     from synthloop.io import read_table, write_table
     from synthloop.io.tables import check_table_path
@@ -210,6 +214,8 @@ def sample_table(model_dir: str | Path, n_rows: int | None, out: str | Path, *, 
     check_table_path(out)
     if (n_rows is None) == (seed_data is None):
         raise ConfigError("Give exactly one of --n-rows N (generate N rows) and --seed-data FILE (fill in its missing cells).")
+    if seed_data is not None and (align_to is not None or refine is not None):
+        raise ConfigError("--seed-data does not combine with --align-to or --refine (imputed rows are the caller's).")
     if seed_data is not None and conditions:
         raise ConfigError("--where and --seed-data do not combine: put the conditions into the seed table's columns.")
     partial = None if seed_data is None else (
@@ -223,15 +229,16 @@ def sample_table(model_dir: str | Path, n_rows: int | None, out: str | Path, *, 
         # regeneration and conditions make more than the rows asked for.
         synthesizer.set_params(progress=False)
     start = time.perf_counter()
+    steps, step_notes = _align_steps(synthesizer, align_to, refine, seed)
     doing = f"Sampling {n_rows:,} rows" if partial is None else f"Imputing {len(partial):,} rows"
     with (display or _quiet)(f"{doing} from {synthesizer.name}"), warnings.catch_warnings():
         warnings.simplefilter("ignore", SynthloopWarning)        # the privacy note is returned in notes
         if partial is not None:
             synthetic = synthesizer.impute(partial, seed=seed)
         else:
-            synthetic = synthesizer.sample(n_rows, conditions=conditions, seed=seed, privacy=privacy)
+            synthetic = synthesizer.sample(n_rows, conditions=conditions, seed=seed, privacy=privacy, steps=steps)
         provenance = sample_provenance(synthetic, model_dir, synthesizer=synthesizer.name,
-                                       params=synthesizer.hyperparameters(),
+                                       params={**synthesizer.hyperparameters(), **step_notes},
                                        store=LineageStore(lineage) if lineage is not None else None)
         write_table(synthetic, out, metadata=provenance, keep_formulas=keep_formulas)
     seconds = time.perf_counter() - start
@@ -241,7 +248,34 @@ def sample_table(model_dir: str | Path, n_rows: int | None, out: str | Path, *, 
     return SampleResult(out=out, size_bytes=disk_size(out), n_rows=len(synthetic), seconds=seconds,
                         synthesizer=synthesizer.name, conditions=shown, sample_id=found.get("id"),
                         sample_depth=found.get("depth"), lineage=None if lineage is None else Path(lineage),
-                        privacy=info, notes=(info.note,) if info.note else ())
+                        privacy=info, notes=(*_step_lines(step_notes), *((info.note,) if info.note else ())))
+
+
+def _align_steps(synthesizer: Synthesizer, align_to: pd.DataFrame | str | Path | None,
+                 refine: pd.DataFrame | str | Path | None, seed: int | None) -> tuple[list[Any], dict[str, Any]]:
+    """The alignment and refinement row steps, and what to record about them (target ids, detector AUCs)."""
+    if align_to is None and refine is None:
+        return [], {}
+    from synthloop.align import align_step, refine_step
+    from synthloop.io import read_table
+    from synthloop.lineage import fingerprint
+
+    steps, notes = [], {}
+    for key, source, build in (("align_to", align_to, align_step), ("refine", refine, refine_step)):
+        if source is None:
+            continue
+        rows = read_table(source) if isinstance(source, (str, Path)) else source
+        step = build(synthesizer, rows, seed=0 if seed is None else seed)
+        steps.append(step)
+        notes[key] = {"reference_id": fingerprint(rows), **step.report.to_dict()}
+    return steps, notes
+
+
+def _step_lines(step_notes: Mapping[str, Any]) -> list[str]:
+    return [f"{report['kind']}: a detector told the model's rows from the {report['reference_rows']:,} reference rows "
+            f"with AUC {report['detection_auc']:.3f}; rows were kept with probability ratio/{report['cap']:.3g} "
+            f"(about {report['acceptance']:.0%} of draws; effective sample size {report['ess_share']:.0%})."
+            for report in step_notes.values()]
 
 
 def disk_size(path: str | Path) -> int:

@@ -11,8 +11,10 @@ from typing import Annotated
 
 import typer
 
-from synthloop.cli import catalog, demo, federated, fit, lab, lineage, sample, schema
+from synthloop.cli import catalog, demo, federated, fit, lab, lineage, sample, schema, workbench
+from synthloop.cli import search as search_cli
 from synthloop.cli._common import SynthloopGroup, run_safely
+from synthloop.cli.align import align as align_command
 from synthloop.cli.evaluate import evaluate_command
 
 app = typer.Typer(name="synthloop", help="Synthetic tabular data that stays trustworthy when reused.",
@@ -42,6 +44,10 @@ app.add_typer(catalog.datasets_app, name="datasets")
 app.command("demo")(demo.demo)
 app.add_typer(lab.app, name="lab")
 app.add_typer(lineage.app, name="lineage")
+app.command("serve")(workbench.serve)
+app.add_typer(workbench.app, name="workbench")
+app.command("align")(align_command)
+app.command("search")(search_cli.search)
 app.add_typer(federated.app, name="federated")
 
 

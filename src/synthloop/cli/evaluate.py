@@ -17,7 +17,8 @@ from synthloop.cli._common import EXIT_CHECK_FAILED, console, steps
 
 def evaluate_command(
     real: Annotated[Path, typer.Argument(metavar="REAL", help="Real (training) data: CSV or Parquet.")],
-    synthetic: Annotated[Path, typer.Argument(metavar="SYNTHETIC", help="Synthetic data with the same columns.")],
+    synthetic: Annotated[Path, typer.Argument(metavar="SYNTHETIC", help="Synthetic data with the same columns "
+                                              "(a file, or a folder of Parquet partitions).")],
     holdout: Annotated[Path | None, typer.Option("--holdout", metavar="FILE", help="Real rows the synthesizer never saw; "
                                                  "enables baselines and privacy attacks.")] = None,
     schema: Annotated[Path | None, typer.Option("--schema", metavar="SCHEMA.json",
@@ -49,8 +50,14 @@ def evaluate_command(
         loaded_schema = with_target(loaded_schema, real_table, target)
     holdout_table = read_table(holdout) if holdout is not None else None
     with steps("Scoring", total=len(select_metrics(chosen)) + 1) as advance:
-        report = evaluate(real_table, read_table(synthetic), loaded_schema, metrics=chosen, holdout=holdout_table,
-                          seed=seed, on_step=lambda name, done, total: advance(name))
+        options = {"metrics": chosen, "holdout": holdout_table, "seed": seed,
+                   "on_step": lambda name, done, total: advance(name)}
+        if synthetic.is_dir():      # a folder of Parquet partitions: exact counts streamed, scores on a seeded sample
+            from synthloop.partitions import evaluate_partitions
+
+            report = evaluate_partitions(real_table, synthetic, loaded_schema, **options)
+        else:
+            report = evaluate(real_table, read_table(synthetic), loaded_schema, **options)
     decision = report.decide(gate or [])
     console.print(report.rich_table())
     for note in report.meta.get("notes", []):

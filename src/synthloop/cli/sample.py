@@ -13,8 +13,9 @@ from synthloop.cli._common import console, human_size, parse_conditions, working
 
 def sample(
     model_dir: Annotated[Path, typer.Argument(metavar="MODEL_DIR", help="A model directory written by synthloop fit.")],
-    out: Annotated[Path, typer.Option("--out", "-o", metavar="FILE",
-                                      help="Output .csv, .csv.gz, .tsv or .parquet file.")],
+    out: Annotated[Path, typer.Option("--out", "-o", metavar="FILE|DIR",
+                                      help="Output .csv, .csv.gz, .tsv or .parquet file; a name without a suffix "
+                                           "is a folder of Parquet partitions (large samples, --backend).")],
     n_rows: Annotated[int | None, typer.Option("--n-rows", "-n", min=0, metavar="N",
                                                help="Rows to generate (not with --seed-data).")] = None,
     seed_data: Annotated[Path | None, typer.Option(
@@ -37,18 +38,36 @@ def sample(
     privacy_reference: Annotated[Path | None, typer.Option(
         "--privacy-reference", metavar="DIR",
         help="The privacy reference fit kept apart (default: MODEL_DIR.privacy when it exists).")] = None,
+    align_to: Annotated[Path | None, typer.Option(
+        "--align-to", metavar="TARGET", help="Rows of a target distribution: keep drawn rows in proportion to a "
+                                             "classifier's density ratio target/model (before the privacy step).")] = None,
+    refine: Annotated[Path | None, typer.Option(
+        "--refine", metavar="REAL", help="Real rows (usually the training data): reject drawn rows where a detector "
+                                         "tells them from these (discriminator rejection sampling).")] = None,
     keep_formulas: Annotated[bool, typer.Option(
         "--keep-formulas", help="Write CSV cells starting with =, +, -, @ as they are (default: prefix them with ' "
                                 "so that a spreadsheet shows them instead of running them).")] = False,
+    backend: Annotated[str, typer.Option("--backend", metavar="local|ray",
+                                         help="Partitions (OUT a folder): local processes or Ray.")] = "local",
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Partitions at once (default: CPUs).")] = None,
+    partition_rows: Annotated[int, typer.Option("--partition-rows", min=1, metavar="N",
+                                                help="Rows per Parquet partition (OUT a folder).")] = 1_000_000,
 ) -> None:
-    """Generate N rows from a saved synthesizer and write them atomically to OUT."""
+    """Generate N rows from a saved synthesizer and write them atomically to OUT (a file, or a folder of partitions)."""
     from synthloop.synthesizers.conditions import describe, split_conditions
     from synthloop.workflows import sample_table
+
+    if out.suffix == "" and n_rows is not None and not where and seed_data is None:
+        from synthloop.cli.partitions import sample_folder
+
+        sample_folder(model_dir, n_rows, out, seed=seed or 0, backend=backend, jobs=jobs, partition_rows=partition_rows,
+                      privacy=privacy, privacy_reference=privacy_reference)
+        return
 
     conditions = parse_conditions(where or [])
     done = sample_table(model_dir, n_rows, out, conditions=conditions, seed=seed, privacy=privacy,
                         privacy_reference=privacy_reference, lineage=lineage, keep_formulas=keep_formulas,
-                        seed_data=seed_data, display=working)
+                        seed_data=seed_data, align_to=align_to, refine=refine, display=working)
     shown = f" where {describe(*split_conditions(conditions))}" if conditions else ""
     console.print(f"Wrote {done.n_rows:,} rows{escape(shown)} to {escape(str(out))} ({human_size(done.size_bytes)}) "
                   f"in {done.seconds:.1f} s.")

@@ -261,7 +261,7 @@ def _decode(file: Path, content: bytes) -> str:
         raise ArtifactError(f"'{file}' is not valid JSON: it is not UTF-8 text.") from None
 
 
-_STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+_STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, defer_build=True)  # built on first load
 _ITEM_SIZE = {"F64": 8, "F32": 4, "I64": 8, "I32": 4, "U64": 8, "U32": 4, "U8": 1, "I8": 1, "BOOL": 1}
 _ARRAY_NAME = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*(/[A-Za-z0-9_][A-Za-z0-9_.\-]*)*$"   # segments never start with '.'
 

@@ -22,7 +22,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from synthloop.errors import ConfigError, require
+from synthloop.errors import ConfigError
 from synthloop.lab.chain import ChainSpec, OnGeneration, run_chain
 
 BACKENDS = ("local", "ray")
@@ -114,19 +114,14 @@ def _drain(events, on_generation: OnGeneration | None, *, timeout: float) -> Non
 
 
 def _run_ray(specs: Sequence[ChainSpec], n_jobs: int, on_generation: OnGeneration | None) -> list[list[dict[str, Any]]]:
-    ray = require("ray", "distributed", "The lab's Ray backend")
-    if not ray.is_initialized():
-        ray.init(num_cpus=n_jobs, include_dashboard=False, log_to_driver=False)
-    remote_chain = ray.remote(num_cpus=1)(run_chain)
-    refs = [remote_chain.remote(spec) for spec in specs]
-    try:
-        results = ray.get(refs)
-    except BaseException:
-        for ref in refs:
-            with contextlib.suppress(Exception):
-                ray.cancel(ref, force=True)
-        raise
-    for rows in results if on_generation is not None else ():  # Ray reports progress per finished chain
-        for row in rows:
+    """On Ray through :mod:`synthloop.parallel`, the backend search trials and sample partitions use too.
+
+    Progress is reported per finished chain (Ray tasks have no event queue back to this process).
+    """
+    from synthloop.parallel import map_tasks
+
+    def report(index: int, rows: list[dict[str, Any]]) -> None:
+        for row in rows if on_generation is not None else ():
             on_generation(row["policy"], int(row["seed"]), int(row["generation"]))
-    return results
+
+    return map_tasks(run_chain, [(spec,) for spec in specs], backend="ray", n_jobs=n_jobs, on_done=report)

@@ -14,7 +14,7 @@ data). Kinds:
 Why it matters: a generator trained on the output of generators loses the tails of the real
 distribution (Shumailov et al., Nature 2024); depth and share are what
 :mod:`synthloop.lab.guard` checks before a fit. The store is SQLite in WAL mode behind
-:class:`LineageBackend`, so a server database can be plugged in later.
+:class:`LineageBackend`; a PostgreSQL DSN instead of a path selects :mod:`synthloop.lineage.postgres`.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import pandas as pd
 from synthloop._version import __version__
 from synthloop.errors import LineageError
 from synthloop.lineage.fingerprint import fingerprint
+from synthloop.lineage.postgres import PostgresBackend, is_dsn, safe_dsn
 from synthloop.lineage.sqlite import SQLiteBackend, damaged
 
 Kind = Literal["real", "synthetic", "mixed"]
@@ -86,7 +87,8 @@ class LineageStore:
     Parameters
     ----------
     path
-        The store file. It is created when missing (unless ``create=False``); an existing file that
+        The store file, or a PostgreSQL DSN (``postgresql://...``, extra ``workbench``) for a store
+        a team shares on a server. It is created when missing (unless ``create=False``); an existing file that
         is not a lineage store is refused and left untouched.
     create
         Create the file when it does not exist. Read-only commands pass ``False``.
@@ -103,14 +105,18 @@ class LineageStore:
     """
 
     def __init__(self, path: str | Path, *, create: bool = True, backend: LineageBackend | None = None):
-        self.path = Path(path)
+        self._location = path
+        if backend is None and is_dsn(path):      # a team's shared server instead of a file
+            backend = PostgresBackend(str(path), create=create)
+            path = safe_dsn(str(path))
+        self.path = path if is_dsn(path) else Path(path)
         self._backend: LineageBackend = backend if backend is not None else SQLiteBackend(self.path, create=create)
 
     def __repr__(self) -> str:
         return f"LineageStore('{self.path}')"
 
     def __reduce__(self):  # workers in other processes reopen the same file
-        return (LineageStore, (self.path,))
+        return (LineageStore, (self._location,))
 
     # ------------------------------------------------------------------ write
     def add(self, data: pd.DataFrame, *, kind: Kind, parents: Sequence[str] | Mapping[str, int] = (),

@@ -130,9 +130,9 @@ def metric(name: str, *, family: Family, goal: Goal, bounds: tuple[float, float]
 
 
 def load_all() -> dict[str, MetricInfo]:
-    """Import every built-in metric module (registering them) and return the registry."""
-    from synthloop.metrics import collapse, detection, fairness, fidelity, multivariate, privacy, utility  # noqa: F401
-
+    """The registry, every built-in metric in it: importing this module runs ``synthloop.metrics``'
+    ``__init__`` first, which imports each family module (they register themselves), so this leaf
+    never imports its own clients."""
     return METRICS
 
 

@@ -147,12 +147,41 @@ def tstr_table(run: UtilityRun) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+#: What a model trained on independent marginals scores (no feature carries information about the
+#: target): ROC AUC 0.5, and R² 0 for predicting the training mean (a little below 0 on test rows).
+CHANCE = {"auc": 0.5, "r2": 0.0}
+
+
+def below_chance_note(score_name: str, value: float, real_value: float, low: float | None = None) -> str | None:
+    """A warning when train-synthetic-test-real is no better than a trivial model (issue 13, item 3).
+
+    The trivial baseline is the independent-marginals synthesizer: its columns carry no information
+    about the target, so its TSTR is chance (AUC 0.5, R² 0). A synthetic table at or below that
+    teaches a downstream model nothing that holds on real data, however real-like its columns look.
+    ``low``: the lower end of the score's interval; a score whose interval reaches down to chance is
+    not distinguishable from it. Only flagged when real training data itself does better than chance
+    (else the task is hopeless).
+    """
+    chance = CHANCE.get(score_name)
+    if chance is None or not np.isfinite(value) or not real_value > chance:
+        return None
+    if value > chance and (low is None or not np.isfinite(low) or low > chance):
+        return None
+    name = "AUC" if score_name == "auc" else "R²"
+    return (f"utility no better than a trivial baseline: models trained on the synthetic data score {name} {value:.3f}, no "
+            f"better than chance ({chance:g}, what independent marginals give), while real training data gives "
+            f"{real_value:.3f}; do not train downstream models on this sample")
+
+
 def _tstr(run: UtilityRun, score_name: str) -> Score:
     table = tstr_table(run)
     value = table.loc[table["trained_on"] == "synthetic", score_name].mean()
     baseline = table.loc[table["trained_on"] == "real", score_name].mean()
-    return Score(float(value), details=table, baseline=float(baseline), notes=run.notes,
-                 interval=_test_interval(run, "synthetic", score_name),
+    interval = _test_interval(run, "synthetic", score_name)
+    warning = below_chance_note(score_name, float(value), float(baseline), None if interval is None else interval[0])
+    notes = run.notes if warning is None else (*run.notes, warning)
+    return Score(float(value), details=table, baseline=float(baseline), notes=notes,
+                 interval=interval,
                  baseline_interval=_test_interval(run, "real", score_name))
 
 

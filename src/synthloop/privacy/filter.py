@@ -15,8 +15,9 @@ Settings
     training row; when it cannot be met, ``PrivacyError``.
 ``"parity"`` (the default)
     The output is no closer to the training data than real unseen rows are: it holds at most as many
-    exact training copies, and at most as many rows within the 1st and 5th percentile of held-out
-    distance-to-closest-record (DCR), as held-out rows do (quotas ``floor(rate * n)``). Only the excess
+    exact training copies, and at most as many rows within the 1st, 5th, 10th, 25th and 50th percentile
+    of held-out distance-to-closest-record (DCR), as held-out rows do (quotas ``floor(rate * n)``), so
+    the tails and the bulk of the distance distribution (its median included) are controlled. Only the excess
     is regenerated, so little of the distribution is touched (``model.last_sample_info_`` reports the
     replaced count and the marginal shift). On tables where held-out rows often repeat training rows
     (small integer columns), parity allows copies at that rate instead of distorting the data.
@@ -103,8 +104,10 @@ class PrivacyStep:
     farthest refused candidates instead of an error (see the module docstring).
     """
 
-    def __init__(self, mode: str, reference: PrivacyReference, schema: Schema, *, degrade: bool = False):
+    def __init__(self, mode: str, reference: PrivacyReference, schema: Schema, *, degrade: bool = False,
+                 model: str = ""):
         self.mode = check_mode(mode)
+        self.model = model                     # the model sampling, so that advice never names it
         self.reference = reference
         self.degrade = degrade and mode == "parity"
         self.info = SampleInfo(privacy=mode, holdout_copy_rate=reference.copy_rate,
@@ -177,9 +180,12 @@ class PrivacyStep:
         if self.mode == "no-copies":
             what, instead = "copied a training row", "use privacy='parity' or 'off'"
         else:
+            # Only models that draw no training value suggest themselves (cart with smoothing still
+            # draws near its donors: it failed on a one-float-column table), never the one that failed.
+            others = " or ".join(m for m in ("independent", "gaussian_copula") if m != self.model)
             what, instead = ("copied or sat closer to a training row than held-out rows do",
                              "use privacy='off', or a model that does not reuse training values for this table "
-                             "(e.g. independent or gaussian_copula, or cart with smoothing=0.5)")
+                             f"(e.g. {others})")
         return PrivacyError(
             f"privacy={self.mode!r} cannot be met: only {n_accepted:,} of {n_drawn:,} generated rows passed, "
             f"{n_rejected:,} were regenerated because they {what}, and {n_rows:,} were asked for. The model (or "

@@ -3,9 +3,10 @@ the top, score cards per family, then the evidence (per-column distributions, th
 differ most, association matrices, what gives the synthetic data away, distances to training rows).
 
 Charts are interactive plotly figures. plotly.js comes from the ``plotly`` package (the ``report``
-extra) and is embedded once, inline, gzip-compressed and base64-encoded: the full bundle is 4.8 MB,
-compressed 1.96 MB, which keeps a report on Adult under 2 MiB. The page inflates it with the
-browser's own ``DecompressionStream`` and then draws the charts. Nothing is fetched from the network,
+extra) and is embedded once, inline, gzip-compressed and base85-encoded: the full bundle is 4.8 MB,
+1.47 MB compressed, 1.84 MB as base85 text (base64 made it 1.96 MB, and a report on Adult 2.02 MB),
+which keeps a report on Adult under 2 MB. The page decodes and inflates it with the browser's own
+``DecompressionStream`` and then draws the charts. Nothing is fetched from the network,
 so the file opens anywhere and can be attached to a ticket.
 """
 
@@ -52,17 +53,25 @@ def render_html(report, *, title: str = "synthloop evaluation", decision=None) -
                            cards=_cards(report), families=_families(report), columns=evidence["columns"],
                            pairs=evidence["pairs"], tables=_tables(report), sections=SECTIONS,
                            figures_json=jinja2.utils.markupsafe.Markup(_script_json(figures)),
-                           plotly_gzip=jinja2.utils.markupsafe.Markup(plotly_gzip_base64()))
+                           plotly_packed=jinja2.utils.markupsafe.Markup(plotly_packed()),
+                           plotly_bytes=len(_plotly_gzip()))
 
 
 @functools.lru_cache(maxsize=1)
-def plotly_gzip_base64() -> str:
-    """plotly.js from the installed ``plotly`` package, gzip-compressed (mtime 0: the same bytes every
-    time) and base64-encoded for an inline ``<script>`` block."""
+def _plotly_gzip() -> bytes:
+    """plotly.js from the installed ``plotly`` package, gzip-compressed (mtime 0: the same bytes every time)."""
     require("plotly", "report", "The HTML report's charts")
     from plotly.offline import get_plotlyjs
 
-    return base64.b64encode(gzip.compress(get_plotlyjs().encode("utf-8"), compresslevel=9, mtime=0)).decode("ascii")
+    return gzip.compress(get_plotlyjs().encode("utf-8"), compresslevel=9, mtime=0)
+
+
+@functools.lru_cache(maxsize=1)
+def plotly_packed() -> str:
+    """The compressed plotly.js as base85 text for an inline ``<script>`` block (5 characters per 4 bytes,
+    where base64 takes 6 per 4: 122 KB less). Zero bytes pad it to whole groups; the page keeps the first
+    ``data-bytes`` of the decoded bytes. The alphabet has ``<`` but no ``/``, so ``</script`` cannot occur."""
+    return base64.b85encode(_plotly_gzip(), pad=True).decode("ascii")
 
 
 def _script_json(figures: dict[str, dict]) -> str:

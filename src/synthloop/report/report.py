@@ -153,6 +153,7 @@ class Report:
         results = pd.DataFrame(rows, columns=[*GATE_COLUMNS, "severity", "source"])
         failed = results[~results["passed"].astype(bool)]
         reasons = [f"gate {row.gate} failed ({row.reason})" for row in failed.itertuples() if row.severity == "blocker"]
+        reasons += self._below_chance()
         caveats = [f"gate {row.gate} failed ({row.reason})" for row in failed.itertuples() if row.severity != "blocker"]
         from synthloop.report.terminal import comparison
 
@@ -165,6 +166,20 @@ class Report:
             caveats.append("no holdout: no baselines and no privacy attacks (evaluate with --holdout)")
         verdict = "not ready" if reasons else "ready with caveats" if caveats else "ready"
         return Decision(verdict, results, tuple(reasons), tuple(caveats))
+
+    def _below_chance(self) -> list[str]:
+        """Utility no better than the independent-marginals baseline (chance) blocks a release (issue 13)."""
+        from synthloop.metrics.utility import below_chance_note
+
+        found = []
+        for row in self.scores.itertuples():
+            score_name = {"tstr_auc": "auc", "tstr_r2": "r2"}.get(row.metric)
+            if score_name is not None and row.baseline is not None and pd.notna(row.baseline):
+                low = row.ci_low if pd.notna(row.ci_low) else None
+                note = below_chance_note(score_name, float(row.value), float(row.baseline), low)
+                if note is not None:
+                    found.append(f"{row.metric}: {note}")
+        return found
 
     # ------------------------------------------------------------------ JSON
     def to_dict(self) -> dict[str, Any]:

@@ -257,7 +257,7 @@ class Schema:
 
 # The JSON form, checked strictly (no type coercion, no unknown keys, no NaN bounds) before anything
 # is built: schema.json may come from someone else, inside a model folder.
-_STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+_STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, defer_build=True)  # built on first load
 
 
 class _ColumnFile(BaseModel):

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from synthloop.errors import ArtifactError
 
-STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, defer_build=True)  # built on first load
 Count = Annotated[int, Field(ge=0)]
 
 
@@ -39,6 +39,8 @@ class CartMeta(BaseModel):
     order: list[str]
     min_leaf: Annotated[int, Field(ge=1)]                       # the leaf the fit used (calibrated or given)
     copy_allowance: Annotated[float, Field(ge=0, le=1)]        # share of sampled rows that may equal a training row
+    fresh_share: list[Annotated[float, Field(ge=0, le=1)]] | None = None   # per column: share of draws given a new value
+    jitter: Annotated[float, Field(ge=0, le=1e6)] = 0.0        # spread of those new values, in local spacings
 
 
 class _EncoderParams(BaseModel):

@@ -110,6 +110,31 @@ def jitter_on_support(tree: dict[str, np.ndarray], values: np.ndarray, leaves: n
     return out
 
 
+def fresh_values(tree: dict[str, np.ndarray], values: np.ndarray, share: float, spread: float, ranks_around: int,
+                 rng: np.random.Generator) -> np.ndarray:
+    """Give ``share`` of the values that are not point masses a new value near the drawn one.
+
+    The new value is the drawn one plus Gaussian noise of ``spread`` local spacings (the mean gap
+    between observed values within ``ranks_around`` ranks, so the noise follows the local density),
+    reflected into the observed range. Point masses and missing values are kept.
+    """
+    support, atom = tree["support"], tree["atom"].astype(bool)
+    if len(support) < 2 or share <= 0:
+        return values
+    known = ~np.isnan(values)
+    ranks = np.minimum(np.searchsorted(support, np.where(known, values, support[0])), len(support) - 1)
+    movable = known & ~atom[ranks] & (rng.random(len(values)) < share)
+    low, high = np.maximum(ranks - ranks_around, 0), np.minimum(ranks + ranks_around, len(support) - 1)
+    spacing = (support[high] - support[low]) / np.maximum(high - low, 1)
+    moved = values + spread * spacing * rng.standard_normal(len(values))
+    first, last = support[0], support[-1]
+    moved = np.where(moved < first, 2 * first - moved, moved)
+    moved = np.clip(np.where(moved > last, 2 * last - moved, moved), first, last)   # a second bounce stays inside
+    out = values.copy()
+    out[movable] = moved[movable]
+    return out
+
+
 def resample_by_donor_share(tree: dict[str, np.ndarray], leaves: np.ndarray, wanted: np.ndarray,
                             rng: np.random.Generator) -> np.ndarray:
     """Row indices drawn with probability ∝ the share of each row's leaf donors equal to its wanted value.

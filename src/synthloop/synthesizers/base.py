@@ -27,7 +27,7 @@ import inspect
 import json
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -174,7 +174,8 @@ class Synthesizer(ABC):
 
     # ------------------------------------------------------------------ sample
     def sample(self, n_rows: int, *, conditions: ConditionsLike = None, seed: int | None = None,
-               privacy: PrivacyMode | None = None, min_segment_rows: int = 10) -> pd.DataFrame:
+               privacy: PrivacyMode | None = None, min_segment_rows: int = 10,
+               steps: Sequence[RowStep] = ()) -> pd.DataFrame:
         """Generate exactly ``n_rows`` rows that meet ``conditions``, the schema's constraints and ``privacy``.
 
         Parameters
@@ -202,6 +203,9 @@ class Synthesizer(ABC):
             this meet dict conditions: the synthetic rows of so small a segment describe very few people.
             Counted from the training rows held since ``fit``, or from the privacy reference a loaded model
             found; skipped when neither can tell.
+        steps
+            Extra row steps (``synthesizers.sampling.RowStep``), run after conditions and constraints and
+            before privacy, e.g. ``synthloop.align.align_step(model, target)`` or ``refine_step(model, real)``.
         """
         self._check_fitted()
         mode = check_mode(DEFAULT_PRIVACY if privacy is None else privacy)
@@ -222,7 +226,7 @@ class Synthesizer(ABC):
                      for name, kind in self.schema_.model_kinds().items()}
             self.last_sample_info_ = info
             return self._to_user(pd.DataFrame(empty))
-        privacy_steps = [step] if step is not None else []
+        privacy_steps = [*steps, step] if step is not None else list(steps)
         if cond is None:
             model_rows = self._draw(n_rows, None, privacy_steps, rng, filters)
         else:
@@ -247,7 +251,7 @@ class Synthesizer(ABC):
             return None, SampleInfo(privacy="off")
         reference = self.privacy_reference_
         if reference is not None:
-            step = PrivacyStep(mode, reference, self.schema_, degrade=default)
+            step = PrivacyStep(mode, reference, self.schema_, degrade=default, model=self.name)
             return step, step.info
         why = (f"{type(self).__name__} never keeps training rows (keeps_training_rows = False)"
                if not self.keeps_training_rows else
@@ -377,7 +381,7 @@ class Synthesizer(ABC):
         return (f"The segment {shown} holds only {count} of {len(training):,} training rows (fewer than "
                 f"{min_rows}): its synthetic rows describe very few real people; share them with care.")
 
-    def _draw_conditioned(self, cond: pd.DataFrame, privacy_steps: list[PrivacyStep],
+    def _draw_conditioned(self, cond: pd.DataFrame, privacy_steps: list[RowStep],
                           rng: np.random.Generator, filters: FilterStep | None = None) -> pd.DataFrame:
         """Group identical condition rows and fill each group, keeping the caller's row order."""
         keys = pd.MultiIndex.from_frame(cond.astype(object).fillna("\0nan"))
@@ -389,7 +393,7 @@ class Synthesizer(ABC):
             parts.append(drawn)
         return pd.concat(parts).sort_index().reset_index(drop=True)
 
-    def _draw(self, n_rows: int, cond: pd.DataFrame | None, privacy_steps: list[PrivacyStep],
+    def _draw(self, n_rows: int, cond: pd.DataFrame | None, privacy_steps: list[RowStep],
               rng: np.random.Generator, filters: FilterStep | None = None) -> pd.DataFrame:
         """Exactly ``n_rows`` rows through the row steps: conditions, ranges and sets, constraints, then privacy."""
         steps: list[RowStep] = []

@@ -72,8 +72,19 @@ A leaf of 40 and zero copies were right for Adult and wrong elsewhere, in two op
   the reference than the held-out rows (DCR share ≤ 0.51 and median DCR ratio ≥ 1, in the
   evaluation suite's encoding; :func:`at_parity`). Bounding the redraws matters: redrawn copies
   also move rows away from training rows, but by distorting the joint distribution.
+- **Where a continuous column's values never repeat** (a single float column; measurements), a donor
+  value is still an exact training value, so a one-column table drew nothing but copies (parity
+  could not be met) and a few-column table stayed close even at the largest leaf the target allows.
+  The fit measures, per numeric column, the cross-fitted share of unseen values (not point masses)
+  that no training row holds (``fresh_share_``: near 1 for measurements, near 0 for ages or codes).
+  When no leaf reaches parity, the probe tries *fresh values*: that share of the drawn values moves
+  by Gaussian noise of 2, 8, 32 or 128 local spacings (the mean gap between neighbouring observed
+  values, so the noise follows the density), reflected into the observed range; the smallest spread
+  that reaches parity is kept (``jitter_``). Point masses, missing values and repeating columns keep
+  exact donors. Leaves come first because fresh values tried at every leaf chose small leaves with
+  large spreads and were easier to detect (abalone 0.556 → 0.603, ISLP Wage 0.541 → 0.558).
 
-Nothing is tuned on a holdout: both measurements use the training rows only. Measured effect (seed
+Nothing is tuned on a holdout: all three measurements use the training rows only. Measured effect (seed
 0, privacy step off, judged against each table's own held-out 20%; the first and third rows are
 the tests in ``tests/test_cart_calibration.py``; breast_cancer: the mean over fit seeds 0-7 of
 1,820 drawn rows each, range 0.79-0.87, its leaf at the cap of 1/8 of the rows):
@@ -131,6 +142,8 @@ _COPY_FACTOR, _COPY_POINTS = 1.5, 0.002   # copies a probe may make: 1.5 × the 
 _REDRAW_SHARE = 0.05       # ... before copy avoidance, give or take this share of rows it would redraw
 _SHARE_SLACK = 0.01        # probe accepts a DCR share up to 0.5 + this ...
 _RATIO_FLOOR = 1.0         # ... and a median DCR ratio of at least this (where held-out median > 0)
+_JITTER_STEPS = (2.0, 8.0, 32.0, 128.0)   # fresh-value spreads a probe tries, in local spacings of the column
+_SPACING_RANKS = 5         # local spacing: mean gap between observed values within this many ranks
 
 
 class SequentialCART(Synthesizer):
@@ -194,13 +207,43 @@ class SequentialCART(Synthesizer):
         rng = seeds.generator("model")
         self.order_ = self._visit_order(data, self.schema_.model_kinds())
         matrix = self._encode(data)
+        self.fresh_share_ = np.zeros(len(self.order_))
+        self.jitter_ = 0.0
         if self.calibrate:
             hashes = self._row_hashes(data)     # the shared row hash, as copy avoidance compares rows
             self.copy_allowance_ = heldout_copy_rate(hashes, rng)
-            self.min_leaf_ = self._calibrated_leaf(data, matrix, hashes, rng)
+            self.fresh_share_ = self._fresh_shares(matrix, rng)
+            self.min_leaf_, self.jitter_ = self._calibrated_leaf(data, matrix, hashes, rng)
         else:
             self.copy_allowance_, self.min_leaf_ = 0.0, self._first_leaf()
         self.trees_ = self._grow(matrix, self.min_leaf_, rng)
+
+    def _fresh_shares(self, matrix: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Per column, the cross-fitted share of unseen values that no training row holds (0 for categories).
+
+        Counted over values that are not point masses (a value held by at least ``atom_share`` of the
+        rows), since those are kept exactly. A continuous column scores near 1 (an unseen real value is
+        new), an integer age or a coded count near 0 (it repeats a training value): only the first kind
+        gets fresh values when sampling (:meth:`_draw_values`), at this rate.
+        """
+        kinds = self.schema_.model_kinds()
+        shares = np.zeros(len(self.order_))
+        fold = rng.permutation(len(matrix)) % _COPY_FOLDS
+        for position, name in enumerate(self.order_):
+            values = matrix[:, position]
+            known = ~np.isnan(values)
+            if kinds[name] != "numeric" or known.sum() < 2 * _COPY_FOLDS:
+                continue
+            distinct, counts = np.unique(values[known], return_counts=True)
+            atoms = distinct[counts >= max(self.atom_share * len(values), 2)]
+            fresh = []
+            for k in range(_COPY_FOLDS):
+                held = values[known & (fold == k)]
+                held = held[~np.isin(held, atoms)]
+                if len(held):
+                    fresh.append(1.0 - np.isin(held, values[known & (fold != k)]).mean())
+            shares[position] = float(np.mean(fresh)) if fresh else 0.0
+        return shares
 
     def _rarest_target_class(self, matrix: np.ndarray) -> int:
         """Rows of the target's rarest class: leaves must stay small enough to split it off, or every
@@ -230,7 +273,7 @@ class SequentialCART(Synthesizer):
         return trees
 
     def _calibrated_leaf(self, data: pd.DataFrame, matrix: np.ndarray, hashes: np.ndarray,
-                         rng: np.random.Generator) -> int:
+                         rng: np.random.Generator) -> tuple[int, float]:
         """The smallest leaf (``min_leaf`` × 2^k) whose draws sit no closer to training rows than unseen rows do.
 
         Cross-fitting: a probe grows on part of the training rows (``reference``) and draws as many
@@ -248,8 +291,8 @@ class SequentialCART(Synthesizer):
 
         n_rows, leaf = len(matrix), self._first_leaf()
         largest = max(leaf, min(int(n_rows * _LARGEST_LEAF_SHARE), self._rarest_target_class(matrix) // 2))
-        if n_rows < 4 * leaf or largest == leaf:
-            return leaf
+        if n_rows < 4 * leaf:
+            return leaf, 0.0
         shuffled = rng.permutation(n_rows)
         n_held = min(max(n_rows // 5, 1), _PROBE_ROWS)
         held, reference = shuffled[:n_held], np.sort(shuffled[n_held:][:_PROBE_REFERENCE])
@@ -258,19 +301,33 @@ class SequentialCART(Synthesizer):
         held_dcr = nearest(encoding.dense(data.iloc[held]), reference_points)[0][:, 0]
         probe = self.clone().set_params(calibrate=False)
         probe.schema_, probe.order_, probe.copy_allowance_ = self.schema_, self.order_, self.copy_allowance_
+        probe.fresh_share_, probe.jitter_ = self.fresh_share_, 0.0
         probe._training_rows, probe._privacy_reference = data.iloc[reference], None
         reference_hashes = probe._training_hashes()
         copies_allowed = _COPY_FACTOR * np.isin(hashes[held], reference_hashes).mean() + _COPY_POINTS
-        while True:
-            probe.trees_ = probe._grow(matrix[reference], leaf, rng)
+
+        def passes() -> bool:
             drawn, leaves = probe._draw_rows(n_held, {}, rng)
             excess = probe._copies(probe._decode(drawn), reference_hashes).mean() - copies_allowed
             if self.avoid_copies:
                 drawn = probe._replace_copies(drawn, leaves, {}, rng)
             synthetic_dcr = nearest(encoding.dense(probe._decode(drawn)), reference_points)[0][:, 0]
-            if (excess <= _REDRAW_SHARE and at_parity(synthetic_dcr, held_dcr)) or leaf >= largest:
-                return leaf
+            return bool(excess <= _REDRAW_SHARE and at_parity(synthetic_dcr, held_dcr))
+
+        while True:                      # first mix donors: the smallest leaf that reaches parity
+            probe.trees_ = probe._grow(matrix[reference], leaf, rng)
+            if passes():
+                return leaf, 0.0
+            if leaf >= largest:
+                break
             leaf = min(leaf * _LEAF_GROWTH, largest)
+        if not self.fresh_share_.any():
+            return leaf, 0.0
+        for jitter in _JITTER_STEPS:     # then fresh values: the smallest spread that reaches parity
+            probe.jitter_ = jitter
+            if passes():
+                return leaf, jitter
+        return leaf, _JITTER_STEPS[-1]
 
     def _visit_order(self, data: pd.DataFrame, kinds: dict[str, str]) -> list[str]:
         names = list(kinds)
@@ -367,13 +424,17 @@ class SequentialCART(Synthesizer):
                 wanted = {k: v[keep] for k, v in wanted.items()}
                 matrix[:, position] = wanted[position]
                 continue
-            matrix[:, position] = self._draw_values(tree, leaves[:, position], rng)
+            matrix[:, position] = self._draw_values(position, leaves[:, position], rng)
         return matrix[:n_rows], leaves[:n_rows]
 
-    def _draw_values(self, tree: dict[str, np.ndarray], leaves: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def _draw_values(self, position: int, leaves: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        tree = self.trees_[position]
         values = _trees.draw_donors(tree, leaves, rng)
         if self.smoothing > 0 and "support" in tree:
             values = _trees.jitter_on_support(tree, values, leaves, self.smoothing, rng)
+        fresh = float(self.fresh_share_[position]) if len(self.fresh_share_) else 0.0
+        if self.jitter_ > 0 and fresh > 0 and "support" in tree:
+            values = _trees.fresh_values(tree, values, fresh, self.jitter_, _SPACING_RANKS, rng)
         return values
 
     def _replace_copies(self, matrix: np.ndarray, leaves: np.ndarray, fixed: dict[int, np.ndarray],
@@ -403,7 +464,7 @@ class SequentialCART(Synthesizer):
                 break
             if round_ < _LAST_COLUMN_ROUNDS:
                 last = free[-1]
-                matrix[copies, last] = self._draw_values(self.trees_[last], leaves[copies, last], rng)
+                matrix[copies, last] = self._draw_values(last, leaves[copies, last], rng)
             else:
                 subset = {k: v[copies] if len(v) == len(matrix) else v for k, v in fixed.items()}
                 matrix[copies], leaves[copies] = self._draw_rows(len(copies), subset, rng)
@@ -414,7 +475,8 @@ class SequentialCART(Synthesizer):
         arrays = {}
         for position, tree in enumerate(self.trees_):
             arrays.update({f"tree/{position}/{key}": value for key, value in tree.items()})
-        return arrays, {"order": self.order_, "min_leaf": int(self.min_leaf_), "copy_allowance": self.copy_allowance_}
+        return arrays, {"order": self.order_, "min_leaf": int(self.min_leaf_), "copy_allowance": self.copy_allowance_,
+                        "fresh_share": [float(v) for v in self.fresh_share_], "jitter": float(self.jitter_)}
 
     def _check_state(self, check: ArrayCheck, meta: dict[str, Any]) -> None:
         check_names(check, meta["order"], self.schema_.model_kinds(), "stored column order")
@@ -438,6 +500,10 @@ class SequentialCART(Synthesizer):
         if sorted(self.order_) != sorted(self.schema_.model_kinds()):
             raise ValueError("stored column order does not match the schema")
         self.min_leaf_, self.copy_allowance_ = int(meta["min_leaf"]), float(meta["copy_allowance"])
+        fresh = meta.get("fresh_share") or [0.0] * len(self.order_)
+        if len(fresh) != len(self.order_):
+            raise ValueError("stored fresh_share does not match the column order")
+        self.fresh_share_, self.jitter_ = np.asarray(fresh, dtype=np.float64), float(meta.get("jitter", 0.0))
         self.trees_ = []
         for position in range(len(self.order_)):
             prefix = f"tree/{position}/"

@@ -71,8 +71,8 @@ class ColumnTokens:
         rest = present[~np.isin(present, spikes)]
         edges = _quantile_edges(rest, bins)
         coarse = _bin_of(edges, rest)
-        fine = np.stack([_padded(_quantile_edges(rest[coarse == b], fine_bins), fine_bins + 1, edges[b:b + 2])
-                         for b in range(len(edges) - 1)])
+        fine = np.stack([_padded(_inner_edges(rest[coarse == b], fine_bins, edges[b:b + 2]), fine_bins + 1,
+                                 edges[b:b + 2]) for b in range(len(edges) - 1)])
         return cls(name, "numeric", spikes, bool(missing.any()), edges, fine)
 
     # ------------------------------------------------------------------ encode / decode
@@ -220,6 +220,20 @@ def _quantile_edges(values: np.ndarray, n_bins: int) -> np.ndarray:
         return np.array([0.0, 0.0])
     edges = np.unique(np.quantile(values, np.linspace(0, 1, n_bins + 1)))
     return edges if len(edges) > 1 else np.repeat(edges, 2)
+
+
+def _inner_edges(values: np.ndarray, n_bins: int, span: np.ndarray) -> np.ndarray:
+    """Fine edges of one coarse bin: quantiles of its values, the outer two (the bin's own min and max)
+    replaced by the coarse edges ``span``, which bound them.
+
+    A bin's min and max are training values: a saved model held 144 of a 400-row column's values, two
+    per coarse bin. The coarse edges are interpolated quantiles (the column's min and max aside, which
+    the schema holds anyway); inner fine edges interpolate between neighbours.
+    """
+    if len(values) == 0:
+        return _quantile_edges(values, n_bins)
+    inner = _quantile_edges(values, n_bins)[1:-1]
+    return np.concatenate([span[:1], inner, span[1:]]).astype("float64")
 
 
 def _padded(edges: np.ndarray, size: int, span: np.ndarray) -> np.ndarray:
