@@ -180,7 +180,7 @@ def _run_processes(tmp_path, tables: dict[str, pd.DataFrame], *extra: str, kill:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "synthloop", "federated"]
     server = [*command, "server", "--parties", str(len(tables)), "-o", str(tmp_path / "model"), "--address", address,
-              "-p", "batch_size=50", "-p", "hidden=[32]", "-p", "latent_dim=8", "--join-timeout", "60",
+              "-p", "batch_size=5", "-p", "hidden=[32]", "-p", "latent_dim=8", "--join-timeout", "60",
               "--round-timeout", "30", *extra]
     logs = {name: open(tmp_path / f"{name}.log", "w") for name in ["server", *tables]}  # noqa: SIM115
     processes = {"server": subprocess.Popen(server, env=env, stdout=logs["server"], stderr=subprocess.STDOUT)}
@@ -193,7 +193,7 @@ def _run_processes(tmp_path, tables: dict[str, pd.DataFrame], *extra: str, kill:
         if kill is not None:
             deadline = time.monotonic() + 150
             while "round 2/" not in (tmp_path / "server.log").read_text() and time.monotonic() < deadline:
-                time.sleep(0.2)
+                time.sleep(0.02)
             processes[kill].kill()
         return {name: process.wait(timeout=240) for name, process in processes.items()}
     finally:
@@ -208,11 +208,12 @@ def _run_processes(tmp_path, tables: dict[str, pd.DataFrame], *extra: str, kill:
 @pytest.mark.slow
 def test_localhost_processes_train_one_model_and_survive_a_party_killed_mid_run(tmp_path, penguins):
     tables = {"north": penguins.iloc[:120], "south": penguins.iloc[120:240], "west": penguins.iloc[240:]}
-    codes = _run_processes(tmp_path, tables, "--rounds", "5", "--local-epochs", "1", "--min-parties", "2",
+    # Rounds of 24-48 small steps per party: the kill after round 2 lands well before the last of 30 rounds.
+    codes = _run_processes(tmp_path, tables, "--rounds", "30", "--local-epochs", "2", "--min-parties", "2",
                            "--lineage", str(tmp_path / "l.db"), kill="west")
     output = {name: (tmp_path / f"{name}.log").read_text()[-2000:] for name in codes}
     assert codes["server"] == codes["north"] == codes["south"] == 0, output
-    assert "round 5/5: 2 parties" in output["server"]
+    assert "round 30/30: 2 parties" in output["server"]
     provenance = json.loads((tmp_path / "model" / "federated.json").read_text())
     rounds = provenance["rounds"]
     assert provenance["transport"] == "flower" and rounds[0]["parties"] == ["north", "south", "west"]

@@ -2,7 +2,8 @@
 
 The server runs Flower's server loop with :class:`CoordinatorStrategy`, a Flower ``Strategy`` whose
 rounds are, in order: ``schema`` and ``sketch`` (the join), ``rounds`` × ``fit`` (the plan travels in
-the config of each fit round, so a party that connects late can still start), and ``stats``. Each
+the config of the first fit round), and ``stats``. A party process that restarts mid-run has no plan
+and counts as dropped until the next run. Each
 party process runs :class:`PartyClient`, reading only its own file.
 
 A party that disconnects mid-round is a Flower failure: the round is aggregated over the others
@@ -89,8 +90,9 @@ class CoordinatorStrategy(Strategy):
         if phase == "sketch":
             config.update(schema=self.coordinator.schema.to_json(), n_quantiles=self.coordinator.settings.n_quantiles)
         if phase == "fit":
-            config.update(self.coordinator.round_config(index), plan=self.plan_text,
-                          parties=json.dumps(sorted(self.names.values())))
+            config.update(self.coordinator.round_config(index), parties=json.dumps(sorted(self.names.values())))
+            if index == self.start:                # the plan travels once, with the first round
+                config["plan"] = self.plan_text
         clients = list(client_manager.all().values())
         self.asked = [client.cid for client in clients]
         self.round_began = time.perf_counter()
@@ -151,15 +153,19 @@ class PartyClient(NumPyClient):
         self.party = party
         self.started = False
         self.finished = False          # answered the last (stats) round
+        self.contacted = False         # the server has asked something
 
     def fit(self, parameters: list[np.ndarray], config: dict[str, Any]) -> tuple[list[np.ndarray], int, dict]:
         party, phase = self.party, str(config["phase"])
+        self.contacted = True
         if phase == "schema":
             return [], 0, {"party": party.name, "schema": party.local_schema().to_json()}
         if phase == "sketch":
             sketch = party.sketch(Schema.from_json(str(config["schema"])), n_quantiles=int(config["n_quantiles"]))
             return [], int(sketch["n_rows"]), {"party": party.name, "sketch": json.dumps(sketch)}
         if not self.started:
+            if "plan" not in config:
+                raise DataError(f"party '{party.name}' joined after the first round; it sits out this run")
             names = json.loads(str(config["parties"]))
             party.start(decode_plan(str(config["plan"])), names.index(party.name) if party.name in names else 0)
             self.started = True
@@ -201,7 +207,21 @@ def connect(party: Party, *, address: str = "127.0.0.1:8080", timeout: float = 1
     except ImportError:                                          # older Flower
         from flwr.client import start_client
 
+    import grpc
+
     quiet_flower()
     client = PartyClient(party)
-    start_client(server_address=address, client=client.to_client(), insecure=True, max_wait_time=timeout)
-    return client.finished
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            start_client(server_address=address, client=client.to_client(), insecure=True, max_wait_time=timeout)
+            return client.finished
+        except grpc.RpcError:
+            # Before any contact the server may simply not be up yet: parties may start first. After
+            # contact, a broken connection means the server is gone.
+            if client.contacted:
+                return client.finished
+            if time.monotonic() > deadline:
+                raise DataError(f"No federated server answered at {address} within {timeout:.0f} s; start it with "
+                                "synthloop federated server, or check --server.") from None
+            time.sleep(1.0)
