@@ -21,6 +21,7 @@ ALLOWED = {
     "parallel": set(),
     "partitions": {"parallel", "synthesizers", "metrics", "tabular", "report", "schema", "io", "workflows"},
     "tuning": {"parallel", "synthesizers", "metrics", "schema", "lineage", "loop", "io"},
+    "federated": {"synthesizers", "transforms", "schema", "nn", "lineage", "io", "datasets"},
 }
 
 

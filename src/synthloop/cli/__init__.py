@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from synthloop.cli import audit, catalog, demo, fit, lab, lineage, sample, schema, workbench
+from synthloop.cli import audit, catalog, demo, federated, fit, lab, lineage, sample, schema, workbench
 from synthloop.cli import search as search_cli
 from synthloop.cli._common import SynthloopGroup, run_safely
 from synthloop.cli.align import align as align_command
@@ -49,6 +49,7 @@ app.add_typer(workbench.app, name="workbench")
 app.command("align")(align_command)
 app.command("search")(search_cli.search)
 app.command("audit")(audit.audit)
+app.add_typer(federated.app, name="federated")
 
 
 def main() -> None:

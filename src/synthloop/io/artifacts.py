@@ -32,8 +32,9 @@ MAX_JSON_BYTES = 256 * 2**20           # config.json and schema.json: a million 
 MAX_WEIGHTS_BYTES = 16 * 2**30
 _MAX_HEADER_BYTES = 100 * 2**20        # the safetensors library's own limit
 _LIMIT_VARIABLE = "SYNTHLOOP_MAX_MODEL_BYTES"
-# Files other synthloop commands add to a saved model folder (the lineage link of ``synthloop fit --lineage``).
-ADDED_LATER = frozenset({"lineage.json"})
+# Files other synthloop commands add to a saved model folder (the lineage link of ``synthloop fit --lineage``,
+# the provenance of a federated fit).
+ADDED_LATER = frozenset({"lineage.json", "federated.json"})
 
 
 def save_artifact(path: str | Path, config: dict[str, Any], schema_json: str,
