@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from synthloop.cli import catalog, demo, fit, lab, lineage, sample, schema
+from synthloop.cli import catalog, demo, fit, lab, lineage, monitor, sample, schema
 from synthloop.cli._common import SynthloopGroup, run_safely
 from synthloop.cli.evaluate import evaluate_command
 
@@ -42,6 +42,7 @@ app.add_typer(catalog.datasets_app, name="datasets")
 app.command("demo")(demo.demo)
 app.add_typer(lab.app, name="lab")
 app.add_typer(lineage.app, name="lineage")
+app.command("monitor")(monitor.monitor)
 
 
 def main() -> None:
