@@ -263,3 +263,33 @@ def _schema(schema: Schema | str | Path | None) -> Schema | None:
 
 def _quiet(message: str) -> AbstractContextManager[None]:
     return contextlib.nullcontext()
+
+
+def simulate_stream(scenario: str | Path, out: str | Path, *, model: str | Path | None = None,
+                    data: str | Path | pd.DataFrame | None = None, fmt: str = "csv",
+                    progress: Callable[[str], None] | None = None) -> Path:
+    """What ``synthloop simulate`` does: read the scenario (every bad key named before any work), then write
+    its windows, drawn from the saved synthesizer ``model`` or bootstrapped from the table ``data``, into ``out``."""
+    import pandas as pd
+
+    from synthloop.io import read_table
+    from synthloop.simulate import Scenario, write_stream
+    from synthloop.synthesizers import Synthesizer
+
+    plan = scenario if isinstance(scenario, Scenario) else Scenario.from_toml(scenario)
+    if (model is None) == (data is None):
+        raise ConfigError("Give exactly one source: --model DIR (a fitted synthesizer) or --data FILE (rows to "
+                          "bootstrap).")
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ConfigError(f"'{out}' already exists and is not an empty folder; choose a new one.")
+    if model is not None:
+        reference = default_reference_dir(model)
+        source = Synthesizer.load(model, privacy_reference=reference if reference.is_dir() else None)
+        if "progress" in source.get_params():
+            source.set_params(progress=False)
+    else:
+        source = data if isinstance(data, pd.DataFrame) else read_table(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SynthloopWarning)   # the privacy note, once per window, says nothing new
+        return write_stream(source, plan, out, fmt=fmt, progress=progress)

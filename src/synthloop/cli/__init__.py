@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from synthloop.cli import catalog, demo, fit, lab, lineage, monitor, sample, schema
+from synthloop.cli import catalog, demo, fit, lab, lineage, monitor, sample, schema, simulate
 from synthloop.cli._common import SynthloopGroup, run_safely
 from synthloop.cli.evaluate import evaluate_command
 
@@ -43,6 +43,7 @@ app.command("demo")(demo.demo)
 app.add_typer(lab.app, name="lab")
 app.add_typer(lineage.app, name="lineage")
 app.command("monitor")(monitor.monitor)
+app.command("simulate")(simulate.simulate)
 
 
 def main() -> None:
