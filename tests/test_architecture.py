@@ -15,7 +15,7 @@ ALLOWED = {
     "lineage": {"tabular", "io"}, "loop": {"lineage"}, "report": {"metrics", "schema", "lineage", "io"},
     "lab": {"loop", "synthesizers", "metrics", "lineage", "datasets", "schema", "io"},
     "datasets": {"registry"}, "demo": {"synthesizers", "report", "schema", "io", "workflows", "__init__"},
-    "workflows": {"synthesizers", "loop", "lineage", "privacy", "schema", "io", "monitor", "simulate"},
+    "workflows": {"synthesizers", "loop", "lineage", "privacy", "schema", "io", "monitor", "simulate", "tabular"},
     "monitor": {"tabular", "lineage", "io"}, "simulate": {"loop", "tabular", "io"},
 }
 

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from synthloop.cli import catalog, demo, fit, lab, lineage, monitor, sample, schema, simulate
+from synthloop.cli import catalog, demo, fit, lab, lineage, monitor, refit, sample, schema, simulate
 from synthloop.cli._common import SynthloopGroup, run_safely
 from synthloop.cli.evaluate import evaluate_command
 
@@ -44,6 +44,7 @@ app.add_typer(lab.app, name="lab")
 app.add_typer(lineage.app, name="lineage")
 app.command("monitor")(monitor.monitor)
 app.command("simulate")(simulate.simulate)
+app.command("refit")(refit.refit)
 
 
 def main() -> None:

@@ -4,7 +4,8 @@ Numeric columns: the two-sample Kolmogorov–Smirnov test, effect = the KS stati
 Wasserstein distance (:func:`synthloop.tabular.divergences.wasserstein`) and PSI reported beside it.
 Categorical columns: Pearson's χ² test on the label counts, effect = total variation distance, with
 Jensen–Shannon and PSI beside it. Missingness: a two-proportion z-test, effect = the change in the
-missing share. Labels the reference never saw are named (``new_categories``).
+missing share. Labels the reference never saw are named (``new_categories``) and tested against the
+Good–Turing estimate of the reference's unseen mass (labels seen once / rows), a binomial test.
 
 A column drifts when its p-value, Holm-adjusted across every test of the window, is below ``alpha``
 *and* its effect is at least the floor. Why both: a test alone alarms on trivial shifts once the
@@ -128,13 +129,18 @@ def raw_tests(profile: ColumnProfile, window: pd.Series) -> dict:
         return {"test": "ks", "statistic": statistic, "p_value": p_value, "effect": statistic, "effect_name": "ks",
                 "divergence": divergences.wasserstein(profile.values, present),
                 "psi": divergences.psi(profile.values, present), "missing_window": missing_window,
-                "missing_p": missing_p, "new_categories": (), "new_share": 0.0}
+                "missing_p": missing_p, "new_categories": (), "new_share": 0.0, "new_p": None}
     keys = label_keys(window)
     present = keys[keys != MISSING_KEY]
     reference_counts = pd.Series(profile.values).value_counts()
     window_counts = pd.Series(present).value_counts()
     new = [str(label) for label in window_counts.index if label not in reference_counts.index]
-    new_share = float(window_counts[new].sum() / max(len(present), 1)) if new else 0.0
+    n_new = int(window_counts[new].sum()) if new else 0
+    new_share = n_new / max(len(present), 1)
+    # Good–Turing: labels seen once in the reference estimate the mass of labels it never saw, so a small
+    # reference is not surprised by rare labels; only more new rows than that is evidence of a new category.
+    unseen_mass = (int((reference_counts == 1).sum()) + 1) / (len(profile.values) + 1)
+    new_p = float(stats.binom.sf(n_new - 1, len(present), unseen_mass)) if n_new else 1.0
     table = pd.concat([reference_counts, window_counts], axis=1).fillna(0.0).to_numpy(dtype="float64")
     statistic, p_value = _chi_square(table)
     reference_series, window_series = pd.Series(profile.values, dtype=object), pd.Series(present, dtype=object)
@@ -142,7 +148,7 @@ def raw_tests(profile: ColumnProfile, window: pd.Series) -> dict:
             "effect": divergences.tvd(reference_series, window_series), "effect_name": "tvd",
             "divergence": divergences.jensen_shannon(reference_series, window_series),
             "psi": _label_psi(table), "missing_window": missing_window, "missing_p": missing_p,
-            "new_categories": tuple(sorted(new)), "new_share": new_share}
+            "new_categories": tuple(sorted(new)), "new_share": new_share, "new_p": new_p}
 
 
 def _chi_square(table: np.ndarray) -> tuple[float, float]:
@@ -192,10 +198,13 @@ def holm(p_values: np.ndarray) -> np.ndarray:
 
 def column_drifts(profiles: list[ColumnProfile], window: pd.DataFrame, *, alpha: float,
                   floors: EffectFloors) -> list[ColumnDrift]:
-    """Every column's drift in ``window``; Holm runs over the distribution and missingness tests together."""
+    """Every column's drift in ``window``; Holm runs over the distribution, missingness and new-label tests together."""
     raw = [raw_tests(profile, window[profile.name]) for profile in profiles]
-    adjusted = holm(np.array([r["p_value"] for r in raw] + [r["missing_p"] for r in raw]))
+    labelled = [i for i, r in enumerate(raw) if r["new_p"] is not None]
+    adjusted = holm(np.array([r["p_value"] for r in raw] + [r["missing_p"] for r in raw]
+                             + [raw[i]["new_p"] for i in labelled]))
     m = len(raw)
+    new_adjusted = dict(zip(labelled, adjusted[2 * m:], strict=True))
     out = []
     for i, (profile, found) in enumerate(zip(profiles, raw, strict=True)):
         p_adj, missing_p_adj = float(adjusted[i]), float(adjusted[m + i])
@@ -206,7 +215,7 @@ def column_drifts(profiles: list[ColumnProfile], window: pd.DataFrame, *, alpha:
         missing_shift = abs(found["missing_window"] - profile.missing)
         if missing_p_adj < alpha and missing_shift >= floors.missing:
             reasons.append(f"missing share {profile.missing:.1%} → {found['missing_window']:.1%}")
-        if found["new_share"] >= floors.new_category:
+        if found["new_share"] >= floors.new_category and new_adjusted.get(i, 1.0) < alpha:
             shown = ", ".join(found["new_categories"][:5])
             reasons.append(f"new categories ({found['new_share']:.1%} of rows): {shown}")
         out.append(ColumnDrift(column=profile.name, kind=profile.kind, test=found["test"],
