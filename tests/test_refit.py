@@ -91,3 +91,21 @@ def test_cli_refit_exit_codes(fitted, drifted, tmp_path):
                                  "--policy", "accumulate"])
     assert failed.exit_code == 1 and "Gate failed" in failed.output
     assert isinstance(pd.read_csv(feedback), pd.DataFrame)
+
+
+@pytest.mark.slow
+def test_the_closed_loop_example_alarms_refits_and_recovers(tmp_path, adult_train):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "closed_loop.py"
+    spec = importlib.util.spec_from_file_location("closed_loop", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    result = example.run(tmp_path, fast=True, real=adult_train)
+    assert result["change_point"] <= result["alarm_at"] <= result["change_point"] + 2
+    assert result["released"] and result["loop_seconds"] < 60
+    assert result["auc"]["refreshed"] > result["auc"]["stale"]
+    assert {"monitor", "fit", "refit-gate", "sample"} <= set(result["events"])
+    page = (tmp_path / "closed_loop.html").read_text()
+    assert "Downstream model AUC" in page and "refit-gate" not in page and "<svg" in page

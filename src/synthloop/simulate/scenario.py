@@ -155,13 +155,16 @@ def _draw(source: Source | pd.DataFrame, n_rows: int, rng: np.random.Generator) 
     return source.sample(n_rows, seed=int(rng.integers(2**31 - 1))).reset_index(drop=True)
 
 
-def stream(source: Source | pd.DataFrame, scenario: Scenario) -> Iterator[Window]:
-    """The scenario's windows, oldest first; drift names are checked against the first window's columns."""
+def stream(source: Source | pd.DataFrame, scenario: Scenario, *, first: int = 0) -> Iterator[Window]:
+    """The scenario's windows, oldest first, from window ``first`` on (each window has its own seed, so the
+    windows are the same whether or not earlier ones were drawn); drift names are checked on the first drawn."""
     children = np.random.SeedSequence(scenario.seed).spawn(scenario.windows)
     for t, child in enumerate(children):
+        if t < first:
+            continue
         draw_rng, drift_rng = (np.random.default_rng(s) for s in child.spawn(2))
         frame = _draw(source, scenario.rows, draw_rng)
-        if t == 0:
+        if t == first:
             for drift in scenario.drifts:
                 drift.check(frame)
         intensity = scenario.schedule.intensity(t)
