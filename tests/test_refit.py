@@ -109,3 +109,15 @@ def test_the_closed_loop_example_alarms_refits_and_recovers(tmp_path, adult_trai
     assert {"monitor", "fit", "refit-gate", "sample"} <= set(result["events"])
     page = (tmp_path / "closed_loop.html").read_text()
     assert "Downstream model AUC" in page and "refit-gate" not in page and "<svg" in page
+
+
+def test_simulate_draws_windows_from_a_fitted_model(fitted, tmp_path):
+    model, _ = fitted
+    scenario = tmp_path / "s.toml"
+    scenario.write_text('name = "s"\nwindows = 2\nrows = 150\n[schedule]\nname = "sudden"\nstart = 1\n'
+                        '[[drift]]\nname = "missingness"\ncolumn = "age"\nshare = 0.5\n')
+    result = runner.invoke(app, ["simulate", str(scenario), "--model", str(model), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    first, second = (pd.read_csv(tmp_path / "out" / f"window-00{i}.csv") for i in (0, 1))
+    assert len(first) == len(second) == 150
+    assert first["age"].isna().mean() == 0 and second["age"].isna().mean() == pytest.approx(0.5, abs=0.01)
