@@ -16,12 +16,13 @@ ALLOWED = {
     "lab": {"loop", "synthesizers", "metrics", "lineage", "datasets", "schema", "io", "parallel"},
     "datasets": {"registry"}, "demo": {"synthesizers", "report", "schema", "io", "workflows", "__init__"},
     "workbench": {"workflows", "synthesizers", "report", "lab", "lineage", "schema", "io"},
-    "workflows": {"synthesizers", "loop", "lineage", "privacy", "schema", "io", "align"},
     "align": {"schema", "tabular", "metrics", "synthesizers", "io", "lineage"},
     "parallel": set(),
     "partitions": {"parallel", "synthesizers", "metrics", "tabular", "report", "schema", "io", "workflows"},
     "tuning": {"parallel", "synthesizers", "metrics", "schema", "lineage", "loop", "io"},
     "federated": {"synthesizers", "transforms", "schema", "nn", "lineage", "io", "datasets"},
+    "workflows": {"synthesizers", "loop", "lineage", "privacy", "schema", "io", "align", "monitor", "simulate", "tabular"},
+    "monitor": {"tabular", "lineage", "io"}, "simulate": {"loop", "tabular", "io"},
 }
 
 

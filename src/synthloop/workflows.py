@@ -302,3 +302,214 @@ def _schema(schema: Schema | str | Path | None) -> Schema | None:
 
 def _quiet(message: str) -> AbstractContextManager[None]:
     return contextlib.nullcontext()
+
+
+def simulate_stream(scenario: str | Path, out: str | Path, *, model: str | Path | None = None,
+                    data: str | Path | pd.DataFrame | None = None, fmt: str = "csv",
+                    progress: Callable[[str], None] | None = None) -> Path:
+    """What ``synthloop simulate`` does: read the scenario (every bad key named before any work), then write
+    its windows, drawn from the saved synthesizer ``model`` or bootstrapped from the table ``data``, into ``out``."""
+    import pandas as pd
+
+    from synthloop.io import read_table
+    from synthloop.simulate import Scenario, write_stream
+    from synthloop.synthesizers import Synthesizer
+
+    plan = scenario if isinstance(scenario, Scenario) else Scenario.from_toml(scenario)
+    if (model is None) == (data is None):
+        raise ConfigError("Give exactly one source: --model DIR (a fitted synthesizer) or --data FILE (rows to "
+                          "bootstrap).")
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ConfigError(f"'{out}' already exists and is not an empty folder; choose a new one.")
+    if model is not None:
+        reference = default_reference_dir(model)
+        source = Synthesizer.load(model, privacy_reference=reference if reference.is_dir() else None)
+        if "progress" in source.get_params():
+            source.set_params(progress=False)
+    else:
+        source = data if isinstance(data, pd.DataFrame) else read_table(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SynthloopWarning)   # the privacy note, once per window, says nothing new
+        return write_stream(source, plan, out, fmt=fmt, progress=progress)
+
+
+@dataclass(frozen=True)
+class RefitResult:
+    """What :func:`refit_table` did: the refreshed model, what it trained on, and the release gate.
+
+    ``before``/``after`` are drift reports of the old and the refreshed model's samples against
+    held-out feedback rows; ``released`` is the gate: the refreshed sample shows no per-column drift, and
+    either no joint drift or is no easier to tell from the new real rows than the old model's sample.
+    """
+
+    out: Path
+    synthesizer: str
+    policy: Mapping[str, Any]
+    n_feedback: int
+    n_holdout: int
+    n_history: int
+    n_training: int
+    training_id: str
+    synthetic_share: float
+    depth: int
+    before: Any
+    after: Any
+    released: bool
+    sample_out: Path | None
+    sample_id: str | None
+    lineage: Path | None
+    seconds: float
+    notes: tuple[str, ...]
+
+
+def refit_table(model_dir: str | Path, feedback: Any, out: str | Path, *, policy: Any = None,
+                n_history: int | None = None, holdout_share: float = 0.2, lineage: str | Path | None = None,
+                strict: bool = False, sample_out: str | Path | None = None, n_rows: int | None = None,
+                seed: int = 0, force: bool = False, display: Display | None = None) -> RefitResult:
+    """Refit the saved synthesizer ``model_dir`` on fresh real rows (``feedback``: tables or files) under a
+    loop policy, through the collapse guard, and gate the release of its refreshed data; what ``synthloop refit`` does.
+
+    The old model's knowledge is carried as ``n_history`` rows sampled from it; ``policy`` (``"accumulate"``,
+    ``"mix-real"``, a :class:`~synthloop.loop.Policy` or its config; default ``MixReal(0.8)``) builds the training
+    set from the fresh real rows and that history. By default every fresh row is used: ``accumulate`` adds as
+    many history rows (half the set synthetic, the guard's limit), ``mix-real`` with λ enough that real rows
+    are a share λ. Why λ = 0.8 by default: after a sudden shift, history rows are the stale distribution, and
+    a half-stale training set keeps the refreshed model visibly drifted (docs/loop.md). ``replace`` and
+    ``naive-filter``, which train on generated rows alone, are refused. With ``lineage`` the feedback is
+    recorded as real, the history as synthetic, the training set as mixed (with the rows each contributed),
+    and the fit and the gate as events. A share ``holdout_share`` of the feedback is kept out of the fit to
+    judge the refreshed model against. ``sample_out`` (``n_rows`` rows, default the feedback's size) is
+    written only when the gate passes.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from synthloop.io import read_table, write_table
+    from synthloop.io.artifacts import check_artifact_target
+    from synthloop.io.tables import check_table_path
+    from synthloop.lineage import LineageStore, link_model, model_link, register_table, sample_provenance
+    from synthloop.lineage.record import provenance_of
+    from synthloop.lineage.store import DatasetRecord
+    from synthloop.loop import MixReal, NaiveFilter, Policy, Replace, check_training_data
+    from synthloop.monitor import Monitor, MonitorSettings
+    from synthloop.synthesizers import Synthesizer, get
+    from synthloop.tabular.hashing import hash_rows
+
+    start = time.perf_counter()
+    model_dir, out = Path(model_dir), Path(out)
+    check_artifact_target(out, overwrite=force)
+    if sample_out is not None:
+        check_table_path(Path(sample_out))
+    chosen = MixReal(0.8) if policy is None else Policy.from_config({"name": policy} if isinstance(policy, str)
+                                                                    else policy)
+    if isinstance(chosen, (Replace, NaiveFilter)):
+        raise ConfigError(f"Policy '{chosen.name}' trains on generated rows alone, which collapses the model over "
+                          "refits (Shumailov et al., Nature 2024); a feedback refit uses 'accumulate' or 'mix-real'.")
+    if not 0.0 <= holdout_share < 0.9:
+        raise ConfigError(f"holdout_share must be in [0, 0.9), got {holdout_share}.")
+    sources = feedback if isinstance(feedback, (list, tuple)) else [feedback]
+    if not sources:
+        raise ConfigError("Give at least one feedback table (--feedback FILE).")
+    frames = [(s, None) if isinstance(s, pd.DataFrame) else (read_table(s), Path(s)) for s in sources]
+    for _frame, source in frames:
+        provenance = provenance_of(source) if source is not None else None
+        if provenance is not None and provenance.get("kind") != "real":
+            raise DataError(f"Feedback '{source}' is {provenance['kind']} data (its provenance says so); a feedback "
+                            "refit takes fresh real rows only.")
+    reference = default_reference_dir(model_dir)
+    old = Synthesizer.load(model_dir, privacy_reference=reference if reference.is_dir() else None)
+    if "progress" in old.get_params():
+        old.set_params(progress=False)
+    columns = [c.name for c in old.schema_.columns]
+    fresh = pd.concat([f for f, _ in frames], ignore_index=True)
+    missing = [c for c in columns if c not in fresh.columns]
+    added = [str(c) for c in fresh.columns if c not in columns]
+    if missing or added:
+        parts = ([f"missing column(s) {', '.join(missing)}"] if missing else []) + \
+            ([f"column(s) the model does not know: {', '.join(added)}"] if added else [])
+        raise DataError(f"The feedback does not match the model's columns: {'; '.join(parts)}.")
+    if len(fresh) < 10:
+        raise DataError(f"The feedback has {len(fresh)} rows; a refit needs at least 10.")
+    fresh = fresh[columns]
+    rng = np.random.default_rng(seed)
+    held = rng.random(len(fresh)) < holdout_share if len(fresh) >= 50 else np.zeros(len(fresh), dtype=bool)
+    fit_rows, holdout = fresh[~held].reset_index(drop=True), fresh[held].reset_index(drop=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SynthloopWarning)
+        if n_history is None:
+            n_history = round(len(fit_rows) / chosen.fraction) if isinstance(chosen, MixReal) else len(fit_rows)
+        history = old.sample(n_history, seed=seed, privacy="off")
+    training = chosen.training_set(fit_rows, [history], rng).reset_index(drop=True)
+    every = [str(c) for c in columns]
+    is_real = np.isin(hash_rows(training, [], every), hash_rows(fit_rows, [], every))
+    n_real = int(is_real.sum())
+    link = model_link(model_dir)
+    depth = (link.depth if link is not None else 0) + 1 if n_real < len(training) else 0
+    store = LineageStore(lineage) if lineage is not None else None
+    notes = []
+    if store is not None:
+        real_record = register_table(store, fit_rows, kind="real", name="feedback")
+        parents = {real_record.id: n_real}
+        if n_real < len(training):
+            history_id = sample_provenance(history, model_dir, synthesizer=old.name, params=old.hyperparameters(),
+                                           store=store)["lineage"]["id"]
+            parents[history_id] = len(training) - n_real
+        record = store.add(training, kind="mixed" if len(parents) > 1 else "real", parents=parents,
+                           name=f"refit training set ({chosen.label})", action="fit")
+        store.log(record.id, "fit", synthesizer=old.name, params=old.hyperparameters(), refit_of=str(model_dir),
+                  policy=chosen.to_config())
+    else:
+        record = DatasetRecord(id="unrecorded", kind="mixed", n_rows=len(training), n_columns=training.shape[1],
+                               depth=depth, synthetic_share=1.0 - n_real / len(training))
+    check_training_data(record, strict=strict)
+    with (display or _quiet)(f"Refitting {old.name} on {len(training):,} rows ({n_real:,} fresh real, "
+                             f"{len(training) - n_real:,} from the old model; policy {chosen.label})"):
+        new = get(old.name, **old.hyperparameters())
+        if "progress" in new.get_params():
+            new.set_params(progress=False)
+        new.fit(training, _widened(old.schema_, training))
+        new.save(out, overwrite=force)
+        if new.keeps_training_rows:
+            new.save_privacy_reference(default_reference_dir(out), overwrite=force)
+    link_model(out, record, store)
+    before = after = None
+    released = True
+    if len(holdout) >= 20:
+        gate = Monitor(holdout, settings=MonitorSettings(max_joint_rows=len(holdout)), seed=seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SynthloopWarning)
+            before = gate.check(old.sample(len(holdout), seed=seed + 1, privacy="off"), name="old model")
+            after = gate.check(new.sample(len(holdout), seed=seed + 1, privacy="off"), name="refreshed model")
+        released = not after.drifted_columns and (not after.joint.drifted or after.joint.auc <= before.joint.auc + 0.01)
+    else:
+        notes.append("fewer than 20 held-out feedback rows: the refreshed model was released without a gate")
+    sample_id = None
+    if sample_out is not None and released:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SynthloopWarning)
+            synthetic = new.sample(n_rows or len(fresh), seed=seed)
+        provenance = sample_provenance(synthetic, out, synthesizer=new.name, params=new.hyperparameters(), store=store)
+        write_table(synthetic, Path(sample_out), metadata=provenance)
+        sample_id = provenance.get("lineage", {}).get("id")
+    if store is not None:
+        store.log(record.id, "refit-gate", released=released, model=str(out),
+                  before_auc=None if before is None else before.joint.auc,
+                  after_auc=None if after is None else after.joint.auc,
+                  after_drifted_columns=[] if after is None else list(after.drifted_columns))
+    return RefitResult(out=out, synthesizer=old.name, policy=chosen.to_config(), n_feedback=len(fresh),
+                       n_holdout=len(holdout), n_history=len(history), n_training=len(training),
+                       training_id=record.id, synthetic_share=record.synthetic_share, depth=record.depth,
+                       before=before, after=after, released=released,
+                       sample_out=Path(sample_out) if sample_out is not None and released else None,
+                       sample_id=sample_id, lineage=None if lineage is None else Path(lineage),
+                       seconds=time.perf_counter() - start, notes=tuple(notes))
+
+
+def _widened(schema: Schema, training: pd.DataFrame) -> Schema:
+    """The old model's schema (kinds, target, sensitive columns, constraints) re-read on the refit's training
+    set, so labels and ranges that only the fresh rows have (a new category, a shifted range) are learned."""
+    from synthloop.schema import Schema
+
+    return Schema.infer(training, target=schema.target, kinds={c.name: c.kind for c in schema.columns},
+                        sensitive=[c.name for c in schema.columns if c.sensitive], constraints=schema.constraints)

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from synthloop.cli import audit, catalog, demo, federated, fit, lab, lineage, sample, schema, workbench
+from synthloop.cli import audit, catalog, demo, federated, fit, lab, lineage, monitor, refit, sample, schema, simulate, workbench
 from synthloop.cli import search as search_cli
 from synthloop.cli._common import SynthloopGroup, run_safely
 from synthloop.cli.align import align as align_command
@@ -50,6 +50,9 @@ app.command("align")(align_command)
 app.command("search")(search_cli.search)
 app.command("audit")(audit.audit)
 app.add_typer(federated.app, name="federated")
+app.command("monitor")(monitor.monitor)
+app.command("simulate")(simulate.simulate)
+app.command("refit")(refit.refit)
 
 
 def main() -> None:
