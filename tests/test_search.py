@@ -199,8 +199,10 @@ def test_search_trials_run_on_ray(table, tmp_path):
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)  # started apart: its start-up is no trial's
     try:
         # a fresh Ray worker imports synthloop on its first trial (about 7 s on a loaded 2-core machine)
-        result = search(table, tmp_path / "s", budget=90, target="species", models=["gaussian_copula", "independent"],
-                        backend="ray", n_jobs=2, seed=3, trial_timeout=60, max_trials=2)
+        # generous limits: the search ends when its two trials do (20 s quiet); under a load average of 6 a
+        # trial took over 60 s
+        result = search(table, tmp_path / "s", budget=300, target="species", models=["gaussian_copula", "independent"],
+                        backend="ray", n_jobs=2, seed=3, trial_timeout=200, max_trials=2)
     finally:
         ray.shutdown()
     assert result.chosen is not None and len(result.trials) == 2
