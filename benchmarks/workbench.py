@@ -4,7 +4,9 @@
 
 Creates a fresh data folder and a QA user, uploads Adult's training split as CSV (39,073 rows), fits
 ``--model`` as a background job (20% kept as holdout), samples as many rows as it trained on,
-evaluates (default metrics, with the holdout), requests an internal release; then times each page
+evaluates (default metrics, with the holdout), requests an internal release, uploads Adult's test
+split and a copy whose ages moved by +10 years and monitors both against the training split (target
+``income``: joint test and CBPE estimate per window); then times each page
 (median of ``--repeats`` GETs, in process through the ASGI test client: server-side time without a
 network). Job seconds are the worker's (start to finish); the app's responsiveness is measured by
 timing a page while the fit job runs.
@@ -86,9 +88,21 @@ def measure(folder: str, args) -> dict[str, object]:
                                follow_redirects=False)
         release = response.headers["location"].rsplit("/", 1)[-1]
         out["release_status"] = app.state.workbench.state.release(release)["status"]
+        test = sl.datasets.load("adult", split="test")
+        for name, frame in (("adult-test.csv", test), ("adult-test-older.csv", test.assign(age=test["age"] + 10))):
+            body = io.BytesIO()
+            frame.to_csv(body, index=False)
+            client.post("/datasets/upload", data={"csrf": token()}, files={"file": (name, body.getvalue(), "text/csv")})
+        monitor, monitored = run("/monitor", {"reference": "uploads/adult.csv", "target": "income",
+                                              "windows": ["uploads/adult-test.csv", "uploads/adult-test-older.csv"]},
+                                 "monitor")
+        out["monitor_drifted_windows"] = monitored["outputs"]["drifted"]
+        reference = monitored["outputs"]["reference_id"]
         pages = {"datasets": "/datasets", "dataset preview": "/datasets/view?name=uploads/adult.csv",
                  "schema review": "/schema?name=uploads/adult.csv", "jobs": "/jobs", "job": f"/jobs/{fit}",
-                 "report": f"/reports/{evaluation}", "release": f"/releases/{release}", "lineage": "/lineage"}
+                 "report": f"/reports/{evaluation}", "release": f"/releases/{release}", "lineage": "/lineage",
+                 "monitor": "/monitor", "monitor timeline": f"/monitor/{reference}",
+                 "drift report": f"/monitor/reports/{monitor}"}
         timings = {}
         for name, url in pages.items():
             spent = []

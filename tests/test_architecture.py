@@ -15,7 +15,7 @@ ALLOWED = {
     "lineage": {"tabular", "io"}, "loop": {"lineage"}, "report": {"metrics", "schema", "lineage", "io"},
     "lab": {"loop", "synthesizers", "metrics", "lineage", "datasets", "schema", "io", "parallel"},
     "datasets": {"registry"}, "demo": {"synthesizers", "report", "schema", "io", "workflows", "__init__"},
-    "workbench": {"workflows", "synthesizers", "report", "lab", "lineage", "schema", "io"},
+    "workbench": {"workflows", "synthesizers", "report", "lab", "lineage", "schema", "io", "monitor"},
     "align": {"schema", "tabular", "metrics", "synthesizers", "io", "lineage"},
     "parallel": set(),
     "partitions": {"parallel", "synthesizers", "metrics", "tabular", "report", "schema", "io", "workflows"},

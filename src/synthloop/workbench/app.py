@@ -371,6 +371,56 @@ class Routes:
             page = folders.inside(job["outputs"]["report"]).read_text(encoding="utf-8")
             return HTMLResponse(page, headers={"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff"})
 
+        @self.page("/monitor")
+        async def monitor_page(request, user):
+            tables = [folders.relative(p) for p in sorted(folders.uploads.iterdir()) if p.is_file()]
+            return self.render(request, "monitor.html.j2", jobs=state.jobs(kind="monitor"), tables=tables,
+                               references=self._monitored())
+
+        @self.write("/monitor", "monitor")
+        async def monitor_run(request, user, form):
+            reference = str(form.get("reference", ""))
+            windows = list(dict.fromkeys(str(w) for w in form.getlist("windows")))
+            folders.table(reference)
+            if not windows:
+                raise ConfigError("Choose one or more window tables to compare with the reference.")
+            if reference in windows:
+                raise ConfigError("A window can not be the reference itself; choose other tables.")
+            for window in windows:
+                folders.table(window)
+            target = str(form.get("target", "")).strip()
+            job = worker.submit("monitor", {"reference": reference, "windows": windows, "target": target or None},
+                                user["name"])
+            return self.redirect(f"/jobs/{job}")
+
+        @self.page("/monitor/{reference_id}")
+        async def monitor_timeline(request, user, reference_id):
+            from synthloop.monitor import timeline
+
+            store = worker.store()
+            if reference_id not in store:
+                raise ConfigError(f"No dataset '{reference_id}' in the lineage store.")
+            record = store.get(reference_id)
+            frame = timeline(store, record.id)
+            rows = [] if frame.empty else frame.astype(object).where(frame.notna(), None).to_dict("records")
+            jobs = [j for j in state.jobs(kind="monitor", status="done")
+                    if j["outputs"].get("reference_id") == record.id]
+            return self.render(request, "monitor_timeline.html.j2", record=record, rows=rows, jobs=jobs,
+                               n_drifted=sum(bool(r["drifted"]) for r in rows))
+
+        @self.page("/monitor/reports/{job_id}")
+        async def monitor_report(request, user, job_id):
+            from fastapi.responses import HTMLResponse
+
+            job = _found(state.job(job_id), "job", job_id)
+            if job["kind"] != "monitor" or job["status"] != "done":
+                raise ConfigError(f"No drift report for job '{job_id}'.")
+            page = folders.inside(job["outputs"]["html"]).read_text(encoding="utf-8")
+            # framed by the timeline page (same origin only); the report is self-contained, no script
+            return HTMLResponse(page, headers={"X-Frame-Options": "SAMEORIGIN", "X-Content-Type-Options": "nosniff",
+                                               "Content-Security-Policy": "default-src 'none'; "
+                                               "style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"})
+
         @self.page("/evaluations")
         async def evaluations(request, user):
             from synthloop.report import Report
@@ -484,6 +534,22 @@ class Routes:
             if not state.remove_user(name):
                 raise ConfigError(f"No user '{name}'.")
             return self.redirect("/users")
+
+    def _monitored(self) -> list[dict[str, Any]]:
+        """Each reference the lineage store has monitor events for: its record, windows checked, windows drifted."""
+        from synthloop.monitor import timeline
+
+        store = self.worker.store()
+        frame = timeline(store)
+        out = []
+        if frame.empty:
+            return out
+        for reference, rows in frame.groupby("reference", sort=False):
+            record = store.get(str(reference)) if str(reference) in store else None
+            out.append({"id": str(reference), "name": record.name if record else None,
+                        "kind": record.kind if record else "?", "windows": len(rows),
+                        "drifted": int(rows["drifted"].astype(bool).sum()), "last": str(rows["window"].iloc[-1])})
+        return out
 
     def _schema_view(self, request, name: str):
         from synthloop.io import read_table

@@ -30,7 +30,7 @@ class Folders:
             raise ConfigError(f"The data folder '{root}' is a file; give a folder.")
         folders = cls(root)
         for path in (folders.uploads, folders.models, folders.samples, folders.reports, folders.releases,
-                     folders.schemas, folders.splits, folders.lab):
+                     folders.schemas, folders.splits, folders.lab, folders.monitor):
             path.mkdir(parents=True, exist_ok=True)
         return folders
 
@@ -69,6 +69,10 @@ class Folders:
     @property
     def lab(self) -> Path:
         return self.root / "lab"
+
+    @property
+    def monitor(self) -> Path:
+        return self.root / "monitor"
 
     @property
     def lineage(self) -> Path:

@@ -1,4 +1,4 @@
-"""Long work (fit, sample, evaluate) in background threads, so pages stay responsive.
+"""Long work (fit, sample, evaluate, lab, monitor) in background threads, so pages stay responsive.
 
 A job is a row in the workbench's state (queued → running → done | failed) with a progress message,
 a fraction when the work reports one, and its outputs. Each runner is one library call
@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from synthloop.errors import ConfigError, SynthloopError, SynthloopWarning
+from synthloop.errors import ConfigError, DataError, SynthloopError, SynthloopWarning
 from synthloop.workbench.folders import Folders
 from synthloop.workbench.state import State
 
@@ -218,6 +218,49 @@ def run_lab_job(worker: Worker, job: dict[str, Any], progress: Progress) -> dict
             "rows": len(result.results)}
 
 
+def run_monitor_job(worker: Worker, job: dict[str, Any], progress: Progress) -> dict[str, Any]:
+    """Compare uploaded windows with a reference (:class:`~synthloop.monitor.Monitor`), in order.
+
+    Every window is read and checked against the reference's columns before any is compared, so a
+    bad window logs nothing; each check is a ``monitor`` event in the lineage store (the timeline).
+    """
+    from synthloop.io import read_table
+    from synthloop.lineage import provenance_of
+    from synthloop.monitor import Monitor, write_drift_html
+
+    params, folders = job["params"], worker.folders
+    progress("reading the tables")
+    source = folders.table(params["reference"])
+    reference = read_table(source)
+    store = worker.store()
+    # Registered first under its data-folder name, so the monitor finds it as lineage has it (a synthetic
+    # upload stays synthetic) rather than registering the frame afresh.
+    register_upload(store, source, reference, params["reference"])
+    windows = [(name, folders.table(name)) for name in params["windows"]]
+    frames = [(name, path, read_table(path)) for name, path in windows]
+    monitor = Monitor(reference, target=params.get("target") or None, seed=int(params.get("seed", 0)))
+    for name, _, frame in frames:
+        try:
+            monitor.check_columns(frame)
+        except DataError as exc:
+            raise DataError(f"{name}: {exc}") from None
+    monitor.attach(store)
+    reports = []
+    for i, (name, path, frame) in enumerate(frames):
+        progress(f"checking {name}", i / len(frames))
+        reports.append(monitor.check(frame, name=name, provenance=provenance_of(path)))
+    progress("writing the report")
+    out = folders.monitor / job["id"]
+    out.mkdir(parents=True, exist_ok=True)
+    html = write_drift_html(reports, out / "drift.html", title=f"Drift of {len(reports)} window(s) against "
+                                                                 f"{params['reference']}")
+    store.log(monitor.reference_id, "workbench-monitor", user=job["user"], job=job["id"],
+              windows=list(params["windows"]), drifted=[r.window for r in reports if r.drifted])
+    return {"reference_id": monitor.reference_id, "reference_kind": monitor.reference_kind,
+            "html": folders.relative(html), "windows": len(reports), "drifted": sum(r.drifted for r in reports),
+            "notes": [r.summary() for r in reports]}
+
+
 def check_gate_syntax(gates: list[str]) -> None:
     """Refuse a gate that can not be read (``detection_auc<=0.7``, ``dcr_share<=baseline+0.05``) before a job starts."""
     import pandas as pd
@@ -244,4 +287,5 @@ def _done_job(worker: Worker, job_id: str, kind: str) -> dict[str, Any]:
 
 
 RUNNERS: dict[str, Callable[[Worker, dict[str, Any], Progress], dict[str, Any]]] = {
-    "fit": run_fit, "sample": run_sample, "evaluate": run_evaluate, "lab": run_lab_job}
+    "fit": run_fit, "sample": run_sample, "evaluate": run_evaluate, "lab": run_lab_job,
+    "monitor": run_monitor_job}

@@ -21,6 +21,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "sample": ("expert", "qa"),             # draw rows from a fitted model
     "evaluate": ("qa",),                    # score a sample against its training data and holdout
     "lab": ("qa",),                         # a collapse-lab run: refits on own output under policies
+    "monitor": ("qa",),                     # compare uploaded windows with a reference (drift timeline)
     "release-request": ("qa",),             # bundle a sample with its evaluation for a tier
     "release-decide": ("privacy",),         # approve or refuse a requested release
     "users": ("admin",),                    # add or remove users
