@@ -197,3 +197,21 @@ def _entry(data: Mapping[str, Any]) -> Charge:
         raise PrivacyError(f"Invalid ledger entry cost {rho!r} for {data['what']!r}.")
     return Charge(str(data["what"]), str(data["mechanism"]), rho, source,
                   {str(k): float(v) for k, v in dict(data.get("detail", {})).items()})
+
+
+def refuse_private_reads(model: str, schema: Any, trust_inferred_schema: bool) -> None:
+    """What a DP model may not read for free: a schema inferred from the data (unless the user accepts a
+    guarantee that excludes it) and constraints that learn their allowed values from the training rows."""
+    from synthloop.schema.constraints import Constraint
+
+    if schema is None and not trust_inferred_schema:
+        raise PrivacyError(f"{model} reads category sets and numeric bounds from a public schema, never from the "
+                           "data for free. Pass one (synthloop schema infer DATA -o schema.json, review it, then "
+                           "--schema schema.json), or set trust_inferred_schema=true to accept a guarantee "
+                           "that excludes them.")
+    reading = [type(c).__name__ for c in (schema.constraints if schema is not None else ())
+               if type(c).fitted is not Constraint.fitted]
+    if reading:
+        raise PrivacyError(f"Constraint(s) {', '.join(reading)} learn their allowed values from the training data, "
+                           "outside the privacy budget; a DP model refuses them. Use Range, Inequality or "
+                           "Predicate constraints (checked on the synthetic rows: post-processing).")

@@ -30,10 +30,9 @@ import pandas as pd
 from pydantic import BaseModel
 
 from synthloop.errors import PrivacyError
-from synthloop.privacy.accounting import Ledger
+from synthloop.privacy.accounting import Ledger, refuse_private_reads
 from synthloop.privacy.mechanisms import exponential, gaussian, gaussian_sigma
 from synthloop.schema import Schema
-from synthloop.schema.constraints import Constraint
 from synthloop.schema.values import InfOption
 from synthloop.synthesizers._stored import STRICT, ArrayCheck, check_names
 from synthloop.synthesizers.base import Synthesizer
@@ -125,17 +124,7 @@ class DPMST(Synthesizer):
 
     # ------------------------------------------------------------------ fit
     def fit(self, data: pd.DataFrame, schema: Schema | None = None, *, inf: InfOption = "error") -> DPMST:
-        if schema is None and not self.trust_inferred_schema:
-            raise PrivacyError("dp_mst reads category sets and numeric bounds from a public schema, never from the "
-                               "data for free. Pass one (synthloop schema infer DATA -o schema.json, review it, then "
-                               "--schema schema.json), or set trust_inferred_schema=true to accept a guarantee "
-                               "that excludes them.")
-        reading = [type(c).__name__ for c in (schema.constraints if schema is not None else ())
-                   if type(c).fitted is not Constraint.fitted]
-        if reading:
-            raise PrivacyError(f"Constraint(s) {', '.join(reading)} learn their allowed values from the training data, "
-                               "outside the privacy budget; a DP model refuses them. Use Range, Inequality or "
-                               "Predicate constraints (checked on the synthetic rows: post-processing).")
+        refuse_private_reads("dp_mst", schema, self.trust_inferred_schema)
         self._schema_given = schema is not None
         return super().fit(data, schema, inf=inf)
 

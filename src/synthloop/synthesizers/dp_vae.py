@@ -34,9 +34,8 @@ from torch import nn
 
 from synthloop.errors import ArtifactError, PrivacyError, require
 from synthloop.nn.blocks import mlp
-from synthloop.privacy.accounting import Ledger
+from synthloop.privacy.accounting import Ledger, refuse_private_reads
 from synthloop.schema import Column, Schema
-from synthloop.schema.constraints import Constraint
 from synthloop.schema.values import InfOption
 from synthloop.synthesizers._stored import STRICT, ArrayCheck, check_names
 from synthloop.synthesizers.base import Synthesizer
@@ -157,16 +156,7 @@ class DPVAE(Synthesizer):
         self.seed = seed
 
     def fit(self, data: pd.DataFrame, schema: Schema | None = None, *, inf: InfOption = "error") -> DPVAE:
-        if schema is None and not self.trust_inferred_schema:
-            raise PrivacyError("dp_vae reads category sets and numeric bounds from a public schema, never from the "
-                               "data for free. Pass one (synthloop schema infer DATA -o schema.json, review it, then "
-                               "--schema schema.json), or set trust_inferred_schema=true to accept a guarantee "
-                               "that excludes them.")
-        reading = [type(c).__name__ for c in (schema.constraints if schema is not None else ())
-                   if type(c).fitted is not Constraint.fitted]
-        if reading:
-            raise PrivacyError(f"Constraint(s) {', '.join(reading)} learn their allowed values from the training data, "
-                               "outside the privacy budget; a DP model refuses them.")
+        refuse_private_reads("dp_vae", schema, self.trust_inferred_schema)
         self._schema_given = schema is not None
         return super().fit(data, schema, inf=inf)
 
