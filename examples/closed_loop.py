@@ -8,6 +8,7 @@ downstream AUCs, lineage).
 
     PYTHONPATH=src python examples/closed_loop.py --out out/closed_loop            # 5,000-row windows
     PYTHONPATH=src python examples/closed_loop.py --out out/closed_loop --fast     # 2,000-row windows, 5,000 before
+    PYTHONPATH=src python examples/closed_loop.py --out out/closed_loop --seeds 0 1 2 3 4   # per-seed and median
 """
 
 from __future__ import annotations
@@ -134,6 +135,20 @@ if __name__ == "__main__":
     parser.add_argument("--out", type=Path, default=Path("out/closed_loop"))
     parser.add_argument("--fast", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="*", default=None,
+                        help="run the loop once per seed (into OUT/seed-N) and print per-seed and median results")
     parser.add_argument("--fraction", type=float, default=0.8, help="mix-real λ: the share of fresh real rows")
     args = parser.parse_args()
-    print(json.dumps(run(args.out, fast=args.fast, seed=args.seed, fraction=args.fraction), indent=2))
+    if args.seeds is None:
+        print(json.dumps(run(args.out, fast=args.fast, seed=args.seed, fraction=args.fraction), indent=2))
+    else:
+        results = {seed: run(args.out / f"seed-{seed}", fast=args.fast, seed=seed, fraction=args.fraction)
+                   for seed in args.seeds}
+        summary = {"per_seed": {seed: {"alarm_delay": r["alarm_at"] - r["change_point"],
+                                       "loop_seconds": r["loop_seconds"], "released": r["released"],
+                                       "recovered": r["recovered"], **r["auc"]} for seed, r in results.items()},
+                   "median_recovered": float(np.nanmedian([r["recovered"] for r in results.values()])),
+                   "median_loop_seconds": float(np.median([r["loop_seconds"] for r in results.values()])),
+                   "max_loop_seconds": float(np.max([r["loop_seconds"] for r in results.values()]))}
+        (args.out / "closed_loop_seeds.json").write_text(json.dumps(summary, indent=2))
+        print(json.dumps(summary, indent=2))
