@@ -363,13 +363,7 @@ class Routes:
 
         @self.page("/lab/{job_id}")
         async def lab_report(request, user, job_id):
-            from fastapi.responses import HTMLResponse
-
-            job = _found(state.job(job_id), "job", job_id)
-            if job["kind"] != "lab" or job["status"] != "done":
-                raise ConfigError(f"No lab report for job '{job_id}'.")
-            page = folders.inside(job["outputs"]["report"]).read_text(encoding="utf-8")
-            return HTMLResponse(page, headers={"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff"})
+            return self._job_html(job_id, "lab", "report")
 
         @self.page("/monitor")
         async def monitor_page(request, user):
@@ -456,13 +450,7 @@ class Routes:
 
         @self.page("/reports/{job_id}")
         async def report(request, user, job_id):
-            from fastapi.responses import HTMLResponse
-
-            job = _found(state.job(job_id), "job", job_id)
-            if job["kind"] != "evaluate" or job["status"] != "done":
-                raise ConfigError(f"No report for job '{job_id}' (it is a {job['status']} {job['kind']} job).")
-            page = folders.inside(job["outputs"]["html"]).read_text(encoding="utf-8")
-            return HTMLResponse(page, headers={"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff"})
+            return self._job_html(job_id, "evaluate", "html")
 
         @self.page("/samples/{job_id}.csv")
         async def sample_file(request, user, job_id):
@@ -534,6 +522,16 @@ class Routes:
             if not state.remove_user(name):
                 raise ConfigError(f"No user '{name}'.")
             return self.redirect("/users")
+
+    def _job_html(self, job_id: str, kind: str, output: str):
+        """A finished job's HTML output (a report), from inside the data folder, never framed."""
+        from fastapi.responses import HTMLResponse
+
+        job = _found(self.state.job(job_id), "job", job_id)
+        if job["kind"] != kind or job["status"] != "done":
+            raise ConfigError(f"No report for job '{job_id}' (it is a {job['status']} {job['kind']} job).")
+        page = self.folders.inside(job["outputs"][output]).read_text(encoding="utf-8")
+        return HTMLResponse(page, headers={"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff"})
 
     def _monitored(self) -> list[dict[str, Any]]:
         """Each reference the lineage store has monitor events for: its record, windows checked, windows drifted."""
