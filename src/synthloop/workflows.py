@@ -60,6 +60,7 @@ class FitResult:
     schema_notes: tuple[str, ...]
     privacy_notes: tuple[str, ...]
     ledger_summary: str | None = None      # a DP model's budget and spending (synthloop audit prints the ledger)
+    adapted_to: str | None = None          # the target's id when the fit was adapted to target rows (--adapt-to)
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,7 @@ def fit_table(data: str | Path | pd.DataFrame, model: str, out: str | Path, *,
               params_as_text: bool = False, lineage: str | Path | None = None, strict: bool = False,
               keep_privacy_reference: bool = False, privacy_reference: str | Path | None = None,
               no_privacy_reference: bool = False, inf: str = "error", force: bool = False,
+              adapt_to: str | Path | pd.DataFrame | None = None, target_share: float | None = None,
               display: Display | None = None,
               checkpoint: Callable[[Synthesizer, Path], Path | None] = default_checkpoint) -> FitResult:
     """Fit synthesizer ``model`` on ``data`` and save it to the folder ``out``; what ``synthloop fit`` does.
@@ -126,6 +128,11 @@ def fit_table(data: str | Path | pd.DataFrame, model: str, out: str | Path, *,
         (default ``OUT.privacy`` beside ``out``), or nowhere.
     force
         Replace ``out`` (and the reference folder) when it already holds one; anything else is never replaced.
+    adapt_to, target_share
+        Target rows (a table or its file) to adapt the generator to: it is fitted on ``data`` plus these rows
+        repeated to ``target_share`` of the training table (:func:`synthloop.align.adapt`; the privacy reference
+        holds each row once). With ``lineage``, the repeated table is recorded with ``data`` and the target as
+        parents, and the model is linked to it.
     display
         Entered as ``display(message)`` around fitting and saving (a spinner, a log line).
     checkpoint
@@ -155,13 +162,30 @@ def fit_table(data: str | Path | pd.DataFrame, model: str, out: str | Path, *,
     table_schema = _schema(schema)
     source = None if isinstance(data, pd.DataFrame) else Path(data)
     real = data if source is None else read_table(source)
+    adaptation = _adaptation(real, adapt_to, target_share, synthesizer)
     store = LineageStore(lineage) if lineage is not None else None
-    training = guard_fit(store, real, synthesizer=model, params=synthesizer.hyperparameters(), source=source,
+    if adaptation is not None and store is not None:
+        from synthloop.align.adapt import record_adaptation
+
+        target_rows, rows, share, repeats = adaptation
+        record_adaptation(store, real, target_rows, rows, target_share=share, repeats=repeats, source_path=source,
+                          target_path=None if isinstance(adapt_to, pd.DataFrame) else adapt_to)
+    fitted_on = real if adaptation is None else adaptation[1]
+    training = guard_fit(store, fitted_on, synthesizer=model, params=synthesizer.hyperparameters(), source=source,
                          strict=strict)
     name = "the table" if source is None else source.name
     start = time.perf_counter()
-    with (display or _quiet)(f"Fitting {model} on {len(real):,} rows × {real.shape[1]} columns of {name}"):
-        synthesizer.fit(real, table_schema, inf=inf)
+    doing = f"Fitting {model} on {len(real):,} rows × {real.shape[1]} columns of {name}"
+    if adaptation is not None:
+        doing += f", adapted to {len(adaptation[0]):,} target rows ({adaptation[2]:.0%} of the training rows)"
+    with (display or _quiet)(doing):
+        if adaptation is None:
+            synthesizer.fit(real, table_schema, inf=inf)
+        else:
+            from synthloop.align.adapt import fit_adapted
+
+            fit_adapted(synthesizer, real, adaptation[0], target_share=adaptation[2], schema=table_schema,
+                        seed=_adapt_seed(synthesizer), inf=inf)
         synthesizer.save(out, keep_privacy_reference=keep_privacy_reference, overwrite=force)
         kept_apart = apart is not None and synthesizer.keeps_training_rows
         if kept_apart:
@@ -188,7 +212,37 @@ def fit_table(data: str | Path | pd.DataFrame, model: str, out: str | Path, *,
                      privacy_reference=apart if kept_apart else None,
                      privacy_reference_inside=keep_privacy_reference and synthesizer.keeps_training_rows,
                      schema_notes=tuple(schema_notes(synthesizer.schema_)), privacy_notes=tuple(privacy_notes),
-                     ledger_summary=None if ledger is None else ledger.summary())
+                     ledger_summary=None if ledger is None else ledger.summary(),
+                     adapted_to=None if adaptation is None else _fingerprint(adaptation[0]))
+
+
+def _adaptation(real: pd.DataFrame, adapt_to: str | Path | pd.DataFrame | None, target_share: float | None,
+                synthesizer: Synthesizer) -> tuple[pd.DataFrame, pd.DataFrame, float, int] | None:
+    """(target rows, adapted training rows, share, repeats), checked before any work; None without a target."""
+    import pandas as pd
+
+    if adapt_to is None:
+        if target_share is not None:
+            raise ConfigError("--target-share needs --adapt-to TARGET (the rows to adapt the generator to).")
+        return None
+    from synthloop.align.adapt import DEFAULT_TARGET_SHARE, adapted_rows
+    from synthloop.io import read_table
+
+    target = adapt_to if isinstance(adapt_to, pd.DataFrame) else read_table(adapt_to)
+    share = DEFAULT_TARGET_SHARE if target_share is None else target_share
+    rows, repeats = adapted_rows(real, target, target_share=share, seed=_adapt_seed(synthesizer))
+    return target, rows, share, repeats
+
+
+def _adapt_seed(synthesizer: Synthesizer) -> int:
+    seed = synthesizer.get_params().get("seed")
+    return 0 if seed is None else int(seed)
+
+
+def _fingerprint(frame: pd.DataFrame) -> str:
+    from synthloop.lineage import fingerprint
+
+    return fingerprint(frame)
 
 
 def sample_table(model_dir: str | Path, n_rows: int | None, out: str | Path, *, conditions: ConditionsLike = None,

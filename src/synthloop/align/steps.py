@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 #: Rows the model draws to train the step's classifier, at least (more for a large reference, see ratio.IMBALANCE).
 DEFAULT_FIT_ROWS = 10_000
 CAP_QUANTILE = 0.99
+#: Below this share of the reference's mass kept under the cap, the step refuses (its rows would follow the model).
+MIN_COVERAGE = 0.5
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class StepReport:
     cap: float
     acceptance: float            # expected share of drawn rows kept
     ess_share: float             # effective sample size of the capped ratios, as a share
+    coverage: float = 1.0        # share of the reference's mass the cap keeps: E[min(r, cap)] / E[r]
 
     def to_dict(self) -> dict[str, object]:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
@@ -124,10 +127,20 @@ def _ratio_step(kind: str, model: Synthesizer, reference: pd.DataFrame, *, max_r
     cap = float(min(max_ratio, max(np.quantile(fit.synthetic_ratio, CAP_QUANTILE), 1e-6)))
     capped = np.minimum(fit.synthetic_ratio, cap)
     ess = effective_sample_size(capped)
+    # The cap is a row quantile: when the reference sits on fewer than 1 % of the model's rows, it cuts the
+    # ratios everywhere the reference is and the capped ratios look uniform (a high ESS that aligns nothing).
+    coverage = float(capped.sum() / max(fit.synthetic_ratio.sum(), 1e-12))
+    if coverage < MIN_COVERAGE:
+        raise AlignmentError(
+            f"The {kind} ratios collapse onto a few rows: the reference sits where the model puts under 1 % of its "
+            f"rows, so a step could keep only {coverage:.0%} of the reference's mass (at least {MIN_COVERAGE:.0%} "
+            f"needed; detection AUC {fit.auc:.3f}). Adapt the model to the reference rows (synthloop.align.adapt, "
+            "synthloop fit --adapt-to) and align its samples instead. Nothing was sampled.")
     if ess < MIN_ESS_ROWS or ess < min_ess * len(capped):
         raise AlignmentError(
             f"The {kind} ratios collapse: effective sample size {ess:.0f} of {len(capped):,} drawn rows "
             f"({ess / len(capped):.1%}, at least {min_ess:.0%} needed; detection AUC {fit.auc:.3f}). The reference is "
             "far from what this model produces: adapt the model to it (synthloop.align.adapt), or lower min_ess.")
-    report = StepReport(kind, len(reference), len(drawn), fit.auc, cap, float(capped.mean() / cap), ess / len(capped))
+    report = StepReport(kind, len(reference), len(drawn), fit.auc, cap, float(capped.mean() / cap), ess / len(capped),
+                        coverage)
     return RatioStep(fit.model, tuple(kinds), cap, report, np.random.default_rng(step_seed))
