@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 import synthloop as sl
-from synthloop.align import adapt, align_step, align_table, discrepancy, refine_step
+from synthloop.align import adapt, align_step, align_table, conditional_align, discrepancy, refine_step
 
 N_TARGET = 500
 N_SYNTHETIC = 20_000
@@ -121,7 +121,10 @@ def copy_rate(table: pd.DataFrame, rows: pd.DataFrame) -> float:
     return float(np.mean([key in known for key in keys(table)]))
 
 
-def run_align(split: str, model_name: str) -> None:
+METHODS = ("oracle", "weights", "both", "step", "conditional", "adapt", "adapt_step", "alone", "speed")
+
+
+def run_align(split: str, model_name: str, methods: tuple[str, ...] = METHODS) -> None:
     source, target, target_holdout, source_holdout, label, left_out = SPLITS[split]()
     schema = sl.Schema.infer(source, target=label)
     aligned_columns = [c for c in target.columns if c not in left_out]
@@ -138,41 +141,67 @@ def run_align(split: str, model_name: str) -> None:
     show(measure("source generator", synthetic, *args, **left))
     show(measure("real source rows (held out): the shift itself", source_holdout, *args, **left))
     show(measure("target rows themselves (500 real)", target, *args, **left))
-    for method in ("weights", "both"):
+    if "oracle" in methods:
+        # How well TSTR can do at all: a model trained on 2,500 real target rows, scored on the other held-out half
+        # (the source generator scored on the same half, for a paired comparison).
+        half = len(target_holdout) // 2
+        first, second = target_holdout.iloc[:half], target_holdout.iloc[half:]
+        kinds = {k: v for k, v in schema.model_kinds().items() if k not in left_out}
+        view = schema.to_model_frame
+        for what, table in (("real target rows (oracle)", first), ("source generator", synthetic)):
+            found = discrepancy(view(second), view(table), kinds, rng=np.random.default_rng(0), label=label)
+            print(json.dumps({"method": f"TSTR on the second held-out half: {what}", "rows": len(table),
+                              f"tstr_{found.tstr_metric}": round(found.tstr, 3)}), flush=True)
+    for method in [m for m in ("weights", "both") if m in methods]:
         start = time.perf_counter()
         result = align_table(synthetic, target[aligned_columns], schema, method=method, measure=False, seed=0)
         seconds = time.perf_counter() - start
         show(measure(f"align_table {method}", result.table, *args, **left,
                      extra={"ess_share": round(result.ess_share, 3) if result.ess_share else None,
                             "seconds": round(seconds, 1)}))
-    start = time.perf_counter()
-    step = align_step(model, target[aligned_columns], seed=0)
-    stepped = model.sample(N_SYNTHETIC, seed=1, steps=[step])
-    show(measure("align_step in sampling", stepped, *args, **left,
-                 extra={"ess_share": round(step.report.ess_share, 3), "acceptance": round(step.report.acceptance, 3),
-                        "coverage": round(step.report.coverage, 3),
-                        "seconds": round(time.perf_counter() - start, 1)}))
-    for share in (0.3, 0.5):
+    if "step" in methods:
+        start = time.perf_counter()
+        step = align_step(model, target[aligned_columns], seed=0)
+        stepped = model.sample(N_SYNTHETIC, seed=1, steps=[step])
+        show(measure("align_step in sampling", stepped, *args, **left,
+                     extra={"ess_share": round(step.report.ess_share, 3),
+                            "acceptance": round(step.report.acceptance, 3), "coverage": round(step.report.coverage, 3),
+                            "seconds": round(time.perf_counter() - start, 1)}))
+    if "conditional" in methods:
+        start = time.perf_counter()
+        aligned = conditional_align(model, target[aligned_columns], seed=0)
+        rows = aligned.sample(N_SYNTHETIC, seed=1)
+        report = aligned.step.report
+        show(measure("conditional_align (shifted column from the target + residual step)", rows, *args, **left,
+                     extra={"shifted_columns": list(aligned.columns), "ess_share": round(report.ess_share, 3),
+                            "acceptance": round(report.acceptance, 3), "coverage": round(report.coverage, 3),
+                            "step_detection_auc": round(report.detection_auc, 3),
+                            "seconds": round(time.perf_counter() - start, 1),
+                            "replaced_by_parity": model.last_sample_info_.n_replaced}))
+    for share in [s for s in (0.3, 0.5) if "adapt" in methods or (s == 0.5 and "adapt_step" in methods)]:
         start = time.perf_counter()
         adapted = adapt(model, source, target, target_share=share, schema=schema)
         fit_seconds = time.perf_counter() - start
         show(measure(f"adapt (target {share:.0%} of rows)", adapted.sample(N_SYNTHETIC, seed=0), *args, **left,
                      extra={"fit_seconds": round(fit_seconds, 1), "replaced_by_parity": adapted.last_sample_info_.n_replaced}))
-    start = time.perf_counter()
-    step = align_step(adapted, target[aligned_columns], seed=0)
-    stepped = adapted.sample(N_SYNTHETIC, seed=1, steps=[step])
-    show(measure("adapt (50%) + align_step", stepped, *args, **left,
-                 extra={"ess_share": round(step.report.ess_share, 3), "acceptance": round(step.report.acceptance, 3),
-                        "coverage": round(step.report.coverage, 3),
-                        "step_detection_auc": round(step.report.detection_auc, 3),
-                        "seconds": round(time.perf_counter() - start, 1),
-                        "replaced_by_parity": adapted.last_sample_info_.n_replaced}))
-    alone = sl.synthesizers.get(model_name, seed=0).fit(target, schema)
-    show(measure("fit on 500 target rows", alone.sample(N_SYNTHETIC, seed=0), *args, **left))
-    big = model.sample(40_000, seed=2, privacy="off")
-    start = time.perf_counter()
-    align_table(big, target[aligned_columns], schema, measure=False, seed=0)
-    print(json.dumps({"seconds_per_40k_rows_weights": round(time.perf_counter() - start, 1)}), flush=True)
+    if "adapt_step" in methods:
+        start = time.perf_counter()
+        step = align_step(adapted, target[aligned_columns], seed=0)
+        stepped = adapted.sample(N_SYNTHETIC, seed=1, steps=[step])
+        show(measure("adapt (50%) + align_step", stepped, *args, **left,
+                     extra={"ess_share": round(step.report.ess_share, 3), "acceptance": round(step.report.acceptance, 3),
+                            "coverage": round(step.report.coverage, 3),
+                            "step_detection_auc": round(step.report.detection_auc, 3),
+                            "seconds": round(time.perf_counter() - start, 1),
+                            "replaced_by_parity": adapted.last_sample_info_.n_replaced}))
+    if "alone" in methods:
+        alone = sl.synthesizers.get(model_name, seed=0).fit(target, schema)
+        show(measure("fit on 500 target rows", alone.sample(N_SYNTHETIC, seed=0), *args, **left))
+    if "speed" in methods:
+        big = model.sample(40_000, seed=2, privacy="off")
+        start = time.perf_counter()
+        align_table(big, target[aligned_columns], schema, measure=False, seed=0)
+        print(json.dumps({"seconds_per_40k_rows_weights": round(time.perf_counter() - start, 1)}), flush=True)
 
 
 def weakest_slices(test: pd.DataFrame, table: pd.DataFrame, schema: sl.Schema, top: int = 4) -> list[str]:
@@ -217,10 +246,11 @@ def main() -> None:
     parser.add_argument("--split", choices=list(SPLITS), default="adult_age")
     parser.add_argument("--model", default="cart", help="generator of the alignment part")
     parser.add_argument("--models", default="independent,tvae,tabddpm", help="models of the refinement part")
+    parser.add_argument("--methods", default=",".join(METHODS), help="alignment methods to run (baselines always)")
     parser.add_argument("--slices", action="store_true", help="also print the weakest slices before and after")
     args = parser.parse_args()
     if args.part == "align":
-        run_align(args.split, args.model)
+        run_align(args.split, args.model, tuple(filter(None, args.methods.split(","))))
     else:
         run_refine(list(filter(None, args.models.split(","))), slices=args.slices)
 

@@ -295,3 +295,53 @@ def test_cli_align_refuses_target_columns_the_synthetic_table_lacks(tmp_path):
     assert done.exit_code == 2
     assert "lacks: 'z'" in " ".join(done.output.split())
     assert not (tmp_path / "out.csv").exists()
+
+
+def _selected(n: int, seed: int, old: bool) -> pd.DataFrame:
+    """A population where y follows age; the target is the old tail (selection on age only)."""
+    rng = np.random.default_rng(seed)
+    age = rng.integers(50, 90, n) if old else rng.integers(18, 90, n)
+    return pd.DataFrame({"age": age, "y": age / 10 + rng.normal(0, 1, n),
+                         "c": np.where(age + rng.normal(0, 10, n) > 60, "late", "early")})
+
+
+@pytest.mark.slow      # cart draws each of 40 conditioned ages apart: 10-30 s on a busy machine
+def test_conditional_alignment_takes_the_shifted_column_from_the_target():
+    from synthloop.align import conditional_align
+
+    source = _selected(4000, 0, old=False)
+    source = source[(source["age"] < 50) | (np.arange(len(source)) % 10 == 0)].reset_index(drop=True)
+    target = _selected(300, 1, old=True)
+    model = sl.synthesizers.get("cart", seed=0).fit(source)
+    aligned = conditional_align(model, target, seed=0, n_fit=2000)
+    assert aligned.columns == ("age",) and aligned.divergences["age"] > 0.5
+    plain = align_step(model, target, seed=0, n_fit=2000, min_ess=0.0)
+    assert aligned.step.report.ess_share > 2 * plain.report.ess_share      # the residual ratios are gentler
+    rows = aligned.sample(1000, seed=2)
+    assert rows["age"].min() >= 50 and abs(rows["y"].mean() - target["y"].mean()) < 0.3
+    assert abs((rows["c"] == "late").mean() - (target["c"] == "late").mean()) < 0.08
+    assert aligned.to_dict()["shifted_columns"] == ["age"]
+    pd.testing.assert_frame_equal(rows, aligned.sample(1000, seed=2))
+    with pytest.raises(AlignmentError, match="Cannot condition"):
+        conditional_align(model, target, columns=["nope"])
+    with pytest.raises(AlignmentError, match="3 row"):
+        conditional_align(model, target.head(3))
+
+
+def test_cli_sample_align_shift_records_the_shifted_columns(tmp_path):
+    runner = CliRunner()
+    source = _selected(3000, 0, old=False)
+    source[(source["age"] < 50) | (np.arange(len(source)) % 10 == 0)].to_csv(tmp_path / "source.csv", index=False)
+    _selected(300, 1, old=True).to_csv(tmp_path / "target.csv", index=False)
+    assert runner.invoke(app, ["fit", str(tmp_path / "source.csv"), "-m", "cart", "-o", str(tmp_path / "m")]).exit_code == 0
+    done = runner.invoke(app, ["sample", str(tmp_path / "m"), "-n", "500", "-o", str(tmp_path / "s.csv"), "--seed", "1",
+                               "--align-to", str(tmp_path / "target.csv"), "--align-shift", "auto"])
+    assert done.exit_code == 0, done.output
+    assert "took age from the target rows" in " ".join(done.output.split())
+    assert pd.read_csv(tmp_path / "s.csv")["age"].min() >= 50
+    params = json.loads((tmp_path / "s.csv.meta.json").read_text())["lineage"]["params"]
+    assert params["align_to"]["shifted_columns"] == ["age"] and params["align_to"]["reference_id"]
+    done = runner.invoke(app, ["sample", str(tmp_path / "m"), "-n", "500", "-o", str(tmp_path / "t.csv"),
+                               "--align-shift", "age"])
+    assert done.exit_code == 2 and "needs --align-to" in done.output
+    assert not (tmp_path / "t.csv").exists()

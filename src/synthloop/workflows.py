@@ -15,6 +15,7 @@ spinner); each function returns a small frozen result holding what a front end s
 from __future__ import annotations
 
 import contextlib
+import functools
 import shutil
 import time
 import warnings
@@ -250,7 +251,7 @@ def sample_table(model_dir: str | Path, n_rows: int | None, out: str | Path, *, 
                  lineage: str | Path | None = None, keep_formulas: bool = False,
                  seed_data: pd.DataFrame | str | Path | None = None,
                  align_to: pd.DataFrame | str | Path | None = None, refine: pd.DataFrame | str | Path | None = None,
-                 display: Display | None = None) -> SampleResult:
+                 display: Display | None = None, align_shift: str | list[str] | None = None) -> SampleResult:
     """Draw ``n_rows`` rows from the saved model ``model_dir`` and write them atomically to ``out``;
     or, with ``seed_data`` (a table or its file) instead of ``n_rows``, fill in its missing cells
     (``model.impute``: one output row per seed row, exact on the given cells).
@@ -263,6 +264,8 @@ def sample_table(model_dir: str | Path, n_rows: int | None, out: str | Path, *, 
 
     ``align_to`` (target rows) and ``refine`` (real rows, usually the training data) add the row steps of
     :mod:`synthloop.align` before the privacy step; what they learned is recorded in the provenance.
+    ``align_shift`` (``"auto"`` or column names) takes those shifted columns from the ``align_to`` rows as
+    conditions and aligns the rest (:func:`synthloop.align.conditional_align`).
     """
     from synthloop.io import read_table, write_table
     from synthloop.io.tables import check_table_path
@@ -275,6 +278,9 @@ def sample_table(model_dir: str | Path, n_rows: int | None, out: str | Path, *, 
         raise ConfigError("Give exactly one of --n-rows N (generate N rows) and --seed-data FILE (fill in its missing cells).")
     if seed_data is not None and (align_to is not None or refine is not None):
         raise ConfigError("--seed-data does not combine with --align-to or --refine (imputed rows are the caller's).")
+    if align_shift is not None and (align_to is None or conditions):
+        raise ConfigError("--align-shift needs --align-to TARGET, and does not combine with --where (the shifted "
+                          "columns' values come from TARGET).")
     if seed_data is not None and conditions:
         raise ConfigError("--where and --seed-data do not combine: put the conditions into the seed table's columns.")
     partial = None if seed_data is None else (
@@ -288,7 +294,9 @@ def sample_table(model_dir: str | Path, n_rows: int | None, out: str | Path, *, 
         # regeneration and conditions make more than the rows asked for.
         synthesizer.set_params(progress=False)
     start = time.perf_counter()
-    steps, step_notes = _align_steps(synthesizer, align_to, refine, seed)
+    steps, step_notes, shifted = _align_steps(synthesizer, align_to, refine, seed, align_shift)
+    if shifted is not None:
+        conditions = shifted(n_rows)
     doing = f"Sampling {n_rows:,} rows" if partial is None else f"Imputing {len(partial):,} rows"
     with (display or _quiet)(f"{doing} from {synthesizer.name}"), warnings.catch_warnings():
         warnings.simplefilter("ignore", SynthloopWarning)        # the privacy note is returned in notes
@@ -311,29 +319,47 @@ def sample_table(model_dir: str | Path, n_rows: int | None, out: str | Path, *, 
 
 
 def _align_steps(synthesizer: Synthesizer, align_to: pd.DataFrame | str | Path | None,
-                 refine: pd.DataFrame | str | Path | None, seed: int | None) -> tuple[list[Any], dict[str, Any]]:
-    """The alignment and refinement row steps, and what to record about them (target ids, detector AUCs)."""
+                 refine: pd.DataFrame | str | Path | None, seed: int | None, align_shift: str | list[str] | None = None
+                 ) -> tuple[list[Any], dict[str, Any], Callable[[int], pd.DataFrame | None] | None]:
+    """The alignment and refinement row steps, what to record about them (target ids, detector AUCs), and with
+    ``align_shift`` the conditions of ``n`` rows (the shifted columns' values from target rows)."""
     if align_to is None and refine is None:
-        return [], {}
-    from synthloop.align import align_step, refine_step
+        return [], {}, None
+    import numpy as np
+
+    from synthloop.align import align_step, conditional_align, refine_step
     from synthloop.io import read_table
     from synthloop.lineage import fingerprint
 
-    steps, notes = [], {}
+    steps, notes, shifted = [], {}, None
+    seed = 0 if seed is None else seed
     for key, source, build in (("align_to", align_to, align_step), ("refine", refine, refine_step)):
         if source is None:
             continue
         rows = read_table(source) if isinstance(source, (str, Path)) else source
-        step = build(synthesizer, rows, seed=0 if seed is None else seed)
+        if key == "align_to" and align_shift is not None:
+            aligned = conditional_align(synthesizer, rows, seed=seed,
+                                        columns=None if align_shift == "auto" else list(align_shift))
+            steps.append(aligned.step)
+            notes[key] = {"reference_id": fingerprint(rows), **aligned.to_dict()}
+            rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+            shifted = functools.partial(aligned.conditions, rng=rng)
+            continue
+        step = build(synthesizer, rows, seed=seed)
         steps.append(step)
         notes[key] = {"reference_id": fingerprint(rows), **step.report.to_dict()}
-    return steps, notes
+    return steps, notes, shifted
 
 
 def _step_lines(step_notes: Mapping[str, Any]) -> list[str]:
-    return [f"{report['kind']}: a detector told the model's rows from the {report['reference_rows']:,} reference rows "
-            f"with AUC {report['detection_auc']:.3f}; rows were kept with probability ratio/{report['cap']:.3g} "
-            f"(about {report['acceptance']:.0%} of draws; effective sample size {report['ess_share']:.0%})."
+    def took(report: Mapping[str, Any]) -> str:
+        shifted = report.get("shifted_columns")
+        return f"took {', '.join(shifted)} from the target rows, then " if shifted else ""
+
+    return [f"{report['kind']}: {took(report)}a detector told the model's rows from the {report['reference_rows']:,} "
+            f"reference rows with AUC {report['detection_auc']:.3f}; rows were kept with probability "
+            f"ratio/{report['cap']:.3g} (about {report['acceptance']:.0%} of draws; effective sample size "
+            f"{report['ess_share']:.0%}; {report['coverage']:.0%} of the reference's mass under the cap)."
             for report in step_notes.values()]
 
 

@@ -33,6 +33,7 @@ from synthloop.metrics.models import Family
 from synthloop.synthesizers.sampling import Candidates
 
 if TYPE_CHECKING:
+    from synthloop.schema import Schema
     from synthloop.synthesizers.base import Synthesizer
 
 #: Rows the model draws to train the step's classifier, at least (more for a large reference, see ratio.IMBALANCE).
@@ -97,6 +98,21 @@ def refine_step(model: Synthesizer, real: pd.DataFrame, *, max_ratio: float = 20
 
 def _ratio_step(kind: str, model: Synthesizer, reference: pd.DataFrame, *, max_ratio: float, min_ess: float, family: Family,
                 n_fit: int, seed: int, reachable: bool) -> RatioStep:
+    schema, reference, kinds = check_reference(kind, model, reference)
+    sub = replace(schema, columns=tuple(c for c in schema.columns if c.name in kinds), target=None, constraints=())
+    fit_seed, step_seed = np.random.SeedSequence(seed).spawn(2)
+    fit_rng = np.random.default_rng(fit_seed)
+    # The classifier trains on at most IMBALANCE × the reference rows (and MAX_ROWS_PER_SIDE): draw no more.
+    n_draw = max(n_fit, min(IMBALANCE * len(reference), MAX_ROWS_PER_SIDE))
+    drawn = model.sample(n_draw, seed=int(fit_rng.integers(2**31 - 1)), privacy="off")
+    return build_ratio_step(kind, sub, sub.to_model_frame(reference).reset_index(drop=True),
+                            sub.to_model_frame(drawn).reset_index(drop=True), kinds, max_ratio=max_ratio,
+                            min_ess=min_ess, family=family, reachable=reachable, fit_rng=fit_rng,
+                            step_rng=np.random.default_rng(step_seed))
+
+
+def check_reference(kind: str, model: Synthesizer, reference: pd.DataFrame) -> tuple[Schema, pd.DataFrame, dict[str, str]]:
+    """The model's schema, the reference with string column names, and the learned columns they share."""
     schema = getattr(model, "schema_", None)
     if schema is None:
         raise AlignmentError(f"The {kind} step needs a fitted synthesizer.")
@@ -114,13 +130,13 @@ def _ratio_step(kind: str, model: Synthesizer, reference: pd.DataFrame, *, max_r
     kinds = sub.model_kinds()
     if not kinds:
         raise AlignmentError(f"The {kind} reference shares no learned column with the model.")
-    fit_seed, step_seed = np.random.SeedSequence(seed).spawn(2)
-    fit_rng = np.random.default_rng(fit_seed)
-    # The classifier trains on at most IMBALANCE × the reference rows (and MAX_ROWS_PER_SIDE): draw no more.
-    n_draw = max(n_fit, min(IMBALANCE * len(reference), MAX_ROWS_PER_SIDE))
-    drawn = model.sample(n_draw, seed=int(fit_rng.integers(2**31 - 1)), privacy="off")
-    drawn_view = sub.to_model_frame(drawn).reset_index(drop=True)
-    reference_view = sub.to_model_frame(reference).reset_index(drop=True)
+    return schema, reference, kinds
+
+
+def build_ratio_step(kind: str, sub: Schema, reference_view: pd.DataFrame, drawn_view: pd.DataFrame,
+                     kinds: dict[str, str], *, max_ratio: float, min_ess: float, family: Family, reachable: bool,
+                     fit_rng: np.random.Generator, step_rng: np.random.Generator) -> RatioStep:
+    """Cross-fit the ratio of ``reference_view`` over the model's ``drawn_view`` rows, choose the cap, check it."""
     if reachable:
         check_reachable(drawn_view, reference_view, kinds, numeric=True)
     fit = fit_ratio(reference_view, drawn_view, kinds, rng=fit_rng, family=family, max_ratio=max_ratio)
@@ -141,6 +157,6 @@ def _ratio_step(kind: str, model: Synthesizer, reference: pd.DataFrame, *, max_r
             f"The {kind} ratios collapse: effective sample size {ess:.0f} of {len(capped):,} drawn rows "
             f"({ess / len(capped):.1%}, at least {min_ess:.0%} needed; detection AUC {fit.auc:.3f}). The reference is "
             "far from what this model produces: adapt the model to it (synthloop.align.adapt), or lower min_ess.")
-    report = StepReport(kind, len(reference), len(drawn), fit.auc, cap, float(capped.mean() / cap), ess / len(capped),
-                        coverage)
-    return RatioStep(fit.model, tuple(kinds), cap, report, np.random.default_rng(step_seed))
+    report = StepReport(kind, len(reference_view), len(drawn_view), fit.auc, cap, float(capped.mean() / cap),
+                        ess / len(capped), coverage)
+    return RatioStep(fit.model, tuple(kinds), cap, report, step_rng)
