@@ -180,7 +180,10 @@ def run_align(split: str, model_name: str, methods: tuple[str, ...] = METHODS) -
                             "replaced_by_parity": model.last_sample_info_.n_replaced}))
     for share in [s for s in (0.3, 0.5) if "adapt" in methods or (s == 0.5 and "adapt_step" in methods)]:
         start = time.perf_counter()
-        adapted = adapt(model, source, target, target_share=share, schema=schema)
+        # The schema of source and target together: a column can be constant in the source (native_country
+        # is United-States there) and vary in the target.
+        adapted = adapt(model, source, target, target_share=share,
+                        schema=sl.Schema.infer(pd.concat([source, target], ignore_index=True), target=label))
         fit_seconds = time.perf_counter() - start
         show(measure(f"adapt (target {share:.0%} of rows)", adapted.sample(N_SYNTHETIC, seed=0), *args, **left,
                      extra={"fit_seconds": round(fit_seconds, 1), "replaced_by_parity": adapted.last_sample_info_.n_replaced}))
@@ -195,7 +198,7 @@ def run_align(split: str, model_name: str, methods: tuple[str, ...] = METHODS) -
                             "seconds": round(time.perf_counter() - start, 1),
                             "replaced_by_parity": adapted.last_sample_info_.n_replaced}))
     if "alone" in methods:
-        alone = sl.synthesizers.get(model_name, seed=0).fit(target, schema)
+        alone = sl.synthesizers.get(model_name, seed=0).fit(target, sl.Schema.infer(target, target=label))
         show(measure("fit on 500 target rows", alone.sample(N_SYNTHETIC, seed=0), *args, **left))
     if "speed" in methods:
         big = model.sample(40_000, seed=2, privacy="off")
