@@ -345,3 +345,14 @@ def test_cli_sample_align_shift_records_the_shifted_columns(tmp_path):
                                "--align-shift", "age"])
     assert done.exit_code == 2 and "needs --align-to" in done.output
     assert not (tmp_path / "t.csv").exists()
+
+
+def test_cli_align_refuses_weights_that_collapse_and_writes_nothing(tmp_path):
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"x": rng.uniform(0, 100, 2000)}).to_csv(tmp_path / "synthetic.csv", index=False)
+    pd.DataFrame({"x": np.r_[rng.normal(50, 0.05, 200), 0.0, 100.0]}).to_csv(tmp_path / "target.csv", index=False)
+    done = CliRunner().invoke(app, ["align", str(tmp_path / "synthetic.csv"), "--to", str(tmp_path / "target.csv"),
+                                    "-o", str(tmp_path / "out.csv"), "--lineage", str(tmp_path / "l.db")])
+    assert done.exit_code == 2
+    assert "collapse" in done.output and "Nothing was written" in " ".join(done.output.split())
+    assert not (tmp_path / "out.csv").exists() and not (tmp_path / "l.db").exists()
