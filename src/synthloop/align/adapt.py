@@ -36,6 +36,7 @@ from synthloop.errors import AlignmentError
 if TYPE_CHECKING:
     from synthloop.lineage import DatasetRecord, LineageStore
     from synthloop.schema import Schema
+    from synthloop.schema.values import InfOption
     from synthloop.synthesizers.base import Synthesizer
 
 #: The target's share of the adapted training table (the API's and the CLI's default).
@@ -79,16 +80,18 @@ def adapted_rows(source: pd.DataFrame, target: pd.DataFrame, *, target_share: fl
 
 def fit_adapted(synthesizer: Synthesizer, source: pd.DataFrame, target: pd.DataFrame, *,
                 target_share: float = DEFAULT_TARGET_SHARE, schema: Schema | None = None, seed: int = 0,
-                inf: str = "error") -> Synthesizer:
+                inf: InfOption = "error") -> Synthesizer:
     """Fit ``synthesizer`` itself on ``source`` with ``target`` up-weighted (see :func:`adapt`); returns it."""
     rows, _ = adapted_rows(source, target, target_share=target_share, seed=seed)
     synthesizer.fit(rows, schema, inf=inf)
     if getattr(synthesizer, "_training_rows", None) is not None:
         # The privacy reference holds each training row once (see the module docstring): the repeats are a weight.
+        from synthloop.schema.values import infinite_to_missing
+
         distinct = pd.concat([source.rename(columns=str), target.rename(columns=str)[list(rows.columns)]],
                              ignore_index=True)
         synthesizer.forget_training_rows()
-        synthesizer._training_rows = synthesizer.schema_.to_model_frame(distinct)
+        synthesizer._training_rows = synthesizer.schema_.to_model_frame(infinite_to_missing(distinct, inf))
     return synthesizer
 
 
