@@ -123,7 +123,7 @@ def copy_rate(table: pd.DataFrame, rows: pd.DataFrame) -> float:
 
 METHODS = ("oracle", "weights", "both", "step", "conditional", "adapt", "adapt_step", "alone", "speed")
 #: Run only when asked (chosen after the first round's results, reported as such): the two most shifted columns.
-EXTRA_METHODS = ("conditional2",)
+EXTRA_METHODS = ("conditional2", "speed_steps")
 
 
 def run_align(split: str, model_name: str, methods: tuple[str, ...] = METHODS) -> None:
@@ -215,11 +215,24 @@ def run_align(split: str, model_name: str, methods: tuple[str, ...] = METHODS) -
     if "alone" in methods:
         alone = sl.synthesizers.get(model_name, seed=0).fit(target, sl.Schema.infer(target, target=label))
         show(measure("fit on 500 target rows", alone.sample(N_SYNTHETIC, seed=0), *args, **left))
+    if "speed_steps" in methods:
+        step_speed(model, target[aligned_columns])
     if "speed" in methods:
         big = model.sample(40_000, seed=2, privacy="off")
         start = time.perf_counter()
         align_table(big, target[aligned_columns], schema, measure=False, seed=0)
         print(json.dumps({"seconds_per_40k_rows_weights": round(time.perf_counter() - start, 1)}), flush=True)
+
+
+def step_speed(model: sl.synthesizers.Synthesizer, target: pd.DataFrame) -> None:
+    """Seconds to build each row step and draw 40,000 rows through it (privacy step on)."""
+    for name, build in (("align_step", lambda: align_step(model, target, seed=0)),
+                        ("conditional_align", lambda: conditional_align(model, target, seed=0))):
+        start = time.perf_counter()
+        built = build()
+        rows = model.sample(40_000, seed=3, steps=[built]) if name == "align_step" else built.sample(40_000, seed=3)
+        print(json.dumps({f"seconds_per_40k_rows_{name}": round(time.perf_counter() - start, 1), "rows": len(rows)}),
+              flush=True)
 
 
 def weakest_slices(test: pd.DataFrame, table: pd.DataFrame, schema: sl.Schema, top: int = 4) -> list[str]:
