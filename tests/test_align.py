@@ -134,6 +134,9 @@ def test_cli_align_and_sample_with_alignment_end_to_end(tmp_path):
     assert "align: a detector" in done.output and "refine: a detector" in done.output
     params = json.loads((tmp_path / "s.csv.meta.json").read_text())["lineage"]["params"]
     assert set(params) >= {"align_to", "refine"}
+    # What was aligned to what: the target's and the real rows' fingerprints.
+    assert params["align_to"]["reference_id"] == sl.lineage.fingerprint(pd.read_csv(tmp_path / "target.csv"))
+    assert params["refine"]["reference_id"] == sl.lineage.fingerprint(pd.read_csv(tmp_path / "real.csv"))
     done = runner.invoke(app, ["sample", str(model), "-n", "2000", "-o", str(tmp_path / "plain.csv"), "--seed", "1"])
     assert done.exit_code == 0, done.output
     done = runner.invoke(app, ["align", str(tmp_path / "plain.csv"), "--to", str(tmp_path / "target.csv"),
