@@ -172,6 +172,8 @@ def test_cli_search_exit_codes(penguins_csv, tmp_path):
     assert link is not None and LineageStore(tmp_path / "l.db").get(link.training_id).kind == "real"
     bad = runner.invoke(app, ["search", str(penguins_csv), "-o", str(tmp_path / "b"), "-m", "nope"])
     assert bad.exit_code == 2 and "Unknown synthesizer" in bad.output
+    small = runner.invoke(app, ["search", str(penguins_csv), "-o", str(tmp_path / "d"), "--budget", "2s"])
+    assert small.exit_code == 2 and "too small for one trial" in small.output and not (tmp_path / "d").exists()
     gate = runner.invoke(app, ["search", str(penguins_csv), "-o", str(tmp_path / "c"), "--budget", "90s", "--trials", "1",
                                "-m", "gaussian_copula", "--max-dcr-share", "0.001"])
     assert gate.exit_code == 1 and "privacy gate" in gate.output
