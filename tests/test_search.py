@@ -308,3 +308,14 @@ def test_a_neural_default_trains_within_its_trial_share_and_is_saved_as_trained(
     assert trial["state"] == "COMPLETE" and trial["defaults"], trial
     assert 1 <= trial["params"]["epochs"] < 300 and trial["seconds"] < 20
     assert Synthesizer.load(result.model_dir).epochs == trial["params"]["epochs"]
+
+
+def test_default_trials_are_screened_but_never_pruned(tmp_path):
+    import synthloop as sl
+
+    real = sl.datasets.load("adult").sample(1600, random_state=1).reset_index(drop=True)   # 1,280 > 2 × 500: screened
+    result = search(real, tmp_path / "s", budget=120, target="income", models=["cart", "independent"],
+                    screen_rows=500, eval_rows=1000, repeats=2, max_trials=2, seed=0)
+    screens = {t["model"]: t["screen_detection"] for t in result.trials}
+    assert screens["independent"] > screens["cart"] + 0.1          # hopeless by the screen ...
+    assert [t["state"] for t in result.trials] == ["COMPLETE", "COMPLETE"]    # ... and still scored in full

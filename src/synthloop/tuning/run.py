@@ -8,7 +8,8 @@ The loop, in the main process (Optuna's ask-and-tell; trials run on :mod:`synthl
    than the best default), then models drawn so the best so far gets half the trials, each with
    parameters from its declared space (Optuna's TPE sampler, seeded, multi-objective: detection
    AUC down, TSTR up; the privacy gate ``dcr_share <= max_dcr_share`` is a constraint).
-3. A trial is screened on a subsample first and pruned when hopeless (:mod:`.trial`); one that
+3. A tuned trial is screened on a subsample first and pruned when hopeless (:mod:`.trial`; a default
+   trial is screened, setting the bar, but runs in full: every default gets a full score); one that
    raises is recorded as failed with its error; one that runs past ``trial_timeout`` or the end of
    the budget is killed and recorded as failed ("timed out"). A neural model trains within a share
    of its trial's time (:mod:`.trial`: fewer epochs, recorded as its ``epochs``), so it finishes where
@@ -175,7 +176,8 @@ def search(data: pd.DataFrame | str | Path, out: str | Path, *, budget: str | fl
                 spec = TrialSpec(number=trial.number, model=model, params=params,
                                  seed=int(np.random.SeedSequence([seed, trial.number]).generate_state(1)[0]),
                                  folder=str(out / "trials" / str(trial.number)), train=train, validation=valid,
-                                 schema=table_schema, screen_rows=screen_rows, prune_above=_prune_above(study),
+                                 schema=table_schema, screen_rows=screen_rows,
+                                 prune_above=float("inf") if defaults else _prune_above(study),
                                  eval_rows=eval_rows, repeats=repeats,
                                  seconds=min(trial_timeout, deadline - time.monotonic()))
                 running[runner.submit(run_trial, spec)] = (trial, min(time.monotonic() + trial_timeout, deadline))
