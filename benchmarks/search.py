@@ -91,7 +91,10 @@ def run_table(name: str, budget: str, models: str, jobs: int, cache: Path | None
                              if "epochs" in t["params"]},
            "chosen": {"number": chosen["number"], "model": chosen["model"], "params": chosen["params"],
                       "defaults": chosen["defaults"]},
-           "notes": list(result.notes)}
+           "notes": list(result.notes),
+           "trial_states": [f"{t['number']} {t['model']}{' (defaults)' if t['defaults'] else ''} {t['state']}"
+                            + (f" epochs={t['params']['epochs']}" if "epochs" in t["params"] else "")
+                            + (f": {t['error'][:60]}" if t.get("error") else "") for t in result.trials]}
     row["defaults_holdout"] = defaults_holdout(name, candidates, train, holdout, schema, cache)
     row["chosen_holdout"] = (row["defaults_holdout"][chosen["model"]] if chosen["defaults"] and not chosen["params"]
                              else holdout_scores(chosen["model"], chosen["params"], train, holdout, schema))
