@@ -19,7 +19,7 @@ ALLOWED = {
     "align": {"schema", "tabular", "metrics", "synthesizers", "io", "lineage"},
     "parallel": set(),
     "partitions": {"parallel", "synthesizers", "metrics", "tabular", "report", "schema", "io", "workflows"},
-    "tuning": {"parallel", "synthesizers", "metrics", "schema", "lineage", "loop", "io"},
+    "tuning": {"parallel", "synthesizers", "metrics", "schema", "lineage", "loop", "io", "nn"},
     "federated": {"synthesizers", "transforms", "schema", "nn", "lineage", "io", "datasets"},
     "workflows": {"synthesizers", "loop", "lineage", "privacy", "schema", "io", "align", "monitor", "simulate", "tabular"},
     "monitor": {"tabular", "lineage", "io"}, "simulate": {"loop", "tabular", "io"},

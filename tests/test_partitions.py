@@ -120,3 +120,31 @@ def test_ray_writes_the_same_partitions_as_the_local_pool(model_dir, tmp_path):
         ray.shutdown()
     assert local.n_rows == on_ray.n_rows == 1500 and on_ray.written == 3
     pd.testing.assert_frame_equal(_read(tmp_path / "local"), _read(tmp_path / "ray"))
+
+
+@pytest.mark.slow
+def test_cli_samples_on_ray_and_searches_on_ray(model_dir, penguins_csv, tmp_path):
+    ray = pytest.importorskip("ray")
+    from synthloop.cli import app
+
+    runner = CliRunner()
+    try:
+        # the CLI starts a local Ray with --jobs CPUs (a cluster: ray.init(address=...) or RAY_ADDRESS first)
+        done = runner.invoke(app, ["sample", str(model_dir), "-n", "1100", "-o", str(tmp_path / "ray"),
+                                   "--partition-rows", "500", "-j", "2", "--seed", "7", "--backend", "ray"])
+        assert done.exit_code == 0, done.output
+        found = runner.invoke(app, ["search", str(penguins_csv), "-o", str(tmp_path / "s"), "--budget", "300s",
+                                    "--trials", "1", "--target", "species", "-m", "gaussian_copula",
+                                    "--backend", "ray", "--trial-timeout", "200s"])
+        assert found.exit_code == 0, found.output
+        assert "Chose gaussian_copula" in found.output
+    finally:
+        ray.shutdown()
+    local = runner.invoke(app, ["sample", str(model_dir), "-n", "1100", "-o", str(tmp_path / "local"),
+                                "--partition-rows", "500", "-j", "1", "--seed", "7"])
+    assert local.exit_code == 0, local.output
+    pd.testing.assert_frame_equal(_read(tmp_path / "ray"), _read(tmp_path / "local"))   # the backend changes nothing
+    scored = runner.invoke(app, ["evaluate", str(penguins_csv), str(tmp_path / "ray"), "--metrics", "fast", "--json",
+                                 str(tmp_path / "r.json")])
+    assert scored.exit_code == 0, scored.output
+    assert json.loads((tmp_path / "r.json").read_text())["meta"]["streamed"]["rows"] == 1100

@@ -172,6 +172,8 @@ def test_cli_search_exit_codes(penguins_csv, tmp_path):
     assert link is not None and LineageStore(tmp_path / "l.db").get(link.training_id).kind == "real"
     bad = runner.invoke(app, ["search", str(penguins_csv), "-o", str(tmp_path / "b"), "-m", "nope"])
     assert bad.exit_code == 2 and "Unknown synthesizer" in bad.output
+    small = runner.invoke(app, ["search", str(penguins_csv), "-o", str(tmp_path / "d"), "--budget", "2s"])
+    assert small.exit_code == 2 and "too small for one trial" in small.output and not (tmp_path / "d").exists()
     gate = runner.invoke(app, ["search", str(penguins_csv), "-o", str(tmp_path / "c"), "--budget", "90s", "--trials", "1",
                                "-m", "gaussian_copula", "--max-dcr-share", "0.001"])
     assert gate.exit_code == 1 and "privacy gate" in gate.output
@@ -242,3 +244,78 @@ def test_a_search_ends_early_when_nothing_is_left_to_try(table, tmp_path):
     assert len(result.trials) == 1 and result.chosen["model"] == "independent"
     assert any(note.startswith("nothing left to try") for note in result.notes)
     assert time.monotonic() - started < 60
+
+
+# ---------------------------------------------------------------------- choosing within the noise
+def _trial(number, detection, utility, defaults=False, sd=(0.01, 0.005), repeats=3, model="cart"):
+    return {"number": number, "model": model, "params": {}, "defaults": defaults, "state": "COMPLETE",
+            "detection": detection, "utility": utility, "detection_sd": sd[0], "utility_sd": sd[1],
+            "repeats": repeats, "dcr_share": 0.5, "fit_seconds": 1.0}
+
+
+def test_the_best_default_stays_chosen_unless_a_trial_beats_it_beyond_the_noise():
+    from synthloop.tuning.run import choose, noise
+
+    objectives = ("detection", "utility")
+    default = _trial(0, 0.530, 0.900, defaults=True)
+    other_default = _trial(1, 0.900, 0.850, defaults=True, model="independent")
+    # better on both by less than two standard errors of the difference (sd 0.01 / 0.005, 3 repeats each)
+    close = _trial(2, 0.522, 0.903)
+    chosen, pareto, why = choose([default, other_default, close], objectives)
+    assert chosen is default and "no trial beats it" in why
+    assert {r["number"] for r in pareto} == {0, 2}          # within the noise, neither dominates the other
+    # better by several standard errors on both: the tuned trial wins
+    clear = _trial(3, 0.490, 0.915)
+    chosen, _, why = choose([default, other_default, close, clear], objectives)
+    assert chosen is clear and "beats the best default" in why
+    # a large gain in detection bought with a utility loss beyond the noise: the default stays
+    trade = _trial(4, 0.450, 0.880)
+    assert choose([default, other_default, trade], objectives)[0] is default
+    # the noise is pooled over the repeats; too few repeats fall back to the prior
+    assert noise([default, other_default, close], "detection") == pytest.approx(0.01)
+    assert noise([_trial(5, 0.5, 0.9, sd=(0.001, 0.001))], "detection") == 0.015
+    # with no default finished, the lowest loss of the Pareto set
+    chosen, _, why = choose([close, clear], objectives)
+    assert chosen is clear and "no default" in why
+
+
+def test_a_time_limited_neural_fit_is_the_fit_with_that_many_epochs():
+    import synthloop as sl
+    from synthloop.nn.clock import time_limit
+
+    real = sl.datasets.load("penguins").dropna().reset_index(drop=True)
+    schema = sl.Schema.infer(real)
+    sl.synthesizers.get("tvae", epochs=1, batch_size=50, seed=0, progress=False).fit(real, schema)   # imports, warm
+    with time_limit(1.0) as limit:
+        cut = sl.synthesizers.get("tvae", epochs=100_000, batch_size=50, seed=0, progress=False).fit(real, schema)
+    assert limit.stopped_after is not None and 1 <= limit.stopped_after == len(cut.history_) < 100_000
+    again = sl.synthesizers.get("tvae", epochs=limit.stopped_after, batch_size=50, seed=0, progress=False).fit(real, schema)
+    assert cut.sample(30, seed=1).equals(again.sample(30, seed=1))
+    with time_limit(0.0) as limit:           # no time at all: one epoch still runs
+        one = sl.synthesizers.get("tvae", epochs=5, batch_size=50, seed=0, progress=False).fit(real, schema)
+    assert limit.stopped_after == 1 and len(one.history_) == 1
+
+
+@pytest.mark.slow
+def test_a_neural_default_trains_within_its_trial_share_and_is_saved_as_trained(tmp_path):
+    import synthloop as sl
+
+    real = sl.datasets.load("adult").sample(4000, random_state=0).reset_index(drop=True)
+    # tvae's 300 default epochs take minutes on 3,200 rows; the trial has 20 s, its fit 60% of them
+    result = search(real, tmp_path / "s", budget=120, target="income", models=["tvae"], trial_timeout=20,
+                    repeats=1, max_trials=1, seed=0)
+    trial = result.trials[0]
+    assert trial["state"] == "COMPLETE" and trial["defaults"], trial
+    assert 1 <= trial["params"]["epochs"] < 300 and trial["seconds"] < 20
+    assert Synthesizer.load(result.model_dir).epochs == trial["params"]["epochs"]
+
+
+def test_default_trials_are_screened_but_never_pruned(tmp_path):
+    import synthloop as sl
+
+    real = sl.datasets.load("adult").sample(1600, random_state=1).reset_index(drop=True)   # 1,280 > 2 × 500: screened
+    result = search(real, tmp_path / "s", budget=120, target="income", models=["cart", "independent"],
+                    screen_rows=500, eval_rows=1000, repeats=2, max_trials=2, seed=0)
+    screens = {t["model"]: t["screen_detection"] for t in result.trials}
+    assert screens["independent"] > screens["cart"] + 0.1          # hopeless by the screen ...
+    assert [t["state"] for t in result.trials] == ["COMPLETE", "COMPLETE"]    # ... and still scored in full

@@ -31,6 +31,8 @@ def search(
         "--trial-timeout", metavar="TIME", help="Kill a trial after this long (default: a third of the budget).")] = None,
     trials: Annotated[int | None, typer.Option("--trials", min=1, metavar="N",
                                                help="Stop after N trials, even with budget left.")] = None,
+    repeats: Annotated[int, typer.Option("--repeats", min=1, max=20, metavar="N",
+                                         help="Samples scored per trial: the noise the choice weighs.")] = 3,
     seed: Annotated[int, typer.Option("--seed", help="Seeds the split, the sampler and every trial.")] = 0,
     lineage: Annotated[Path | None, typer.Option("--lineage", metavar="STORE.db",
                                                  help="Record the chosen model's training data in this store.")] = None,
@@ -53,7 +55,7 @@ def search(
     try:
         result = run_search(data, out, budget=budget, target=target, schema=schema, models=models,
                             max_dcr_share=max_dcr_share, seed=seed, backend=backend, n_jobs=jobs,
-                            trial_timeout=timeout, max_trials=trials, lineage=lineage,
+                            trial_timeout=timeout, max_trials=trials, repeats=repeats, lineage=lineage,
                             on_trial=show)
     except SearchFailed as failed:
         err_console.print(f"[bold red]No model chosen:[/bold red] {escape(str(failed))}", soft_wrap=True)

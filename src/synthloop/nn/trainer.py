@@ -43,6 +43,7 @@ import torch
 from synthloop.errors import SynthloopWarning
 from synthloop.io.atomic import atomic_write
 from synthloop.nn.callbacks import Callback, progress_bar  # noqa: F401 - progress_bar: the sampling bar
+from synthloop.nn.clock import current_limit
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
 
@@ -71,6 +72,9 @@ class Trainer:
         Stop when ``model.monitor`` has not improved by ``min_delta`` (relative) for this many epochs.
     restore_best
         End with the nets' weights of the epoch with the lowest ``model.monitor``.
+
+    Inside :func:`synthloop.nn.clock.time_limit`, training ends before an epoch that would end past
+    the limit (at the mean epoch time so far); the fit is then the one with ``epochs`` = the epochs run.
     callbacks
         :class:`~synthloop.nn.callbacks.Callback` objects (the progress bar is one).
     """
@@ -92,11 +96,18 @@ class Trainer:
         if state.get("finished"):
             _restore_best(model, best, self.restore_best)
             return history
-        saved_epoch = len(history)
+        saved_epoch = start_epoch = len(history)
         snapshot: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = None
+        limit, started = current_limit(), time.monotonic()
         self._call("on_train_begin", self, len(history))
         try:
             for epoch in range(len(history), self.epochs):
+                if limit is not None and epoch > start_epoch and not limit.leaves_room(
+                        (time.monotonic() - started) / (epoch - start_epoch)):
+                    limit.stopped_after = epoch       # out of time: as if epochs=epoch (resumable, not finished)
+                    if self.checkpoint_dir is not None and epoch > saved_epoch:
+                        self._save(_capture(model, history, fingerprint, False, False, best))
+                    break
                 history.append(self._run_epoch(model, data, seed, epoch))
                 if self.restore_best:
                     best = _Best.update(best, model, history)
