@@ -11,7 +11,11 @@ ReLU layer) that reads the concatenated embeddings of the columns before it; col
 masked out (zero), as in MADE (Germain et al., 2015). Every training batch draws a fresh random column
 order π, so the network learns p(x_j | x_S) for *any* subset S of the other columns: sampling in
 the table's order generates unconditionally, and putting conditioned columns first meets equality
-conditions exactly and natively, with no rejection.
+conditions exactly and natively, with no rejection. Ranges and sets (``Range``, ``OneOf``) are met the
+same way: their columns come next, with the tokens outside them masked out (a fine bin cut by a bound
+keeps its share) and values drawn inside the range, and each row is kept with probability proportional
+to the mass its masked steps kept, which makes the draw exact under the model; a 1% segment of Adult
+costs less than as many unconditional rows (docs/benchmarks.md, "Targeted generation of a rare segment").
 
 The implementation keeps the masked first layers of all regressors in one matrix: a batch with
 order π multiplies by ``W ⊙ M(π)`` (one matmul for all sub-columns), then each sub-column's output

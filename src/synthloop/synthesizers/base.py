@@ -190,7 +190,8 @@ class Synthesizer(ABC):
             output row. Condition values must be labels seen in training, or numbers in the training
             range (whole numbers on an integer column). In the dict, a value may also be a
             ``Range(low=30)`` or ``OneOf(["Sales", "Tech-support"])`` (``synthloop.synthesizers.Range``, ``OneOf``):
-            met by regenerating rows outside them, for every model. A condition no row can meet
+            met by regenerating rows outside them, for every model (``native_predicates`` models also meet
+            them while drawing). A condition no row can meet
             raises ``ConditionError`` before anything is drawn.
         seed
             Makes this call reproducible; without it, each call continues the model's seed.
