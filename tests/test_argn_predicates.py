@@ -16,7 +16,7 @@ torch = pytest.importorskip("torch")
 
 @pytest.fixture(scope="module")
 def model(adult_small):
-    return sl.synthesizers.get("argn", epochs=4, batch_size=200, hidden=8, seed=0, progress=False).fit(adult_small)
+    return sl.synthesizers.get("argn", epochs=3, batch_size=200, hidden=8, seed=0, progress=False).fit(adult_small)
 
 
 def _count_draws(model, monkeypatch) -> list[int]:
@@ -96,3 +96,22 @@ def test_a_range_between_the_values_the_model_knows_is_refused():
     with pytest.raises(ConditionError, match="never generates"):
         model.sample(5, conditions={"v": Range(low=1.6, high=2.4)}, privacy="off")
     assert (model.sample(20, conditions={"v": Range(low=2)}, seed=0, privacy="off")["v"] >= 2.5).all()
+
+
+def test_cli_where_ranges_and_sets_on_argn(tmp_path, adult_small):
+    from typer.testing import CliRunner
+
+    from synthloop.cli import app
+
+    runner = CliRunner()
+    data, folder, out = tmp_path / "adult.csv", tmp_path / "model", tmp_path / "out.csv"
+    adult_small.to_csv(data, index=False)
+    fit = runner.invoke(app, ["fit", str(data), "-m", "argn", "-p", "epochs=1", "-p", "hidden=8", "-o", str(folder)])
+    assert fit.exit_code == 0, fit.output
+    result = runner.invoke(app, ["sample", str(folder), "-n", "200", "-o", str(out), "--where", "age>=60",
+                                 "--where", "occupation in (Sales,Tech-support)"])
+    assert result.exit_code == 0, result.output
+    rows = pd.read_csv(out)
+    assert len(rows) == 200 and (rows["age"] >= 60).all() and set(rows["occupation"]) <= {"Sales", "Tech-support"}
+    refused = runner.invoke(app, ["sample", str(folder), "-n", "5", "-o", str(out), "--where", "age=200"])
+    assert refused.exit_code == 2 and "outside the training range" in refused.output, refused.output
