@@ -8,7 +8,13 @@ of rows) with category coverage. Each model samples twice: ``privacy="off"`` (th
 default ``privacy="parity"``. The machine's load average is printed with the timings: on a shared
 machine, times are upper bounds.
 
-    PYTHONPATH=src python benchmarks/argn_adult.py                       # argn, tabddpm, tvae
+``mostlyai`` in ``--models`` trains mostlyai-engine's default TABULAR model (TabularARGN by its authors) on
+the same rows in its own venv (``/work/benchenv/mostlyai``, see ``benchmarks/peers/README.md``) through
+``privacy_parity_peers.py`` in a subprocess, never imported; its one sample is scored like the others'
+``privacy="off"`` rows (it has no privacy step).
+
+    PYTHONPATH=src python benchmarks/argn_adult.py                       # argn, mostlyai, tabddpm, tvae
+    PYTHONPATH=src python benchmarks/argn_adult.py --models argn,mostlyai
     PYTHONPATH=src python benchmarks/argn_adult.py --models argn --params '{"hidden": 64}'
 """
 
@@ -18,6 +24,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,6 +34,7 @@ import synthloop as sl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from neural_vs_sdv import collapse  # the benchmarks folder is not a package
+from privacy_parity import run_peer
 
 METRICS = ["detection_auc", "tstr_auc", "dcr_share", "membership_inference_auc", "exact_copy_rate"]
 
@@ -65,16 +73,32 @@ def run(name: str, params: dict, train: pd.DataFrame, test: pd.DataFrame) -> dic
     return result
 
 
+def run_mostlyai(train: pd.DataFrame, test: pd.DataFrame, timeout: float) -> dict:
+    """mostlyai-engine's defaults in its own venv (a subprocess), scored like synthloop's models."""
+    schema = sl.Schema.infer(train, target="income")
+    load_before = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as workdir:
+        peer = run_peer("mostlyai", "adult", train, schema, Path(workdir), timeout)
+    return {"model": "mostlyai-engine", "params": {}, "fit_seconds": round(peer.fit_s, 1),
+            "sample_seconds": round(peer.sample_s, 2),
+            "load_average": round((load_before + os.getloadavg()[0]) / 2, 1),
+            "privacy_off": score(train, test, peer.synthetic, schema)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="argn,tabddpm,tvae")
+    parser.add_argument("--models", default="argn,mostlyai,tabddpm,tvae")
     parser.add_argument("--params", default="{}", help="JSON parameters for argn")
+    parser.add_argument("--peer-timeout", type=float, default=1800.0, help="seconds before mostlyai is given up")
     args = parser.parse_args()
     train = sl.datasets.load("adult", split="train")
     test = sl.datasets.load("adult", split="test")
     print(f"Adult train {train.shape}, test {test.shape}; load average {os.getloadavg()[0]:.1f} on "
           f"{os.cpu_count()} cores", flush=True)
     for name in filter(None, args.models.split(",")):
+        if name == "mostlyai":
+            print(json.dumps(run_mostlyai(train, test, args.peer_timeout)), flush=True)
+            continue
         params = json.loads(args.params) if name == "argn" else {}
         print(json.dumps(run(name, params, train, test)), flush=True)
 

@@ -5,6 +5,7 @@ synthpop-py's CART and mostlyai-engine's default model, on the ten real tables o
     PYTHONPATH=src python benchmarks/privacy_parity.py --mostlyai-tables penguins,charity --json out.json
     PYTHONPATH=src python benchmarks/privacy_parity.py --peers "" --json out.json     # synthloop only
     PYTHONPATH=src python benchmarks/privacy_parity.py --tables charity,islp_default --settings default,off
+    PYTHONPATH=src python benchmarks/privacy_parity.py --model argn --peers "" --json argn.json   # another model
 
 Peers run in their own venvs (``/work/benchenv/synthpop``: synthpop-py; ``/work/benchenv/mostlyai``:
 mostlyai-engine) through ``privacy_parity_peers.py`` in a subprocess, so none of them is a synthloop
@@ -111,16 +112,19 @@ class Row:
 
 
 # ---------------------------------------------------------------------- systems
-def run_synthloop(table: str, train: pd.DataFrame, schema: sl.Schema, settings: list[str]) -> list[Run]:
-    """One fit of synthloop's default synthesizer, then a sample per privacy setting (the first is the default)."""
+def run_synthloop(table: str, train: pd.DataFrame, schema: sl.Schema, settings: list[str],
+                  model_name: str = "cart") -> list[Run]:
+    """One fit of a synthloop model with its defaults (by default ``cart``, the library's default), then a sample
+    per privacy setting (the first is the default)."""
+    options = {"progress": False} if model_name != "cart" else {}
     start = time.perf_counter()
-    model = sl.synthesizers.get("cart", seed=SEED).fit(train, schema)
+    model = sl.synthesizers.get(model_name, seed=SEED, **options).fit(train, schema)
     fit_s = time.perf_counter() - start
     runs = []
     for label in settings:
         start = time.perf_counter()
         synthetic = model.sample(len(train), seed=SEED, **SETTINGS[label])
-        runs.append(Run(table, f"synthloop cart {label}", fit_s, time.perf_counter() - start, synthetic,
+        runs.append(Run(table, f"synthloop {model_name} {label}", fit_s, time.perf_counter() - start, synthetic,
                         model.last_sample_info_.n_replaced))
     return runs
 
@@ -234,6 +238,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tables", default=",".join(tables.TABLES))
     parser.add_argument("--settings", default="default", help=f"synthloop privacy settings, of {','.join(SETTINGS)}")
+    parser.add_argument("--model", default="cart", help="the synthloop model to run with its defaults")
     parser.add_argument("--peers", default="synthpop,mostlyai", help="comma list; empty for synthloop only")
     parser.add_argument("--mostlyai-tables", default="", help="tables on which to run mostlyai-engine, slow on 2 "
                         "cores (default: all)")
@@ -252,7 +257,7 @@ def main(argv: list[str] | None = None) -> None:
             train, holdout = tables.split(table)
             schema = tables.schema_of(table, train)
             try:
-                runs = (run_synthloop(table, train, schema, settings) if kind == "synthloop"
+                runs = (run_synthloop(table, train, schema, settings, args.model) if kind == "synthloop"
                         else [run_peer(kind, table, train, schema, Path(tmp), args.peer_timeout)])
             except (RuntimeError, subprocess.TimeoutExpired) as exc:
                 print(f"{table} {kind}: {exc}", file=sys.stderr, flush=True)

@@ -11,7 +11,11 @@ ReLU layer) that reads the concatenated embeddings of the columns before it; col
 masked out (zero), as in MADE (Germain et al., 2015). Every training batch draws a fresh random column
 order π, so the network learns p(x_j | x_S) for *any* subset S of the other columns: sampling in
 the table's order generates unconditionally, and putting conditioned columns first meets equality
-conditions exactly and natively, with no rejection.
+conditions exactly and natively, with no rejection. Ranges and sets (``Range``, ``OneOf``) are met the
+same way: their columns come next, with the tokens outside them masked out (a fine bin cut by a bound
+keeps its share) and values drawn inside the range, and each row is kept with probability proportional
+to the mass its masked steps kept, which makes the draw exact under the model; a 1% segment of Adult
+costs less than as many unconditional rows (docs/benchmarks.md, "Targeted generation of a rare segment").
 
 The implementation keeps the masked first layers of all regressors in one matrix: a batch with
 order π multiplies by ``W ⊙ M(π)`` (one matmul for all sub-columns), then each sub-column's output
@@ -25,7 +29,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -33,17 +37,21 @@ import pandas as pd
 import torch
 from torch import nn
 
+from synthloop.errors import ConditionError
 from synthloop.nn.blocks import Dropout, adam
 from synthloop.nn.runtime import resolve_device, run_threads, torch_generator, torch_threads
 from synthloop.nn.trainer import Trainer
 from synthloop.synthesizers._stored import ArgnMeta, ArrayCheck, check_names
+from synthloop.synthesizers.conditions import ModelPredicate
 from synthloop.synthesizers.neural import EncodedConditions, TorchSynthesizer, load_weights
 from synthloop.synthesizers.params import POSITIVE_INT, WIDTH, Interval
 from synthloop.synthesizers.seeds import SeedTree
-from synthloop.transforms.tokens import TableTokens
+from synthloop.transforms.tokens import ColumnTokens, TableTokens
 
 # Fixed random orders the validation loss is averaged over (the same every epoch, so epochs compare).
 _VALIDATION_ORDERS = 4
+# Most rounds of drawing and thinning one batch of rows inside ranges and sets (``_sample_within``).
+_MAX_ROUNDS = 20
 
 
 class _ARGN(nn.Module):
@@ -141,6 +149,7 @@ class TabularARGN(TorchSynthesizer):
 
     name = "argn"
     supports_imputation = True
+    native_predicates = True
     monitor = "val_loss"
     meta_schema = ArgnMeta
     _SHARE = Interval(0, 1, closed="left")
@@ -254,27 +263,80 @@ class TabularARGN(TorchSynthesizer):
 
     # ------------------------------------------------------------------ sample
     def _sample(self, n_rows: int, conditions: pd.DataFrame | None, rng: np.random.Generator) -> pd.DataFrame:
-        if conditions is None:
-            return self._generate_rows(n_rows, None, None, rng)
-        known = np.isin(np.array(self.tokens_.names)[self.tokens_.column_of], list(conditions.columns))
-        return self._generate_rows(n_rows, conditions, known, rng)
+        return self._generate_rows(n_rows, conditions, rng)
 
     def _impute(self, given: pd.DataFrame, known: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
         """Each row fixes its own given cells: a per-row mask over the sub-columns of ``_generate``."""
         names = self.tokens_.names
         by_column = np.column_stack([known[name].to_numpy(dtype=bool) if name in known.columns
                                      else np.zeros(len(given), dtype=bool) for name in names])
-        return self._generate_rows(len(given), given, by_column[:, self.tokens_.column_of], rng)
+        return self._generate_rows(len(given), given, rng, known=by_column[:, self.tokens_.column_of])
 
-    def _generate_rows(self, n_rows: int, conditions: pd.DataFrame | None, known: np.ndarray | None,
-                       rng: np.random.Generator) -> pd.DataFrame:
-        """Decoded rows; ``known`` marks the sub-columns fixed to ``conditions`` (one mask, or one per row)."""
+    def _sample_within(self, n_rows: int, conditions: pd.DataFrame | None,
+                       predicates: Mapping[str, ModelPredicate], rng: np.random.Generator) -> pd.DataFrame:
+        """Rows drawn inside ranges and sets: the conditioned columns first, each from its conditional with the
+        tokens outside masked out, then the rest.
+
+        Masking alone would over-draw rows whose later conditioned columns had little admissible mass: the
+        exact distribution p(x | x ∈ segment) weights each row by the product of the masses its masked steps
+        kept (a fine bin cut by a bound counts its share inside). Rows are kept with probability
+        weight / (largest weight seen), which is exact sampling from the restricted model; with one
+        conditioned column after the equality ones the weights barely vary and almost every row is kept.
+        """
+        names = self.tokens_.names
+        allowed: dict[int, tuple[int | None, torch.Tensor]] = {}
+        within: dict[str, tuple[float, float]] = {}
+        first_sub = {name: self.tokens_.column_of.index(i) for i, name in enumerate(names)}
+        for name, predicate in predicates.items():
+            column = self.tokens_.columns[names.index(name)]
+            levels = column.admissible(low=predicate.low, high=predicate.high, low_inclusive=predicate.low_inclusive,
+                                       high_inclusive=predicate.high_inclusive, values=predicate.values)
+            if levels is None:
+                continue                                   # the filter step tests these rows instead
+            if not levels[0].any():
+                raise ConditionError(f"Cannot sample with these conditions: {self.name} never generates a value of "
+                                     f"'{name}' that meets it (its tokens: {_token_summary(column)}).")
+            s = first_sub[name]
+            allowed[s] = (None, torch.as_tensor(levels[0][None, :], dtype=torch.float32, device=self.device_))
+            if len(levels) > 1:
+                allowed[s + 1] = (s, torch.as_tensor(levels[1], dtype=torch.float32, device=self.device_))
+            if predicate.values is None and column.kind == "numeric":
+                within[name] = (predicate.low, predicate.high)
+        if conditions is not None:
+            conditions = conditions.iloc[:1]
+        kept: list[pd.DataFrame] = []
+        n_kept, n_drawn, top = 0, 0, -np.inf
+        for _ in range(_MAX_ROUNDS):
+            rate = n_kept / n_drawn if n_drawn else 1.0
+            batch = int(min(max((n_rows - n_kept) / max(rate, 0.05) * 1.1, 64), 10 * n_rows + 64))
+            frame, log_weight = self._generate_rows(batch, None if conditions is None else
+                                                    conditions.iloc[np.zeros(batch, dtype=int)].reset_index(drop=True),
+                                                    rng, allowed=allowed, within=within)
+            top = max(top, float(log_weight.max()))
+            keep = np.log(rng.random(batch)) <= log_weight - top
+            kept.append(frame[keep])
+            n_kept += int(keep.sum())
+            n_drawn += batch
+            if n_kept >= n_rows:
+                break
+        return pd.concat(kept, ignore_index=True).iloc[:n_rows]
+
+    def _generate_rows(self, n_rows: int, conditions: pd.DataFrame | None, rng: np.random.Generator, *,
+                       known: np.ndarray | None = None, allowed: dict | None = None,
+                       within: dict[str, tuple[float, float]] | None = None) -> Any:
+        """Decoded rows; ``known`` marks the sub-columns fixed to ``conditions`` (one mask, or one per row).
+
+        With ``allowed`` (sub-column → (parent sub-column or None, admissible share of each token)), the
+        rows and the log of each row's kept mass (see ``_sample_within``) come back.
+        """
         given = None
         if conditions is not None:
+            if known is None:
+                known = np.isin(np.array(self.tokens_.names)[self.tokens_.column_of], list(conditions.columns))
             filled = pd.DataFrame({name: conditions[name] if name in conditions.columns else np.nan
                                    for name in self.tokens_.names})
             given = EncodedConditions(np.zeros((n_rows, 0, 1), np.float32), self.tokens_.encode(filled), known)
-        chunks = []
+        chunks, weights = [], []
         self.torch_rng_ = torch_generator(int(rng.integers(2**62)), self.device_)
         threads = run_threads(self.threads, seeded=getattr(self, "seeded_", False))
         with torch.no_grad(), torch_threads(threads):
@@ -282,15 +344,23 @@ class TabularARGN(TorchSynthesizer):
                 stop = min(start + self.sample_chunk, n_rows)
                 part = None if given is None else EncodedConditions(
                     given.cond, given.encoded[start:stop], given.known if given.known.ndim == 1 else given.known[start:stop])
-                chunks.append(self._generate(stop - start, part, rng).cpu().numpy())
-        frame = self.tokens_.decode(np.concatenate(chunks), rng)
+                tokens, log_weight = self._generate_tokens(stop - start, part, allowed or {})
+                chunks.append(tokens.cpu().numpy())
+                weights.append(log_weight.cpu().numpy())
+        frame = self.tokens_.decode(np.concatenate(chunks), rng, within)
         if conditions is not None and known.ndim == 1:
             for column in conditions.columns:            # conditioned values come back exactly as asked
                 frame[column] = conditions[column].to_numpy()
-        return frame
+        return frame if allowed is None else (frame, np.concatenate(weights))
 
     def _generate(self, n_rows: int, conditions: EncodedConditions | None, rng: np.random.Generator) -> torch.Tensor:
-        """Tokens sub-column by sub-column: the known ones are set first, the rest drawn in table order.
+        """Tokens (not one-hot spans: ``_sample`` decodes them itself) honouring equality ``conditions``."""
+        return self._generate_tokens(n_rows, conditions, {})[0]
+
+    def _generate_tokens(self, n_rows: int, conditions: EncodedConditions | None,
+                  allowed: dict[int, tuple[int | None, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Tokens sub-column by sub-column: the known ones are set first, then the ``allowed`` (masked) ones,
+        then the rest, each group in table order; and each row's log kept mass under the masks.
 
         ``conditions.known`` is ``(n_sub_columns,)`` (the same columns for every row) or
         ``(n_rows, n_sub_columns)`` (each row its own known cells, as imputation needs): each row's
@@ -305,16 +375,23 @@ class TabularARGN(TorchSynthesizer):
         if conditions is not None:
             tokens[known] = torch.as_tensor(conditions.encoded, device=self.device_)[known]
         x = torch.zeros(n_rows, net.first.shape[1], device=self.device_)
+        log_weight = torch.zeros(n_rows, device=self.device_)
         for s in range(n_sub):
             net.set_embedding(x, s, tokens[:, s], rows=known[:, s])
-        for s in range(n_sub):
+        for s in [*sorted(allowed), *(s for s in range(n_sub) if s not in allowed)]:
             rows = ~known[:, s]
             if not rows.any():
                 continue
             probs = torch.softmax(net.step_logits(x[rows], s), dim=1)
+            if s in allowed:
+                parent, share = allowed[s]
+                probs = probs * (share if parent is None else share[tokens[rows, parent]])
+                mass = probs.sum(dim=1, keepdim=True)
+                log_weight[rows] += torch.log(mass.squeeze(1))
+                probs = torch.where(mass > 0, probs / mass.clamp_min(1e-30), torch.ones_like(probs))
             tokens[rows, s] = torch.multinomial(probs, 1, generator=self.torch_rng_).squeeze(1)
             net.set_embedding(x, s, tokens[:, s], rows=rows)
-        return tokens
+        return tokens, log_weight
 
     # ------------------------------------------------------------------ persistence
     def to_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -365,3 +442,13 @@ class TabularARGN(TorchSynthesizer):
 def _slices(widths: list[int]) -> list[slice]:
     ends = np.cumsum([0, *widths])
     return [slice(int(a), int(b)) for a, b in itertools.pairwise(ends)]
+
+
+def _token_summary(column: ColumnTokens) -> str:
+    """A short account of what a column's tokens can produce, for error messages."""
+    if column.kind == "categorical":
+        return ", ".join(map(str, column.values[:8])) + (" ..." if len(column.values) > 8 else "")
+    parts = [f"{len(column.values)} exact values"] if len(column.values) else []
+    if column.n_bins:
+        parts.append(f"bins over {column.edges[0]:g}..{column.edges[-1]:g}")
+    return ", ".join(parts)

@@ -56,6 +56,7 @@ from synthloop.schema.values import InfOption, infinite_to_missing, model_number
 from synthloop.synthesizers._stored import ArrayCheck, params_model
 from synthloop.synthesizers.conditions import (
     FilterStep,
+    ModelPredicate,
     Predicate,
     check_numeric_values,
     describe,
@@ -78,6 +79,8 @@ class Synthesizer(ABC):
     name: ClassVar[str]
     #: The model's ``_sample`` honours a conditions frame itself (no rejection needed).
     native_conditions: ClassVar[bool] = False
+    #: The model meets ranges and sets while it draws (``_sample_within``); the filter step still checks every row.
+    native_predicates: ClassVar[bool] = False
     #: The model implements ``_impute``: each row its own given cells (see ``impute``).
     supports_imputation: ClassVar[bool] = False
     #: False for models that must never hold training rows (differentially private models): ``fit``
@@ -187,7 +190,8 @@ class Synthesizer(ABC):
             output row. Condition values must be labels seen in training, or numbers in the training
             range (whole numbers on an integer column). In the dict, a value may also be a
             ``Range(low=30)`` or ``OneOf(["Sales", "Tech-support"])`` (``synthloop.synthesizers.Range``, ``OneOf``):
-            met by regenerating rows outside them, for every model. A condition no row can meet
+            met by regenerating rows outside them, for every model (``native_predicates`` models also meet
+            them while drawing). A condition no row can meet
             raises ``ConditionError`` before anything is drawn.
         seed
             Makes this call reproducible; without it, each call continues the model's seed.
@@ -408,6 +412,8 @@ class Synthesizer(ABC):
 
         def draw(batch: int) -> pd.DataFrame:
             batch_cond = None if cond is None or not self.native_conditions else _repeat_first(cond, batch)
+            if filters is not None and self.native_predicates:
+                return self._sample_within(batch, batch_cond, filters.tests, rng)
             return self._sample(batch, batch_cond, rng)
 
         def views(rows: pd.DataFrame) -> Candidates:
@@ -430,6 +436,14 @@ class Synthesizer(ABC):
     @abstractmethod
     def _sample(self, n_rows: int, conditions: pd.DataFrame | None, rng: np.random.Generator) -> pd.DataFrame:
         """Draw ``n_rows`` rows in the model view; with ``native_conditions``, honour ``conditions``."""
+
+    def _sample_within(self, n_rows: int, conditions: pd.DataFrame | None,
+                       predicates: Mapping[str, ModelPredicate], rng: np.random.Generator) -> pd.DataFrame:
+        """As ``_sample``, drawing from the distribution restricted to the ranges and sets (``native_predicates``).
+
+        ``conditions`` (when given) repeats one row of equality conditions, as ``_draw`` passes them.
+        """
+        raise NotImplementedError
 
     def _to_user(self, model_rows: pd.DataFrame) -> pd.DataFrame:
         return self.schema_.from_model_frame(model_rows)

@@ -3,7 +3,9 @@
 A condition value is a label or number (equality, met natively by models that can), a :class:`Range`
 or a :class:`OneOf`. Ranges and sets are met by the sampling pipeline for every model: a
 :class:`FilterStep` keeps the drawn rows that fall inside them, and ``draw_until`` draws again until
-enough did. Everything is checked before any row is drawn, so a request no row can meet fails at once
+enough did. A model with ``native_predicates`` (``argn``) also meets them while it draws, from each
+column's :class:`ModelPredicate`, so a rare segment costs no more than a common one; the filter still
+checks every row. Everything is checked before any row is drawn, so a request no row can meet fails at once
 with a :class:`~synthloop.errors.ConditionError` naming the column's range or type, instead of after
 the draw budget (or, as equality on numbers used to, by returning the nearest value).
 
@@ -156,6 +158,7 @@ class FilterStep:
     def __init__(self, schema: Any, predicates: Mapping[str, Predicate]):
         self.predicates = dict(predicates)
         self.tests = {name: _compile(schema[name], schema.model_kinds()[name], p) for name, p in predicates.items()}
+        """Each column's :class:`ModelPredicate` (a row test; models with ``native_predicates`` read it)."""
 
     def start(self, n_rows: int) -> None:
         pass
@@ -177,8 +180,36 @@ class FilterStep:
             "check that the training data contains enough such rows.")
 
 
-def _compile(column: Any, kind: str, predicate: Predicate):
-    """A vectorised test for one column, after checking that some value can meet it."""
+@dataclass(frozen=True)
+class ModelPredicate:
+    """A range or set in the model view, checked against the column: what a row test and a model that meets
+    ranges and sets while it draws (``native_predicates``) both read.
+
+    A numeric range: ``low``..``high`` (either end ±inf when open), each end inclusive or not. A set:
+    ``values``, numbers in the model view on a numeric column, labels otherwise. Calling it on a
+    column's values tells which meet it.
+    """
+
+    numeric: bool
+    low: float = -np.inf
+    high: float = np.inf
+    low_inclusive: bool = True
+    high_inclusive: bool = True
+    values: tuple[Any, ...] | None = None
+
+    def __call__(self, values: pd.Series) -> np.ndarray:
+        if self.values is not None and not self.numeric:
+            return values.astype(object).isin(set(self.values)).to_numpy()
+        x = values.to_numpy(dtype="float64")
+        if self.values is not None:
+            return np.isin(x, np.asarray(self.values, dtype="float64"))
+        with np.errstate(invalid="ignore"):
+            return ((x >= self.low if self.low_inclusive else x > self.low)
+                    & (x <= self.high if self.high_inclusive else x < self.high))
+
+
+def _compile(column: Any, kind: str, predicate: Predicate) -> ModelPredicate:
+    """The model-view form of one column's range or set, after checking that some value can meet it."""
     name = column.name
     if isinstance(predicate, OneOf):
         if kind == "numeric":
@@ -186,14 +217,14 @@ def _compile(column: Any, kind: str, predicate: Predicate):
             problem = check_numeric_values(column, wanted)
             if problem:
                 raise ConditionError(f"Cannot sample with these conditions: {problem}.")
-            return lambda values: np.isin(values.to_numpy(dtype="float64"), wanted)
+            return ModelPredicate(numeric=True, values=tuple(float(v) for v in wanted))
         labels = to_labels(pd.Series(list(predicate.values), dtype=object))
         unseen = sorted(set(labels.dropna()) - set(column.categories or ()))
         if unseen:
             shown = ", ".join(map(repr, (column.categories or ())[:10]))
             raise ConditionError(f"Cannot sample with these conditions: '{name}' has no category "
                                  f"{', '.join(map(repr, unseen[:3]))} in training; seen: {shown}.")
-        return lambda values: values.astype(object).isin(set(labels.dropna())).to_numpy()
+        return ModelPredicate(numeric=False, values=tuple(dict.fromkeys(labels.dropna())))
     if kind != "numeric":
         raise ConditionError(f"Cannot sample with these conditions: '{name}' is {kind}; a range ({predicate}) needs "
                              f"a numeric or datetime column; use a set instead: --where \"{name} in (A,B)\".")
@@ -212,12 +243,7 @@ def _compile(column: Any, kind: str, predicate: Predicate):
             raise ConditionError(f"Cannot sample with these conditions: no value of '{name}' {predicate} lies in its "
                                  f"training range {_range_text(column)}"
                                  f"{' (integers only)' if whole else ''}; the model cannot generate it.")
-
-    def test(values: pd.Series) -> np.ndarray:
-        x = values.to_numpy(dtype="float64")
-        with np.errstate(invalid="ignore"):
-            return (x >= low if lo_ok else x > low) & (x <= high if hi_ok else x < high)
-    return test
+    return ModelPredicate(numeric=True, low=low, high=high, low_inclusive=lo_ok, high_inclusive=hi_ok)
 
 
 def segment_rows(training: pd.DataFrame, equal: pd.DataFrame, step: FilterStep | None) -> int:

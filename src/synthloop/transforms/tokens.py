@@ -104,8 +104,52 @@ class ColumnTokens:
             out[missing, 0] = self.missing_token
         return out
 
-    def decode(self, tokens: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Values for ``(n_rows, n_sub_columns)`` tokens: labels, exact values, or uniform inside a fine bin."""
+    # ------------------------------------------------------------------ ranges and sets
+    def admissible(self, *, low: float = -np.inf, high: float = np.inf, low_inclusive: bool = True,
+                   high_inclusive: bool = True, values: tuple | None = None) -> list[np.ndarray] | None:
+        """How much of each token a range ``low..high`` or a set of ``values`` admits, per sub-column.
+
+        First level ``(c_0,)``: 1 for a label or exact value inside, 1 for a coarse bin that overlaps the
+        range, 0 otherwise (the missing token: 0). Fine level ``(c_0, c_1)``, by first-level token: the
+        share of each fine bin's width inside the range (so a bin cut by a bound keeps its share of the
+        mass), 1 where the first-level token is no bin. A sampler multiplies the probabilities by these
+        and draws inside the range (``decode(within=...)``). None when the tokens cannot express the
+        condition (a numeric set whose values fall inside bins): the caller then tests the rows instead.
+        """
+        if values is not None:
+            if self.kind == "numeric":
+                wanted = np.asarray(values, dtype="float64")
+                if self.n_bins and not np.isin(wanted, self.values).all():
+                    return None
+                inside = np.isin(self.values, wanted)
+            else:
+                inside = np.isin(self.values.astype(object), np.asarray(values, dtype=object))
+            first = np.zeros(self.cardinalities[0])
+            first[:len(self.values)] = inside
+            return [first]
+        exact = self.values.astype("float64") if self.kind == "numeric" else np.zeros(0)
+        with np.errstate(invalid="ignore"):
+            exact_in = ((exact >= low if low_inclusive else exact > low)
+                        & (exact <= high if high_inclusive else exact < high))
+        first = np.zeros(self.cardinalities[0])
+        first[:len(self.values)] = exact_in
+        if not self.n_bins:
+            return [first]
+        a, b = self.fine[:, :-1], self.fine[:, 1:]                               # (n_bins, n_fine)
+        width = b - a
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = np.clip((np.minimum(b, high) - np.maximum(a, low)) / width, 0.0, 1.0)
+            point = ((a >= low if low_inclusive else a > low) & (a <= high if high_inclusive else a < high))
+        share = np.where(width > 0, share, point.astype("float64"))
+        first[len(self.values):self.missing_token] = share.max(axis=1) > 0
+        fine = np.ones((self.cardinalities[0], self.cardinalities[1]))
+        fine[len(self.values):self.missing_token] = share
+        return [first, fine]
+
+    def decode(self, tokens: np.ndarray, rng: np.random.Generator,
+               within: tuple[float, float] | None = None) -> np.ndarray:
+        """Values for ``(n_rows, n_sub_columns)`` tokens: labels, exact values, or uniform inside a fine bin
+        (inside its overlap with ``within = (low, high)`` when given: rows drawn under a range)."""
         first = tokens[:, 0]
         missing = first == self.missing_token if self.has_missing else np.zeros(len(first), dtype=bool)
         if self.kind == "categorical":
@@ -120,6 +164,10 @@ class ColumnTokens:
             coarse = first[binned] - len(self.values)
             fine = tokens[binned, 1]
             low, high = self.fine[coarse, fine], self.fine[coarse, fine + 1]
+            if within is not None:
+                cut_low, cut_high = np.maximum(low, within[0]), np.minimum(high, within[1])
+                overlap = cut_low <= cut_high
+                low, high = np.where(overlap, cut_low, low), np.where(overlap, cut_high, high)
             out[binned] = low + rng.random(len(low)) * (high - low)
         return out
 
@@ -186,11 +234,14 @@ class TableTokens:
         wanted = [c for c in self.columns if columns is None or c.name in columns]
         return np.concatenate([c.encode(frame[c.name]) for c in wanted], axis=1)
 
-    def decode(self, tokens: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+    def decode(self, tokens: np.ndarray, rng: np.random.Generator,
+               within: dict[str, tuple[float, float]] | None = None) -> pd.DataFrame:
+        """Rows of values; ``within`` bounds the binned values of some columns (see ``ColumnTokens.decode``)."""
         out, start = {}, 0
+        within = within or {}
         for column in self.columns:
             width = len(column.cardinalities)
-            out[column.name] = column.decode(tokens[:, start:start + width], rng)
+            out[column.name] = column.decode(tokens[:, start:start + width], rng, within.get(column.name))
             start += width
         return pd.DataFrame(out)
 
