@@ -92,8 +92,8 @@ A leaf of 40 and zero copies were right for Adult and wrong elsewhere, in two op
   that behave alike are contiguous; :mod:`synthloop.synthesizers._trees`). Measured on the restaurant
   inspections of ``benchmarks/tables.py`` (1,585 business names; held-out rows keep their business's
   number of locations 99% of the time): synthetic rows kept it 63% → 100% of the time, detection AUC
-  0.572 → 0.548 (held-out 0.528), TSTR R² 0.313 → 0.333 (TRTR 0.349), copies 28.8% → 62.1% (held-out
-  67.1%), every issue-13 target met (seeds 0 and 1). Visiting the name first without level order
+  0.572 → 0.555 (held-out 0.528; fit seed 1: 0.538), TSTR R² 0.313 → 0.338 (0.335; TRTR 0.349),
+  copies 28.8% → 62.1% (held-out 67.1%), every issue-13 target met at both seeds. Visiting the name first without level order
   gave 0.578-0.584, with level order but after the target 0.547-0.563 and R² 0.328-0.330 (short
   of 0.95 × TRTR). Not a win everywhere: on keys built from Adult with 6-9 rows per label
   (occupation/education/country) detection was 0.63-0.67 either way (key first 0.004-0.03 worse);
