@@ -49,14 +49,19 @@ def test_few_levels_keep_label_order():
     assert "level_start" not in tree
 
 
-def test_key_is_visited_first_and_its_attributes_follow_it(tmp_path):
+def _chains() -> pd.DataFrame:
+    """A generated inspection-like table: 400 businesses, 8 rows each, one number of sites per business."""
     rng = np.random.default_rng(0)
     n_keys, per_key = 400, 8
     sites = rng.integers(1, 60, n_keys)                        # one value per key, like a chain's locations
     key = np.repeat(np.arange(n_keys), per_key)
-    frame = pd.DataFrame({"name": [f"business {k}" for k in key], "sites": sites[key],
-                          "score": rng.normal(90 + sites[key] / 10, 3).round(),
-                          "weekend": rng.random(len(key)) < 0.2})
+    return pd.DataFrame({"name": [f"business {k}" for k in key], "sites": sites[key],
+                         "score": rng.normal(90 + sites[key] / 10, 3).round(),
+                         "weekend": rng.random(len(key)) < 0.2})
+
+
+def test_key_is_visited_first_and_its_attributes_follow_it(tmp_path):
+    frame = _chains()
     schema = sl.Schema.infer(frame, target="score")
     model = SequentialCART(seed=0).fit(frame, schema)
     assert model.order_[0] == "name"
@@ -89,3 +94,19 @@ def test_restaurant_inspections_keep_each_business_its_number_of_locations():
 
     assert kept(holdout) > 0.98
     assert kept(rows) > 0.95                                   # before: 0.63
+
+
+def test_tampered_level_ranks_are_refused(tmp_path):
+    from safetensors.numpy import load_file, save_file
+
+    from synthloop.errors import ArtifactError
+
+    frame = _chains()
+    SequentialCART(seed=0).fit(frame, sl.Schema.infer(frame, target="score")).save(tmp_path / "m")
+    weights = tmp_path / "m" / "weights.safetensors"
+    arrays = load_file(weights)
+    key = next(k for k in arrays if k.endswith("/level_start"))
+    arrays[key] = arrays[key] + 5                              # blocks no longer start at 0
+    save_file(arrays, weights)
+    with pytest.raises(ArtifactError, match="level ranks"):
+        sl.synthesizers.Synthesizer.load(tmp_path / "m")
