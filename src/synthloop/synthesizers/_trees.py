@@ -6,9 +6,25 @@ A tree is a dict of arrays that safetensors can hold: ``left``, ``right``, ``fea
 column's observed ``support``, which of its values are point masses (``atom``) and each leaf's
 spread in support ranks (``leaf_rank_spread``). Nothing here needs a scikit-learn object after
 fitting, so a saved model is data only.
+
+Key-like categorical features are split in *level order* (``level_rank``, ``level_start``): before
+fitting, each such feature's codes are replaced by the rank of the level's mean target (for a numeric
+target; the share of the most frequent class for a categorical one), so a split groups levels that
+behave alike instead of levels that happen to be neighbours in the schema's label list. For a
+numeric or binary target the best split of a categorical feature is one of these contiguous
+groupings (Breiman, Friedman, Olshen & Stone 1984, *Classification and Regression Trees*, §9.4;
+Fisher 1958). ``walk`` applies the same ranks, so a stored tree needs only the rank arrays.
+Measured on the restaurant inspections (``benchmarks/tables.py``, 1,585 business names, one
+``NumberofLocations`` each): with codes in label order a synthetic row kept its business's number
+of locations 68% of the time (held-out rows 99%) and detection AUC was 0.578; in level order (with
+the name visited first, as ``cart``'s ``order="auto"`` does) 100% and 0.555 (see ``cart``'s docstring).
+Only features with more labels than ``MAX_SPLIT_CLASSES`` are reordered: with a few labels, label
+order reaches any grouping in a few splits, and on Adult level order only made the fit longer.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -20,9 +36,15 @@ MAX_SPLIT_CLASSES = 256
 
 
 def fit_tree(features: np.ndarray, target: np.ndarray, *, categorical: bool, min_leaf: int,
-             max_depth: int | None, seed: int) -> dict[str, np.ndarray]:
-    """Fit a CART tree of ``target`` on ``features`` (NaN allowed in both) and return its arrays."""
+             max_depth: int | None, seed: int, levels: Sequence[int] = ()) -> dict[str, np.ndarray]:
+    """Fit a CART tree of ``target`` on ``features`` (NaN allowed in both) and return its arrays.
+
+    ``levels``: per feature, its number of categorical levels (codes 0..n-1), or 0 for a numeric
+    feature; categorical features with more than ``MAX_SPLIT_CLASSES`` levels are split in level
+    order (module docstring).
+    """
     n_rows = len(target)
+    tree_levels = level_order(features, target, categorical=categorical, levels=levels)
     if features.shape[1] == 0 or n_rows < 2 * min_leaf:
         leaves = np.zeros(n_rows, dtype=np.int64)
         tree = {"left": np.array([_LEAF]), "right": np.array([_LEAF]), "feature": np.array([-2]),
@@ -38,11 +60,11 @@ def fit_tree(features: np.ndarray, target: np.ndarray, *, categorical: bool, min
             low, high = (present.min(), present.max()) if len(present) else (0.0, 0.0)
             labels = np.where(np.isnan(target), low - (high - low) - 1.0, target)  # missing: its own region
             model = DecisionTreeRegressor(min_samples_leaf=min_leaf, max_depth=max_depth, random_state=seed)
-        model.fit(features, labels)
+        model.fit(_ranked(tree_levels, features), labels)
         structure = model.tree_
         tree = {"left": structure.children_left.astype(np.int64), "right": structure.children_right.astype(np.int64),
                 "feature": structure.feature.astype(np.int64), "threshold": structure.threshold.astype(np.float64),
-                "missing_left": structure.missing_go_to_left.astype(np.uint8)}
+                "missing_left": structure.missing_go_to_left.astype(np.uint8), **tree_levels}
         leaves = walk(tree, features)
     # Donors in random order within each leaf: sampling draws uniformly from a leaf either way, and the
     # training order would let anyone re-link the columns of a row across the trees of a saved model.
@@ -51,6 +73,62 @@ def fit_tree(features: np.ndarray, target: np.ndarray, *, categorical: bool, min
     tree.update(pool=target[order], leaf_count=counts.astype(np.int64),
                 leaf_start=(np.cumsum(counts) - counts).astype(np.int64))
     return tree
+
+
+def level_order(features: np.ndarray, target: np.ndarray, *, categorical: bool,
+                levels: Sequence[int]) -> dict[str, np.ndarray]:
+    """The rank of every level of each categorical feature by its mean target (``level_rank``, one
+    block per feature starting at ``level_start``; -1 for a feature kept as it is).
+
+    A categorical target is summarised by the share of its most frequent class (exact for a binary
+    target; a one-dimensional summary otherwise). Levels without rows (or whose rows all miss the
+    target) take the overall mean, so unseen codes fall in the middle.
+    """
+    starts = np.full(features.shape[1], -1, dtype=np.int64)
+    ranks: list[np.ndarray] = []
+    known = ~np.isnan(target)
+    if categorical and known.any():
+        values, counts = np.unique(target[known], return_counts=True)
+        response = (target == values[np.argmax(counts)]).astype(np.float64)
+    else:
+        response = target
+    if not known.any():
+        return {}
+    overall = float(response[known].mean())
+    offset = 0
+    for j, n_levels in enumerate(levels):
+        if n_levels <= MAX_SPLIT_CLASSES:
+            continue
+        codes = features[:, j]
+        rows = known & ~np.isnan(codes)
+        codes_in = np.clip(codes[rows].astype(np.int64), 0, n_levels - 1)
+        totals = np.bincount(codes_in, weights=response[rows], minlength=n_levels)
+        counts = np.bincount(codes_in, minlength=n_levels)
+        means = np.where(counts > 0, totals / np.maximum(counts, 1), overall)
+        rank = np.empty(n_levels, dtype=np.float64)
+        rank[np.argsort(means, kind="stable")] = np.arange(n_levels, dtype=np.float64)
+        starts[j] = offset
+        ranks.append(rank)
+        offset += n_levels
+    if not ranks:
+        return {}
+    return {"level_rank": np.concatenate(ranks), "level_start": starts}
+
+
+def _ranked(tree: dict[str, np.ndarray], features: np.ndarray) -> np.ndarray:
+    """``features`` with each level-ordered categorical feature's codes replaced by their ranks."""
+    if "level_start" not in tree:
+        return features
+    starts, rank = tree["level_start"], tree["level_rank"]
+    active = np.flatnonzero(starts >= 0)
+    bounds = np.append(starts[active], len(rank))
+    out = features.astype(np.float64, copy=True)
+    for k, j in enumerate(active):
+        column = out[:, j]
+        present = ~np.isnan(column)
+        codes = np.clip(column[present].astype(np.int64), 0, bounds[k + 1] - bounds[k] - 1)
+        column[present] = rank[bounds[k] + codes]
+    return out
 
 
 def support_arrays(tree: dict[str, np.ndarray], atom_share: float) -> dict[str, np.ndarray]:
@@ -76,7 +154,7 @@ def walk(tree: dict[str, np.ndarray], features: np.ndarray) -> np.ndarray:
     nodes = np.zeros(len(features), dtype=np.int64)
     if left[0] == _LEAF:
         return nodes
-    values = features.astype(np.float32).astype(np.float64)
+    values = _ranked(tree, features).astype(np.float32).astype(np.float64)
     active = np.flatnonzero(left[nodes] != _LEAF)
     while len(active):
         node = nodes[active]
@@ -180,6 +258,12 @@ def check_tree(tree: dict[str, np.ndarray], *, n_features: int) -> None:
         raise ValueError("tree child index out of range")
     if internal.any() and (tree["feature"][internal].min() < 0 or tree["feature"][internal].max() >= n_features):
         raise ValueError("tree feature index out of range")
+    if "level_start" in tree or "level_rank" in tree:
+        starts, rank = tree.get("level_start", np.zeros(0, np.int64)), tree.get("level_rank", np.zeros(0))
+        active = starts[starts >= 0]
+        if (len(starts) != n_features or len(active) == 0 or active[0] != 0 or (np.diff(active) < 3).any()
+                or len(rank) - active[-1] < 3):
+            raise ValueError("tree level ranks do not match its features")
     ends = tree["leaf_start"] + tree["leaf_count"]
     if tree["leaf_start"].min() < 0 or ends.max() > len(tree["pool"]) or (tree["leaf_count"][~internal] < 1).any():
         raise ValueError("leaf donor ranges out of range")
