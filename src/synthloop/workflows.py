@@ -24,11 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from synthloop.errors import ConfigError, DataError, SynthloopWarning
+from synthloop.errors import ConfigError, DataError, PrivacyError, SynthloopWarning
 
 if TYPE_CHECKING:       # imported where used: the CLI imports this module on every command
     import pandas as pd
 
+    from synthloop.privacy.accounting import Ledger
     from synthloop.privacy.filter import SampleInfo
     from synthloop.schema import Schema
     from synthloop.synthesizers.base import ConditionsLike, Synthesizer
@@ -60,6 +61,7 @@ class FitResult:
     schema_notes: tuple[str, ...]
     privacy_notes: tuple[str, ...]
     ledger_summary: str | None = None      # a DP model's budget and spending (synthloop audit prints the ledger)
+    ledger: Ledger | None = None           # the DP model's whole ledger (None: not differentially private)
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,9 @@ def fit_table(data: str | Path | pd.DataFrame, model: str, out: str | Path, *,
         check_reference_target(apart, overwrite=force)
     check_inf(inf)
     synthesizer = get(model, **check_params(get_class(model), dict(params or {}), text=params_as_text))
+    if keep_privacy_reference and not synthesizer.keeps_training_rows:
+        raise PrivacyError(f"{model} keeps no training row (its samples are post-processing of what it learned), "
+                           "so there is no privacy reference to keep; drop --keep-privacy-reference.")
     checkpoint_dir = checkpoint(synthesizer, out)
     table_schema = _schema(schema)
     source = None if isinstance(data, pd.DataFrame) else Path(data)
@@ -188,7 +193,7 @@ def fit_table(data: str | Path | pd.DataFrame, model: str, out: str | Path, *,
                      privacy_reference=apart if kept_apart else None,
                      privacy_reference_inside=keep_privacy_reference and synthesizer.keeps_training_rows,
                      schema_notes=tuple(schema_notes(synthesizer.schema_)), privacy_notes=tuple(privacy_notes),
-                     ledger_summary=None if ledger is None else ledger.summary())
+                     ledger_summary=None if ledger is None else ledger.summary(), ledger=ledger)
 
 
 def sample_table(model_dir: str | Path, n_rows: int | None, out: str | Path, *, conditions: ConditionsLike = None,
