@@ -84,16 +84,17 @@ def test_models_show_refuses_a_missing_folder_and_a_tampered_ledger(files, tmp_p
     (["--no-schema"], "public schema"),
     (["--keep-privacy-reference"], "keeps no training row"),
 ])
-@pytest.mark.parametrize("model", ["dp_mst", "dp_vae"])
+@pytest.mark.parametrize("model", ["dp_mst", "dp_vae", "dp_argn"])
 def test_bad_dp_input_exits_2_and_writes_nothing(files, tmp_path, model, options, message):
-    if model == "dp_vae":
+    if model != "dp_mst":
         pytest.importorskip("opacus")
     schema = ["--schema", str(files / "schema.json")]
     if options[0] == "--schema-file":
         schema, options = ["--schema", str(files / options[1])], []
     elif options[0] == "--no-schema":
         schema, options = [], []
-    fast = FAST if model == "dp_mst" else ["-p", "epochs=1", "-p", "hidden=[8]", "-p", "latent_dim=2"]
+    fast = {"dp_mst": FAST, "dp_vae": ["-p", "epochs=1", "-p", "hidden=[8]", "-p", "latent_dim=2"],
+            "dp_argn": ["-p", "epochs=1", "-p", "hidden=4", "-p", "progress=false"]}[model]
     result = runner.invoke(app, ["fit", str(files / "adult.csv"), "-m", model, *schema, *fast, *options,
                                  "-o", str(tmp_path / "out")])
     assert result.exit_code == 2, result.output
