@@ -21,6 +21,7 @@ import resource
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -42,7 +43,7 @@ def main() -> None:
     from snsynth.transform import BinTransformer, LabelTransformer
 
     train = pd.read_parquet(args.train)
-    public = json.loads(open(args.schema, encoding="utf-8").read())
+    public = json.loads(Path(args.schema).read_text(encoding="utf-8"))
     constraints = {name: LabelTransformer(nullable=True) for name in public["categorical"]}
     for name, (low, high, _integer) in public["continuous"].items():
         constraints[name] = BinTransformer(bins=args.bins, lower=low, upper=high,
