@@ -116,8 +116,9 @@ def main() -> None:
         for seed in [int(s) for s in args.seeds.split(",")]:
             synthetic, timing = fit(args.model, train, schema, epsilon, seed, extra)
             synthetic = synthetic[list(train.columns)]
+            tstr = utility(train, synthetic, schema, holdout=holdout, rng=np.random.default_rng(SEED))
             row = {"table": args.table, "model": args.model, "epsilon": epsilon, "seed": seed, **timing,
-                   "tstr": utility(train, synthetic, schema, holdout=holdout, rng=np.random.default_rng(SEED)).value,
+                   "tstr": tstr.value, "trtr": tstr.baseline,
                    "detection_auc": detection_auc(holdout, synthetic, schema, rng=np.random.default_rng(SEED)).value,
                    "column_shapes": column_shapes(holdout, synthetic, schema),
                    "copy_rate": exact_copy_rate(train, synthetic, schema).value}
@@ -127,7 +128,7 @@ def main() -> None:
         some = [r for r in rows if r["epsilon"] == epsilon]
         tstr = [r["tstr"] for r in some]
         print(f"{args.table} {args.model} epsilon={epsilon:g}: TSTR {'AUC' if classification else 'R2'} median "
-              f"{statistics.median(tstr):.3f} (range {min(tstr):.3f}-{max(tstr):.3f}), "
+              f"{statistics.median(tstr):.3f} (range {min(tstr):.3f}-{max(tstr):.3f}; real {some[0]['trtr']:.3f}), "
               f"detection median {statistics.median(r['detection_auc'] for r in some):.3f}, column shapes median "
               f"{statistics.median(r['column_shapes'] for r in some):.3f}, copies max {max(r['copy_rate'] for r in some):.4f}, "
               f"fit {min(r['fit_s'] for r in some):.0f}-{max(r['fit_s'] for r in some):.0f} s, "

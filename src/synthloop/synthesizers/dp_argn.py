@@ -34,7 +34,7 @@ import torch
 from pydantic import BaseModel
 from torch import nn
 
-from synthloop.errors import PrivacyError, require
+from synthloop.errors import require
 from synthloop.nn.dp import MECHANISM, DPSGDPlan, noisy_step
 from synthloop.nn.runtime import run_threads, torch_generator, torch_threads
 from synthloop.privacy.accounting import Ledger
@@ -43,7 +43,7 @@ from synthloop.synthesizers.argn import _ARGN, TabularARGN
 from synthloop.synthesizers.marginals import FineDomain, fine_domain, record_domains
 from synthloop.synthesizers.neural import load_weights
 from synthloop.synthesizers.params import POSITIVE, POSITIVE_INT, SEED, WIDTH, Device, Interval
-from synthloop.synthesizers.private import LedgerMeta, PrivateFit
+from synthloop.synthesizers.private import LedgerMeta, PrivateFit, check_ledger
 from synthloop.synthesizers.seeds import SeedTree
 
 
@@ -211,10 +211,7 @@ class DPARGN(PrivateFit, TabularARGN):
         self.tokens_ = self._public_tokens()                 # the shapes the schema and parameters fix
         for key, value in self._network().state_dict().items():
             check.take(f"net/argn/{key}", "f", tuple(value.shape))
-        try:
-            Ledger.from_dict(meta["ledger"])
-        except PrivacyError as exc:
-            check.require(False, str(exc))
+        check_ledger(check, meta)
 
     def from_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self.tokens_ = self._public_tokens()

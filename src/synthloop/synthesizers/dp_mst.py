@@ -29,7 +29,6 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
-from synthloop.errors import PrivacyError
 from synthloop.privacy.accounting import Ledger
 from synthloop.privacy.mechanisms import exponential, gaussian, gaussian_sigma
 from synthloop.synthesizers._stored import STRICT, ArrayCheck, check_names
@@ -49,7 +48,7 @@ from synthloop.synthesizers.marginals import (
     within_probs,
 )
 from synthloop.synthesizers.params import NON_NEGATIVE, POSITIVE, SEED, Interval
-from synthloop.synthesizers.private import LedgerMeta, PrivateFit
+from synthloop.synthesizers.private import LedgerMeta, PrivateFit, check_ledger
 from synthloop.synthesizers.seeds import SeedTree
 
 
@@ -236,10 +235,7 @@ class DPMST(PrivateFit, Synthesizer):
             else:
                 check.require(parent in sizes, f"column {name!r} has an unknown parent {parent!r}")
                 check.take(f"{i}/conditional", "f", (sizes.get(parent), sizes[name]))
-        try:
-            Ledger.from_dict(meta["ledger"])
-        except PrivacyError as exc:
-            check.require(False, str(exc))
+        check_ledger(check, meta)
 
     def from_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self.columns_ = list(meta["columns"])

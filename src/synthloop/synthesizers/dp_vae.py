@@ -38,7 +38,7 @@ from synthloop.schema import Column, Schema
 from synthloop.synthesizers._stored import STRICT, ArrayCheck, check_names
 from synthloop.synthesizers.base import Synthesizer
 from synthloop.synthesizers.params import POSITIVE, POSITIVE_INT, SEED, WIDTH, Interval, Items
-from synthloop.synthesizers.private import LedgerMeta, PrivateFit
+from synthloop.synthesizers.private import LedgerMeta, PrivateFit, check_ledger
 from synthloop.synthesizers.seeds import SeedTree
 
 
@@ -236,10 +236,7 @@ class DPVAE(PrivateFit, Synthesizer):
         shapes = _VAE(sum(s.width for s in _spans(self.schema_)), tuple(self.hidden), self.latent_dim).state_dict()
         for key, value in shapes.items():
             check.take(f"net/{key}", "f", tuple(value.shape))
-        try:
-            Ledger.from_dict(meta["ledger"])
-        except PrivacyError as exc:
-            check.require(False, str(exc))
+        check_ledger(check, meta)
 
     def from_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self.spans_ = _spans(self.schema_)

@@ -8,10 +8,11 @@ from typing import Any, ClassVar, Literal
 import pandas as pd
 from pydantic import BaseModel
 
+from synthloop.errors import PrivacyError
 from synthloop.privacy.accounting import Charge, Ledger, refuse_private_reads
 from synthloop.schema import Schema
 from synthloop.schema.values import InfOption
-from synthloop.synthesizers._stored import STRICT
+from synthloop.synthesizers._stored import STRICT, ArrayCheck
 
 
 class _Entry(BaseModel):
@@ -53,3 +54,11 @@ class PrivateFit:
 
     def schema_record(self, ledger: Ledger) -> Callable[[str], Charge]:
         return ledger.public if getattr(self, "_schema_given", True) else ledger.outside
+
+
+def check_ledger(check: ArrayCheck, meta: dict[str, Any]) -> None:
+    """A stored ledger that overspends or does not match its own budget is one more problem of the file."""
+    try:
+        Ledger.from_dict(meta["ledger"])
+    except PrivacyError as exc:
+        check.require(False, str(exc))
