@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -100,3 +101,19 @@ def test_bad_dp_input_exits_2_and_writes_nothing(files, tmp_path, model, options
     assert result.exit_code == 2, result.output
     assert message in result.output.replace("\n", " ") and "Traceback" not in result.output
     assert not (tmp_path / "out").exists() and not (tmp_path / "out.privacy").exists()
+
+
+def test_dp_argn_from_the_cli_fit_show_and_conditioned_sample(files, tmp_path):
+    pytest.importorskip("opacus")
+    fitted = runner.invoke(app, ["fit", str(files / "adult.csv"), "-m", "dp_argn", "--schema", str(files / "schema.json"),
+                                 "-p", "epochs=1", "-p", "hidden=4", "-p", "batch_size=100", "-p", "seed=0",
+                                 "-o", str(tmp_path / "m")])
+    assert fitted.exit_code == 0, fitted.output
+    assert "dp-sgd" in fitted.output and "public schema" in fitted.output and "row count" in fitted.output
+    shown = runner.invoke(app, ["models", "show", str(tmp_path / "m")])
+    assert shown.exit_code == 0, shown.output
+    assert "noise_multiplier=" in shown.output and "steps=" in shown.output and "of 1 at delta = 1e-05" in shown.output
+    sampled = runner.invoke(app, ["sample", str(tmp_path / "m"), "-n", "40", "--where", "sex=Female",
+                                  "-o", str(tmp_path / "women.csv")])
+    assert sampled.exit_code == 0, sampled.output
+    assert (pd.read_csv(tmp_path / "women.csv")["sex"] == "Female").all()
