@@ -113,3 +113,4 @@ def test_dp_argn_seeds_reproduce_save_load_and_conditions(adult, fitted, tmp_pat
     assert fitted.sample(200, seed=0)["age"].between(schema["age"].low, schema["age"].high).all()
     with pytest.raises(PrivacyError, match="public schema"):
         synthesizers.get("dp_argn", **FAST).fit(data)
+    assert type(fitted).search_space(None) == {}                # argn's space would tune on the private rows

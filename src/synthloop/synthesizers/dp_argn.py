@@ -148,6 +148,11 @@ class DPARGN(PrivateFit, TabularARGN):
         self.progress = progress
         self.threads = threads
 
+    @classmethod
+    def search_space(cls, trial: Any) -> dict[str, object]:
+        """Nothing to search: choosing parameters by their score on the private data is a read outside the budget."""
+        return {}
+
     # ------------------------------------------------------------------ fit
     def _public_tokens(self) -> PublicTokens:
         kinds = self.schema_.model_kinds()
