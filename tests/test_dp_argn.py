@@ -114,3 +114,17 @@ def test_dp_argn_seeds_reproduce_save_load_and_conditions(adult, fitted, tmp_pat
     with pytest.raises(PrivacyError, match="public schema"):
         synthesizers.get("dp_argn", **FAST).fit(data)
     assert type(fitted).search_space(None) == {}                # argn's space would tune on the private rows
+
+
+@pytest.mark.slow
+def test_canary_audit_of_dp_argn_stays_below_the_claim(adult):
+    """The empirical audit runs on a DP-SGD model too (2 × 8 fits of a tiny dp_argn, about 20-40 s)."""
+    from synthloop.privacy.audit import canary_audit
+
+    data, schema = adult
+    columns = ["age", "sex", "relationship", "hours_per_week", "income"]
+    small = sl.Schema(tuple(schema[c] for c in columns))
+    result = canary_audit(synthesizers.get("dp_argn", epsilon=0.5, **FAST), data[columns], small, n_fits=8,
+                          n_samples=1000)
+    assert result.consistent, result.summary()
+    assert result.column == "sex" and result.empirical_epsilon <= 0.5
