@@ -84,6 +84,7 @@ def test_models_show_refuses_a_missing_folder_and_a_tampered_ledger(files, tmp_p
     (["--schema-file", "learned.json"], "FixedCombinations learn their allowed values"),
     (["--no-schema"], "public schema"),
     (["--keep-privacy-reference"], "keeps no training row"),
+    (["--adapt-to", "ADULT"], "repeats target rows"),                 # one person could count several times
 ])
 @pytest.mark.parametrize("model", ["dp_mst", "dp_vae", "dp_argn"])
 def test_bad_dp_input_exits_2_and_writes_nothing(files, tmp_path, model, options, message):
@@ -94,6 +95,7 @@ def test_bad_dp_input_exits_2_and_writes_nothing(files, tmp_path, model, options
         schema, options = ["--schema", str(files / options[1])], []
     elif options[0] == "--no-schema":
         schema, options = [], []
+    options = [str(files / "adult.csv") if o == "ADULT" else o for o in options]
     fast = {"dp_mst": FAST, "dp_vae": ["-p", "epochs=1", "-p", "hidden=[8]", "-p", "latent_dim=2"],
             "dp_argn": ["-p", "epochs=1", "-p", "hidden=4", "-p", "progress=false"]}[model]
     result = runner.invoke(app, ["fit", str(files / "adult.csv"), "-m", model, *schema, *fast, *options,

@@ -15,6 +15,7 @@ spinner); each function returns a small frozen result holding what a front end s
 from __future__ import annotations
 
 import contextlib
+import functools
 import shutil
 import time
 import warnings
@@ -62,6 +63,7 @@ class FitResult:
     privacy_notes: tuple[str, ...]
     ledger_summary: str | None = None      # a DP model's budget and spending (synthloop audit prints the ledger)
     ledger: Ledger | None = None           # the DP model's whole ledger (None: not differentially private)
+    adapted_to: str | None = None          # the target's id when the fit was adapted to target rows (--adapt-to)
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ def fit_table(data: str | Path | pd.DataFrame, model: str, out: str | Path, *,
               params_as_text: bool = False, lineage: str | Path | None = None, strict: bool = False,
               keep_privacy_reference: bool = False, privacy_reference: str | Path | None = None,
               no_privacy_reference: bool = False, inf: str = "error", force: bool = False,
+              adapt_to: str | Path | pd.DataFrame | None = None, target_share: float | None = None,
               display: Display | None = None,
               checkpoint: Callable[[Synthesizer, Path], Path | None] = default_checkpoint) -> FitResult:
     """Fit synthesizer ``model`` on ``data`` and save it to the folder ``out``; what ``synthloop fit`` does.
@@ -128,6 +131,11 @@ def fit_table(data: str | Path | pd.DataFrame, model: str, out: str | Path, *,
         (default ``OUT.privacy`` beside ``out``), or nowhere.
     force
         Replace ``out`` (and the reference folder) when it already holds one; anything else is never replaced.
+    adapt_to, target_share
+        Target rows (a table or its file) to adapt the generator to: it is fitted on ``data`` plus these rows
+        repeated to ``target_share`` of the training table (:func:`synthloop.align.adapt`; the privacy reference
+        holds each row once). With ``lineage``, the repeated table is recorded with ``data`` and the target as
+        parents, and the model is linked to it.
     display
         Entered as ``display(message)`` around fitting and saving (a spinner, a log line).
     checkpoint
@@ -160,13 +168,30 @@ def fit_table(data: str | Path | pd.DataFrame, model: str, out: str | Path, *,
     table_schema = _schema(schema)
     source = None if isinstance(data, pd.DataFrame) else Path(data)
     real = data if source is None else read_table(source)
+    adaptation = _adaptation(real, adapt_to, target_share, synthesizer)
     store = LineageStore(lineage) if lineage is not None else None
-    training = guard_fit(store, real, synthesizer=model, params=synthesizer.hyperparameters(), source=source,
+    if adaptation is not None and store is not None:
+        from synthloop.align.adapt import record_adaptation
+
+        target_rows, rows, share, repeats = adaptation
+        record_adaptation(store, real, target_rows, rows, target_share=share, repeats=repeats, source_path=source,
+                          target_path=None if isinstance(adapt_to, pd.DataFrame) else adapt_to)
+    fitted_on = real if adaptation is None else adaptation[1]
+    training = guard_fit(store, fitted_on, synthesizer=model, params=synthesizer.hyperparameters(), source=source,
                          strict=strict)
     name = "the table" if source is None else source.name
     start = time.perf_counter()
-    with (display or _quiet)(f"Fitting {model} on {len(real):,} rows × {real.shape[1]} columns of {name}"):
-        synthesizer.fit(real, table_schema, inf=inf)
+    doing = f"Fitting {model} on {len(real):,} rows × {real.shape[1]} columns of {name}"
+    if adaptation is not None:
+        doing += f", adapted to {len(adaptation[0]):,} target rows ({adaptation[2]:.0%} of the training rows)"
+    with (display or _quiet)(doing):
+        if adaptation is None:
+            synthesizer.fit(real, table_schema, inf=inf)
+        else:
+            from synthloop.align.adapt import fit_adapted
+
+            fit_adapted(synthesizer, real, adaptation[0], target_share=adaptation[2], schema=table_schema,
+                        seed=_adapt_seed(synthesizer), inf=inf)
         synthesizer.save(out, keep_privacy_reference=keep_privacy_reference, overwrite=force)
         kept_apart = apart is not None and synthesizer.keeps_training_rows
         if kept_apart:
@@ -193,7 +218,44 @@ def fit_table(data: str | Path | pd.DataFrame, model: str, out: str | Path, *,
                      privacy_reference=apart if kept_apart else None,
                      privacy_reference_inside=keep_privacy_reference and synthesizer.keeps_training_rows,
                      schema_notes=tuple(schema_notes(synthesizer.schema_)), privacy_notes=tuple(privacy_notes),
-                     ledger_summary=None if ledger is None else ledger.summary(), ledger=ledger)
+                     ledger_summary=None if ledger is None else ledger.summary(), ledger=ledger,
+                     adapted_to=None if adaptation is None else _fingerprint(adaptation[0]))
+
+
+def _adaptation(real: pd.DataFrame, adapt_to: str | Path | pd.DataFrame | None, target_share: float | None,
+                synthesizer: Synthesizer) -> tuple[pd.DataFrame, pd.DataFrame, float, int] | None:
+    """(target rows, adapted training rows, share, repeats), checked before any work; None without a target."""
+    import pandas as pd
+
+    if adapt_to is None:
+        if target_share is not None:
+            raise ConfigError("--target-share needs --adapt-to TARGET (the rows to adapt the generator to).")
+        return None
+    from synthloop.align.adapt import DEFAULT_TARGET_SHARE, adapted_rows
+    from synthloop.io import read_table
+    from synthloop.synthesizers.private import PrivateFit
+
+    if isinstance(synthesizer, PrivateFit):
+        raise PrivacyError(f"{synthesizer.name} is differentially private per training row; --adapt-to repeats "
+                           "target rows in the training set, so one person could count several times and the "
+                           "guarantee would not hold. Fit the DP model on the rows as they are (condition its "
+                           "samples instead: post-processing).")
+
+    target = adapt_to if isinstance(adapt_to, pd.DataFrame) else read_table(adapt_to)
+    share = DEFAULT_TARGET_SHARE if target_share is None else target_share
+    rows, repeats = adapted_rows(real, target, target_share=share, seed=_adapt_seed(synthesizer))
+    return target, rows, share, repeats
+
+
+def _adapt_seed(synthesizer: Synthesizer) -> int:
+    seed = synthesizer.get_params().get("seed")
+    return 0 if seed is None else int(seed)
+
+
+def _fingerprint(frame: pd.DataFrame) -> str:
+    from synthloop.lineage import fingerprint
+
+    return fingerprint(frame)
 
 
 def sample_table(model_dir: str | Path, n_rows: int | None, out: str | Path, *, conditions: ConditionsLike = None,
@@ -201,7 +263,7 @@ def sample_table(model_dir: str | Path, n_rows: int | None, out: str | Path, *, 
                  lineage: str | Path | None = None, keep_formulas: bool = False,
                  seed_data: pd.DataFrame | str | Path | None = None,
                  align_to: pd.DataFrame | str | Path | None = None, refine: pd.DataFrame | str | Path | None = None,
-                 display: Display | None = None) -> SampleResult:
+                 display: Display | None = None, align_shift: str | list[str] | None = None) -> SampleResult:
     """Draw ``n_rows`` rows from the saved model ``model_dir`` and write them atomically to ``out``;
     or, with ``seed_data`` (a table or its file) instead of ``n_rows``, fill in its missing cells
     (``model.impute``: one output row per seed row, exact on the given cells).
@@ -214,6 +276,8 @@ def sample_table(model_dir: str | Path, n_rows: int | None, out: str | Path, *, 
 
     ``align_to`` (target rows) and ``refine`` (real rows, usually the training data) add the row steps of
     :mod:`synthloop.align` before the privacy step; what they learned is recorded in the provenance.
+    ``align_shift`` (``"auto"`` or column names) takes those shifted columns from the ``align_to`` rows as
+    conditions and aligns the rest (:func:`synthloop.align.conditional_align`).
     """
     from synthloop.io import read_table, write_table
     from synthloop.io.tables import check_table_path
@@ -226,6 +290,9 @@ def sample_table(model_dir: str | Path, n_rows: int | None, out: str | Path, *, 
         raise ConfigError("Give exactly one of --n-rows N (generate N rows) and --seed-data FILE (fill in its missing cells).")
     if seed_data is not None and (align_to is not None or refine is not None):
         raise ConfigError("--seed-data does not combine with --align-to or --refine (imputed rows are the caller's).")
+    if align_shift is not None and (align_to is None or conditions):
+        raise ConfigError("--align-shift needs --align-to TARGET, and does not combine with --where (the shifted "
+                          "columns' values come from TARGET).")
     if seed_data is not None and conditions:
         raise ConfigError("--where and --seed-data do not combine: put the conditions into the seed table's columns.")
     partial = None if seed_data is None else (
@@ -239,7 +306,9 @@ def sample_table(model_dir: str | Path, n_rows: int | None, out: str | Path, *, 
         # regeneration and conditions make more than the rows asked for.
         synthesizer.set_params(progress=False)
     start = time.perf_counter()
-    steps, step_notes = _align_steps(synthesizer, align_to, refine, seed)
+    steps, step_notes, shifted = _align_steps(synthesizer, align_to, refine, seed, align_shift)
+    if shifted is not None:
+        conditions = shifted(n_rows)
     doing = f"Sampling {n_rows:,} rows" if partial is None else f"Imputing {len(partial):,} rows"
     with (display or _quiet)(f"{doing} from {synthesizer.name}"), warnings.catch_warnings():
         warnings.simplefilter("ignore", SynthloopWarning)        # the privacy note is returned in notes
@@ -262,29 +331,47 @@ def sample_table(model_dir: str | Path, n_rows: int | None, out: str | Path, *, 
 
 
 def _align_steps(synthesizer: Synthesizer, align_to: pd.DataFrame | str | Path | None,
-                 refine: pd.DataFrame | str | Path | None, seed: int | None) -> tuple[list[Any], dict[str, Any]]:
-    """The alignment and refinement row steps, and what to record about them (target ids, detector AUCs)."""
+                 refine: pd.DataFrame | str | Path | None, seed: int | None, align_shift: str | list[str] | None = None
+                 ) -> tuple[list[Any], dict[str, Any], Callable[[int], pd.DataFrame | None] | None]:
+    """The alignment and refinement row steps, what to record about them (target ids, detector AUCs), and with
+    ``align_shift`` the conditions of ``n`` rows (the shifted columns' values from target rows)."""
     if align_to is None and refine is None:
-        return [], {}
-    from synthloop.align import align_step, refine_step
+        return [], {}, None
+    import numpy as np
+
+    from synthloop.align import align_step, conditional_align, refine_step
     from synthloop.io import read_table
     from synthloop.lineage import fingerprint
 
-    steps, notes = [], {}
+    steps, notes, shifted = [], {}, None
+    seed = 0 if seed is None else seed
     for key, source, build in (("align_to", align_to, align_step), ("refine", refine, refine_step)):
         if source is None:
             continue
         rows = read_table(source) if isinstance(source, (str, Path)) else source
-        step = build(synthesizer, rows, seed=0 if seed is None else seed)
+        if key == "align_to" and align_shift is not None:
+            aligned = conditional_align(synthesizer, rows, seed=seed,
+                                        columns=None if align_shift == "auto" else list(align_shift))
+            steps.append(aligned.step)
+            notes[key] = {"reference_id": fingerprint(rows), **aligned.to_dict()}
+            rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+            shifted = functools.partial(aligned.conditions, rng=rng)
+            continue
+        step = build(synthesizer, rows, seed=seed)
         steps.append(step)
         notes[key] = {"reference_id": fingerprint(rows), **step.report.to_dict()}
-    return steps, notes
+    return steps, notes, shifted
 
 
 def _step_lines(step_notes: Mapping[str, Any]) -> list[str]:
-    return [f"{report['kind']}: a detector told the model's rows from the {report['reference_rows']:,} reference rows "
-            f"with AUC {report['detection_auc']:.3f}; rows were kept with probability ratio/{report['cap']:.3g} "
-            f"(about {report['acceptance']:.0%} of draws; effective sample size {report['ess_share']:.0%})."
+    def took(report: Mapping[str, Any]) -> str:
+        shifted = report.get("shifted_columns")
+        return f"took {', '.join(shifted)} from the target rows, then " if shifted else ""
+
+    return [f"{report['kind']}: {took(report)}a detector told the model's rows from the {report['reference_rows']:,} "
+            f"reference rows with AUC {report['detection_auc']:.3f}; rows were kept with probability "
+            f"ratio/{report['cap']:.3g} (about {report['acceptance']:.0%} of draws; effective sample size "
+            f"{report['ess_share']:.0%}; {report['coverage']:.0%} of the reference's mass under the cap)."
             for report in step_notes.values()]
 
 

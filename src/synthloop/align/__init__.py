@@ -6,6 +6,8 @@
 - :func:`align_step` / :func:`refine_step`: the same ratio as a row step of any model's sampling
   (``model.sample(n, steps=[...])``), before the privacy step: discriminator rejection sampling toward a
   target sample, or toward the real training rows.
+- :func:`conditional_align`: condition the model on the target's values of its shifted column(s), and a
+  ratio step for what remains (when the target lies mostly outside the model's mass).
 - :func:`adapt`: refit a generator with a small target sample up-weighted.
 - :func:`align_files`: the ``synthloop align`` command as one call (files in, aligned file and provenance out).
 
@@ -13,10 +15,12 @@ See ``docs/align.md``.
 """
 
 from synthloop.align.adapt import adapt
+from synthloop.align.conditional import ConditionalAlignment, conditional_align
 from synthloop.align.files import AlignFilesResult, align_files
 from synthloop.align.measure import Discrepancy, discrepancy
 from synthloop.align.steps import RatioStep, StepReport, align_step, refine_step
 from synthloop.align.table import METHODS, AlignResult, align_table
 
-__all__ = ["METHODS", "AlignFilesResult", "AlignResult", "Discrepancy", "RatioStep", "StepReport", "adapt",
-           "align_files", "align_step", "align_table", "discrepancy", "refine_step"]
+__all__ = ["METHODS", "AlignFilesResult", "AlignResult", "ConditionalAlignment", "Discrepancy", "RatioStep",
+           "StepReport", "adapt", "align_files", "align_step", "align_table", "conditional_align", "discrepancy",
+           "refine_step"]

@@ -33,11 +33,14 @@ from synthloop.metrics.models import Family
 from synthloop.synthesizers.sampling import Candidates
 
 if TYPE_CHECKING:
+    from synthloop.schema import Schema
     from synthloop.synthesizers.base import Synthesizer
 
 #: Rows the model draws to train the step's classifier, at least (more for a large reference, see ratio.IMBALANCE).
 DEFAULT_FIT_ROWS = 10_000
 CAP_QUANTILE = 0.99
+#: Below this share of the reference's mass kept under the cap, the step refuses (its rows would follow the model).
+MIN_COVERAGE = 0.5
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class StepReport:
     cap: float
     acceptance: float            # expected share of drawn rows kept
     ess_share: float             # effective sample size of the capped ratios, as a share
+    coverage: float = 1.0        # share of the reference's mass the cap keeps: E[min(r, cap)] / E[r]
 
     def to_dict(self) -> dict[str, object]:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
@@ -94,6 +98,21 @@ def refine_step(model: Synthesizer, real: pd.DataFrame, *, max_ratio: float = 20
 
 def _ratio_step(kind: str, model: Synthesizer, reference: pd.DataFrame, *, max_ratio: float, min_ess: float, family: Family,
                 n_fit: int, seed: int, reachable: bool) -> RatioStep:
+    schema, reference, kinds = check_reference(kind, model, reference)
+    sub = replace(schema, columns=tuple(c for c in schema.columns if c.name in kinds), target=None, constraints=())
+    fit_seed, step_seed = np.random.SeedSequence(seed).spawn(2)
+    fit_rng = np.random.default_rng(fit_seed)
+    # The classifier trains on at most IMBALANCE × the reference rows (and MAX_ROWS_PER_SIDE): draw no more.
+    n_draw = max(n_fit, min(IMBALANCE * len(reference), MAX_ROWS_PER_SIDE))
+    drawn = model.sample(n_draw, seed=int(fit_rng.integers(2**31 - 1)), privacy="off")
+    return build_ratio_step(kind, sub, sub.to_model_frame(reference).reset_index(drop=True),
+                            sub.to_model_frame(drawn).reset_index(drop=True), kinds, max_ratio=max_ratio,
+                            min_ess=min_ess, family=family, reachable=reachable, fit_rng=fit_rng,
+                            step_rng=np.random.default_rng(step_seed))
+
+
+def check_reference(kind: str, model: Synthesizer, reference: pd.DataFrame) -> tuple[Schema, pd.DataFrame, dict[str, str]]:
+    """The model's schema, the reference with string column names, and the learned columns they share."""
     schema = getattr(model, "schema_", None)
     if schema is None:
         raise AlignmentError(f"The {kind} step needs a fitted synthesizer.")
@@ -111,23 +130,33 @@ def _ratio_step(kind: str, model: Synthesizer, reference: pd.DataFrame, *, max_r
     kinds = sub.model_kinds()
     if not kinds:
         raise AlignmentError(f"The {kind} reference shares no learned column with the model.")
-    fit_seed, step_seed = np.random.SeedSequence(seed).spawn(2)
-    fit_rng = np.random.default_rng(fit_seed)
-    # The classifier trains on at most IMBALANCE × the reference rows (and MAX_ROWS_PER_SIDE): draw no more.
-    n_draw = max(n_fit, min(IMBALANCE * len(reference), MAX_ROWS_PER_SIDE))
-    drawn = model.sample(n_draw, seed=int(fit_rng.integers(2**31 - 1)), privacy="off")
-    drawn_view = sub.to_model_frame(drawn).reset_index(drop=True)
-    reference_view = sub.to_model_frame(reference).reset_index(drop=True)
+    return schema, reference, kinds
+
+
+def build_ratio_step(kind: str, sub: Schema, reference_view: pd.DataFrame, drawn_view: pd.DataFrame,
+                     kinds: dict[str, str], *, max_ratio: float, min_ess: float, family: Family, reachable: bool,
+                     fit_rng: np.random.Generator, step_rng: np.random.Generator) -> RatioStep:
+    """Cross-fit the ratio of ``reference_view`` over the model's ``drawn_view`` rows, choose the cap, check it."""
     if reachable:
         check_reachable(drawn_view, reference_view, kinds, numeric=True)
     fit = fit_ratio(reference_view, drawn_view, kinds, rng=fit_rng, family=family, max_ratio=max_ratio)
     cap = float(min(max_ratio, max(np.quantile(fit.synthetic_ratio, CAP_QUANTILE), 1e-6)))
     capped = np.minimum(fit.synthetic_ratio, cap)
     ess = effective_sample_size(capped)
+    # The cap is a row quantile: when the reference sits on fewer than 1 % of the model's rows, it cuts the
+    # ratios everywhere the reference is and the capped ratios look uniform (a high ESS that aligns nothing).
+    coverage = float(capped.sum() / max(fit.synthetic_ratio.sum(), 1e-12))
+    if coverage < MIN_COVERAGE:
+        raise AlignmentError(
+            f"The {kind} ratios collapse onto a few rows: the reference sits where the model puts under 1 % of its "
+            f"rows, so a step could keep only {coverage:.0%} of the reference's mass (at least {MIN_COVERAGE:.0%} "
+            f"needed; detection AUC {fit.auc:.3f}). Adapt the model to the reference rows (synthloop.align.adapt, "
+            "synthloop fit --adapt-to) and align its samples instead. Nothing was sampled.")
     if ess < MIN_ESS_ROWS or ess < min_ess * len(capped):
         raise AlignmentError(
             f"The {kind} ratios collapse: effective sample size {ess:.0f} of {len(capped):,} drawn rows "
             f"({ess / len(capped):.1%}, at least {min_ess:.0%} needed; detection AUC {fit.auc:.3f}). The reference is "
             "far from what this model produces: adapt the model to it (synthloop.align.adapt), or lower min_ess.")
-    report = StepReport(kind, len(reference), len(drawn), fit.auc, cap, float(capped.mean() / cap), ess / len(capped))
-    return RatioStep(fit.model, tuple(kinds), cap, report, np.random.default_rng(step_seed))
+    report = StepReport(kind, len(reference_view), len(drawn_view), fit.auc, cap, float(capped.mean() / cap),
+                        ess / len(capped), coverage)
+    return RatioStep(fit.model, tuple(kinds), cap, report, step_rng)

@@ -40,6 +40,13 @@ def fit(
     inf: Annotated[str, typer.Option("--inf", metavar="error|missing", help=INF_HELP)] = "error",
     force: Annotated[bool, typer.Option("--force", help="Replace OUT when it already holds a synthloop model "
                                                         "(a folder holding anything else is never replaced).")] = False,
+    adapt_to: Annotated[Path | None, typer.Option(
+        "--adapt-to", metavar="TARGET", help="Adapt the generator to these target rows (every column of DATA; a few "
+                                             "hundred are enough): fit on DATA plus TARGET repeated to --target-share "
+                                             "of the training rows (synthloop.align.adapt).")] = None,
+    target_share: Annotated[float | None, typer.Option(
+        "--target-share", metavar="SHARE",
+        help="TARGET's share of the training rows with --adapt-to, between 0 and 1 (default 0.5).")] = None,
 ) -> None:
     """Fit a synthesizer to DATA and save it to OUT (config.json + schema.json + weights.safetensors)."""
     from synthloop.workflows import fit_table
@@ -48,9 +55,14 @@ def fit(
     done = fit_table(data, model, out, schema=schema, params=dict(split_pair(pair, "--param") for pair in param or []),
                      params_as_text=True, lineage=lineage, strict=strict, keep_privacy_reference=keep_privacy_reference,
                      privacy_reference=privacy_reference, no_privacy_reference=no_privacy_reference, inf=inf,
-                     force=force, display=lambda message: working(message, live=False), checkpoint=default_checkpoint)
+                     force=force, adapt_to=adapt_to, target_share=target_share,
+                     display=lambda message: working(message, live=False), checkpoint=default_checkpoint)
     console.print(f"Fitted [bold]{model}[/bold] on {done.n_rows:,} rows in {done.seconds:.1f} s; "
                   f"saved to {escape(str(out))} ({human_size(done.size_bytes)}).")
+    if done.adapted_to is not None:
+        console.print(f"Adapted to the rows of {escape(str(adapt_to))} ({done.adapted_to}); align its samples to them "
+                      f"too with: synthloop sample {escape(str(out))} --align-to {escape(str(adapt_to))}",
+                      highlight=False, soft_wrap=True)
     for note in done.schema_notes:
         console.print(f"[yellow]Note:[/yellow] {escape(note)}")
     if done.lineage is not None:

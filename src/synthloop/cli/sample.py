@@ -41,6 +41,10 @@ def sample(
     align_to: Annotated[Path | None, typer.Option(
         "--align-to", metavar="TARGET", help="Rows of a target distribution: keep drawn rows in proportion to a "
                                              "classifier's density ratio target/model (before the privacy step).")] = None,
+    align_shift: Annotated[str | None, typer.Option(
+        "--align-shift", metavar="auto|COLUMN[,COLUMN]", help="With --align-to: take these shifted column(s) from "
+        "TARGET rows (condition on them; auto = the most shifted one) and align the rest with the ratio step "
+        "(synthloop.align.conditional_align).")] = None,
     refine: Annotated[Path | None, typer.Option(
         "--refine", metavar="REAL", help="Real rows (usually the training data): reject drawn rows where a detector "
                                          "tells them from these (discriminator rejection sampling).")] = None,
@@ -57,7 +61,8 @@ def sample(
     from synthloop.synthesizers.conditions import describe, split_conditions
     from synthloop.workflows import sample_table
 
-    if out.suffix == "" and n_rows is not None and not where and seed_data is None:
+    if out.suffix == "" and n_rows is not None and not where and seed_data is None and align_to is None \
+            and refine is None:
         from synthloop.cli.partitions import sample_folder
 
         sample_folder(model_dir, n_rows, out, seed=seed or 0, backend=backend, jobs=jobs, partition_rows=partition_rows,
@@ -67,7 +72,9 @@ def sample(
     conditions = parse_conditions(where or [])
     done = sample_table(model_dir, n_rows, out, conditions=conditions, seed=seed, privacy=privacy,
                         privacy_reference=privacy_reference, lineage=lineage, keep_formulas=keep_formulas,
-                        seed_data=seed_data, align_to=align_to, refine=refine, display=working)
+                        seed_data=seed_data, align_to=align_to, refine=refine, display=working,
+                        align_shift=None if align_shift is None else
+                        "auto" if align_shift.strip() == "auto" else [c.strip() for c in align_shift.split(",") if c.strip()])
     shown = f" where {describe(*split_conditions(conditions))}" if conditions else ""
     console.print(f"Wrote {done.n_rows:,} rows{escape(shown)} to {escape(str(out))} ({human_size(done.size_bytes)}) "
                   f"in {done.seconds:.1f} s.")
