@@ -236,7 +236,7 @@ def test_canary_audit_catches_a_model_that_leaks_more_than_it_claims(small):
 # ---------------------------------------------------------------------- DP-SGD (dp_vae)
 def test_dp_sgd_accountant_stops_before_the_budget_is_exceeded():
     pytest.importorskip("opacus")
-    from synthloop.synthesizers.dp_vae import calibrate, rdp_epsilon, steps_within
+    from synthloop.nn.dp import calibrate, rdp_epsilon, steps_within
 
     steps = steps_within(1.0, 0.05, 1e-5, 1.0, 10**6)
     assert rdp_epsilon(1.0, 0.05, steps, 1e-5) <= 1.0 < rdp_epsilon(1.0, 0.05, steps + 1, 1e-5)

@@ -36,6 +36,9 @@ BAD_VALUES = {
                "iters": [-1, 1.5], "trust_inferred_schema": ["yes"]},
     "dp_vae": {"epsilon": [0, math.nan], "delta": [1.0], "max_grad_norm": [0, -1.0], "hidden": [[], [0]], "epochs": [0],
                "batch_size": [0], "lr": [0, math.inf]},
+    "dp_argn": {"epsilon": [0, -1.0, math.nan], "delta": [1.0, 0], "max_grad_norm": [0], "hidden": [0, 2.5],
+                "embedding": [0], "fine_bins": [1], "split_above": [1], "epochs": [0, -1], "batch_size": [0],
+                "lr": [0], "threads": [0]},
 }
 CASES = [(model, param, value) for model, params in BAD_VALUES.items() for param, values in params.items()
          for value in values]

@@ -36,12 +36,15 @@ TINY = {
     "argn": {"epochs": 1, "batch_size": 50, "hidden": 4, "embedding": 4, "progress": False},
     "dp_mst": {"iters": 0, "max_bins": 8, "fine_bins": 64, "trust_inferred_schema": True},
     "dp_vae": {"epochs": 1, "batch_size": 50, "hidden": (8,), "latent_dim": 4, "trust_inferred_schema": True},
+    "dp_argn": {"epochs": 1, "batch_size": 50, "hidden": 4, "embedding": 4, "progress": False,
+                "trust_inferred_schema": True},
 }
 NAMES = sl.synthesizers.available()
 # An array each model has whose shape the config and schema fix, to damage.
 _FLOAT_ARRAY = {"independent": "1/probs", "gaussian_copula": "correlation", "cart": "tree/0/threshold",
                 "ctgan": "cond/frequency", "tvae": "cond/frequency", "tabddpm": "cond/frequency",
-                "argn": "tokens/0/values", "dp_mst": "0/within", "dp_vae": "net/decoder.0.weight"}
+                "argn": "tokens/0/values", "dp_mst": "0/within", "dp_vae": "net/decoder.0.weight",
+                "dp_argn": "net/argn/first"}
 PAYLOAD = "(age == age) | (@pd.io.common.os.system('touch {marker}') == 1)"
 
 

@@ -25,11 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from synthloop.errors import ConfigError, DataError, SynthloopWarning
+from synthloop.errors import ConfigError, DataError, PrivacyError, SynthloopWarning
 
 if TYPE_CHECKING:       # imported where used: the CLI imports this module on every command
     import pandas as pd
 
+    from synthloop.privacy.accounting import Ledger
     from synthloop.privacy.filter import SampleInfo
     from synthloop.schema import Schema
     from synthloop.synthesizers.base import ConditionsLike, Synthesizer
@@ -61,6 +62,7 @@ class FitResult:
     schema_notes: tuple[str, ...]
     privacy_notes: tuple[str, ...]
     ledger_summary: str | None = None      # a DP model's budget and spending (synthloop audit prints the ledger)
+    ledger: Ledger | None = None           # the DP model's whole ledger (None: not differentially private)
     adapted_to: str | None = None          # the target's id when the fit was adapted to target rows (--adapt-to)
 
 
@@ -159,6 +161,9 @@ def fit_table(data: str | Path | pd.DataFrame, model: str, out: str | Path, *,
         check_reference_target(apart, overwrite=force)
     check_inf(inf)
     synthesizer = get(model, **check_params(get_class(model), dict(params or {}), text=params_as_text))
+    if keep_privacy_reference and not synthesizer.keeps_training_rows:
+        raise PrivacyError(f"{model} keeps no training row (its samples are post-processing of what it learned), "
+                           "so there is no privacy reference to keep; drop --keep-privacy-reference.")
     checkpoint_dir = checkpoint(synthesizer, out)
     table_schema = _schema(schema)
     source = None if isinstance(data, pd.DataFrame) else Path(data)
@@ -213,7 +218,7 @@ def fit_table(data: str | Path | pd.DataFrame, model: str, out: str | Path, *,
                      privacy_reference=apart if kept_apart else None,
                      privacy_reference_inside=keep_privacy_reference and synthesizer.keeps_training_rows,
                      schema_notes=tuple(schema_notes(synthesizer.schema_)), privacy_notes=tuple(privacy_notes),
-                     ledger_summary=None if ledger is None else ledger.summary(),
+                     ledger_summary=None if ledger is None else ledger.summary(), ledger=ledger,
                      adapted_to=None if adaptation is None else _fingerprint(adaptation[0]))
 
 
@@ -228,6 +233,13 @@ def _adaptation(real: pd.DataFrame, adapt_to: str | Path | pd.DataFrame | None, 
         return None
     from synthloop.align.adapt import DEFAULT_TARGET_SHARE, adapted_rows
     from synthloop.io import read_table
+    from synthloop.synthesizers.private import PrivateFit
+
+    if isinstance(synthesizer, PrivateFit):
+        raise PrivacyError(f"{synthesizer.name} is differentially private per training row; --adapt-to repeats "
+                           "target rows in the training set, so one person could count several times and the "
+                           "guarantee would not hold. Fit the DP model on the rows as they are (condition its "
+                           "samples instead: post-processing).")
 
     target = adapt_to if isinstance(adapt_to, pd.DataFrame) else read_table(adapt_to)
     share = DEFAULT_TARGET_SHARE if target_share is None else target_share

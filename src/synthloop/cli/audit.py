@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from synthloop.cli._common import EXIT_CHECK_FAILED, console, working
+from synthloop.cli._ledger import print_ledger
 
 
 def audit(
@@ -31,14 +31,7 @@ def audit(
     if ledger is None:
         raise PrivacyError(f"'{model_dir}' holds a '{model.name}' model, which is not differentially private: it has "
                            "no privacy ledger (its samples are protected by the parity step instead, see docs/privacy.md).")
-    table = Table(title=escape(f"Privacy ledger of {model_dir} ({model.name})"))
-    for header in ("what", "mechanism", "source", "rho"):
-        table.add_column(header, justify="right" if header == "rho" else "left")
-    for what, mechanism, source, rho in ledger.rows():
-        table.add_row(escape(what), mechanism, source, f"{rho:.3g}" if source == "budget" else "-")
-    console.print(table)
-    style = "green" if ledger.complete else "yellow"
-    console.print(f"[{style}]{escape(ledger.summary())}[/{style}]", soft_wrap=True)
+    print_ledger(ledger, f"Privacy ledger of {model_dir} ({model.name})")
     if data is None:
         return
     from synthloop.io import read_table

@@ -8,11 +8,18 @@ from typing import Annotated, Literal
 import typer
 from rich.table import Table
 
+from synthloop.cli import model_card
 from synthloop.cli._common import console, human_size, working
 
+models_app = typer.Typer(help="The registered synthesizers (list them), or what a saved model holds (models show DIR).")
 
-def models() -> None:
-    """List the registered synthesizers with their parameters and defaults (set them with fit -p KEY=VALUE)."""
+
+@models_app.callback(invoke_without_command=True)
+def models(ctx: typer.Context) -> None:
+    """List the registered synthesizers with their parameters and defaults (set them with fit -p KEY=VALUE);
+    `synthloop models show DIR` describes a saved model."""
+    if ctx.invoked_subcommand is not None:
+        return
     from synthloop.errors import MissingDependency
     from synthloop.synthesizers import REGISTRY
     from synthloop.synthesizers.params import read_signature
@@ -38,6 +45,8 @@ def models() -> None:
         table.add_row(name, summary, params or "—")
     console.print(table)
 
+
+models_app.command("show")(model_card.show)
 
 datasets_app = typer.Typer(help="Bundled real datasets: list them, or export one to a file.")
 

@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 
 from synthloop.cli._common import INF_HELP, console, human_size, split_pair, working
+from synthloop.cli._ledger import print_ledger
 from synthloop.workflows import default_checkpoint
 
 
@@ -69,8 +70,10 @@ def fit(
                       f"{done.training_depth}) in {escape(str(lineage))}; see it with: "
                       f"synthloop lineage show {done.training_id} --lineage {escape(str(lineage))}",
                       highlight=False, soft_wrap=True)
-    if done.ledger_summary:
-        console.print(f"Privacy: {escape(done.ledger_summary)}; the ledger: synthloop audit {escape(str(out))}",
+    if done.ledger is not None:
+        print_ledger(done.ledger, f"Privacy ledger of {out} ({model}); every entry: synthloop models show {out}",
+                     short=True)
+        console.print(f"Privacy: {escape(done.ledger_summary or '')}; the ledger: synthloop audit {escape(str(out))}",
                       soft_wrap=True)
     for note in done.privacy_notes:
         console.print(f"[yellow]Note:[/yellow] {escape(note)}", soft_wrap=True)

@@ -187,6 +187,15 @@ class Ledger:
         """(what, mechanism, source, rho) per entry: what ``synthloop audit`` prints."""
         return [(e.what, e.mechanism, e.source, e.rho) for e in self.entries]
 
+    def grouped(self) -> Sequence[tuple[str, str, int, str, float]]:
+        """(mechanism, source, entries, the first entry's what, total rho) per mechanism and source, in
+        first-seen order: the short ledger ``synthloop fit`` prints."""
+        groups: dict[tuple[str, str], list[Charge]] = {}
+        for entry in self.entries:
+            groups.setdefault((entry.mechanism, entry.source), []).append(entry)
+        return [(mechanism, source, len(entries), entries[0].what, math.fsum(e.rho for e in entries))
+                for (mechanism, source), entries in groups.items()]
+
 
 def _entry(data: Mapping[str, Any]) -> Charge:
     source = data["source"]

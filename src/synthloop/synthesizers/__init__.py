@@ -23,6 +23,7 @@ REGISTRY: Registry[type[Synthesizer]] = Registry("synthesizer", {
     "argn": "synthloop.synthesizers.argn:TabularARGN",
     "dp_mst": "synthloop.synthesizers.dp_mst:DPMST",
     "dp_vae": "synthloop.synthesizers.dp_vae:DPVAE",
+    "dp_argn": "synthloop.synthesizers.dp_argn:DPARGN",
 }, entry_point_group="synthloop.synthesizers")
 
 

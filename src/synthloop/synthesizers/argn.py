@@ -223,11 +223,14 @@ class TabularARGN(TorchSynthesizer):
     def _prepare(self) -> None:
         self.device_ = resolve_device(self.device)
 
-    def _build(self) -> None:
+    def _network(self) -> _ARGN:
         cards = self.tokens_.cardinalities
         embedding_dims = [min(c, max(self.embedding, math.ceil(3 * c ** 0.25))) for c in cards]
         hidden_dims = [self.hidden * max(1, round(math.log(max(c, 2)))) for c in cards]
-        self.net_ = _ARGN(cards, self.tokens_.column_of, embedding_dims, hidden_dims, self.dropout).to(self.device_)
+        return _ARGN(cards, self.tokens_.column_of, embedding_dims, hidden_dims, self.dropout)
+
+    def _build(self) -> None:
+        self.net_ = self._network().to(self.device_)
         self.nets_ = {"argn": self.net_}
         self.optimizers_ = {"adamw": adam(self.net_.parameters(), decoupled=True, lr=self.lr, weight_decay=1e-4)}
 

@@ -23,17 +23,14 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
-from synthloop.errors import PrivacyError
-from synthloop.privacy.accounting import Ledger, refuse_private_reads
+from synthloop.privacy.accounting import Ledger
 from synthloop.privacy.mechanisms import exponential, gaussian, gaussian_sigma
-from synthloop.schema import Schema
-from synthloop.schema.values import InfOption
 from synthloop.synthesizers._stored import STRICT, ArrayCheck, check_names
 from synthloop.synthesizers.base import Synthesizer
 from synthloop.synthesizers.marginals import (
@@ -43,6 +40,7 @@ from synthloop.synthesizers.marginals import (
     estimate_tree,
     fine_domain,
     noisy_tables,
+    record_domains,
     refine,
     sample_tree,
     total_estimate,
@@ -50,24 +48,8 @@ from synthloop.synthesizers.marginals import (
     within_probs,
 )
 from synthloop.synthesizers.params import NON_NEGATIVE, POSITIVE, SEED, Interval
+from synthloop.synthesizers.private import LedgerMeta, PrivateFit, check_ledger
 from synthloop.synthesizers.seeds import SeedTree
-
-
-class _Entry(BaseModel):
-    model_config = STRICT
-    what: str
-    mechanism: str
-    rho: float
-    source: Literal["budget", "public", "outside"]
-    detail: dict[str, float]
-
-
-class _LedgerMeta(BaseModel):
-    model_config = STRICT
-    epsilon: float
-    delta: float
-    rho: float
-    entries: list[_Entry]
 
 
 class MSTMeta(BaseModel):
@@ -75,10 +57,10 @@ class MSTMeta(BaseModel):
     columns: list[str]
     parents: list[str | None]
     order: list[str]
-    ledger: _LedgerMeta
+    ledger: LedgerMeta
 
 
-class DPMST(Synthesizer):
+class DPMST(PrivateFit, Synthesizer):
     """Differentially private MST (McKenna et al. 2021): a tree of noisy 2-way marginals, (epsilon, delta)-DP.
 
     Parameters
@@ -103,8 +85,6 @@ class DPMST(Synthesizer):
     """
 
     name = "dp_mst"
-    keeps_training_rows = False
-    needs_learned_columns = True
     meta_schema = MSTMeta
     param_constraints: ClassVar = {"epsilon": POSITIVE, "delta": Interval(0, 1, closed="neither"),
                                    "max_bins": Interval(2, 1024), "fine_bins": Interval(2, 4096),
@@ -123,21 +103,12 @@ class DPMST(Synthesizer):
         self.seed = seed
 
     # ------------------------------------------------------------------ fit
-    def fit(self, data: pd.DataFrame, schema: Schema | None = None, *, inf: InfOption = "error") -> DPMST:
-        refuse_private_reads("dp_mst", schema, self.trust_inferred_schema)
-        self._schema_given = schema is not None
-        return super().fit(data, schema, inf=inf)
-
     def _fit(self, data: pd.DataFrame, seeds: SeedTree) -> None:
         rng = seeds.generator("model")
         ledger = Ledger(self.epsilon, self.delta, n_rows=len(data))
         names = list(self.schema_.model_kinds())
         fines = {name: fine_domain(self.schema_[name], fine_bins=self.fine_bins) for name in names}
-        record = ledger.public if getattr(self, "_schema_given", True) else ledger.outside
-        for name, fine in fines.items():
-            what = (f"category set of {name} ({len(fine.categories)} labels)" if fine.kind == "categorical" else
-                    f"bounds of {name} [{self.schema_[name].low}, {self.schema_[name].high}]")
-            record(what + (" and its missing cell" if fine.nullable else ""))
+        record_domains(self.schema_record(ledger), fines, self.schema_)
         codes = {name: fine.encode(data[name]) for name, fine in fines.items()}
         d = len(names)
         rho_one = ledger.rho / 3 if d > 1 else ledger.rho
@@ -264,10 +235,7 @@ class DPMST(Synthesizer):
             else:
                 check.require(parent in sizes, f"column {name!r} has an unknown parent {parent!r}")
                 check.take(f"{i}/conditional", "f", (sizes.get(parent), sizes[name]))
-        try:
-            Ledger.from_dict(meta["ledger"])
-        except PrivacyError as exc:
-            check.require(False, str(exc))
+        check_ledger(check, meta)
 
     def from_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self.columns_ = list(meta["columns"])

@@ -9,10 +9,10 @@ Every read of the data is inside the accounting:
   budget): this model samples unconditionally and leaves conditions to rejection (post-processing).
 - **DP-SGD**: each step takes a Poisson sample of the rows (each row in with probability
   ``batch_size / n``), clips every row's gradient to ``max_grad_norm`` (per-sample gradients by
-  Opacus' ``GradSampleModule``) and adds N(0, (noise_multiplier · max_grad_norm)²) to the sum. The
-  noise multiplier is calibrated by Opacus for ``epochs`` at the target ``(epsilon, delta)``, and
-  Opacus' RDP accountant is asked *before* every step what epsilon the step would bring: training
-  stops before the budget is exceeded, never after.
+  Opacus' ``GradSampleModule``) and adds N(0, (noise_multiplier · max_grad_norm)²) to the sum
+  (:mod:`synthloop.nn.dp`). The noise multiplier is calibrated with Opacus' RDP accountant for
+  ``epochs`` at the target ``(epsilon, delta)``, and the number of steps the accountant allows is fixed
+  before training: it stops before the budget is exceeded, never after.
 - **Ledger**: the whole budget is one DP-SGD entry (its rho is the ledger's, so nothing else can be
   charged) with the accountant's epsilon, the noise multiplier, the clip norm and the steps taken.
   The row count fixes the sampling rate and is treated as public, as in every DP-SGD library; the
@@ -21,8 +21,6 @@ Every read of the data is inside the accounting:
 
 from __future__ import annotations
 
-import functools
-import math
 import warnings
 from typing import Any, ClassVar
 
@@ -34,20 +32,20 @@ from torch import nn
 
 from synthloop.errors import ArtifactError, PrivacyError, require
 from synthloop.nn.blocks import mlp
-from synthloop.privacy.accounting import Ledger, refuse_private_reads
+from synthloop.nn.dp import MECHANISM, DPSGDPlan, clipped_sum, noisy_step
+from synthloop.privacy.accounting import Ledger
 from synthloop.schema import Column, Schema
-from synthloop.schema.values import InfOption
 from synthloop.synthesizers._stored import STRICT, ArrayCheck, check_names
 from synthloop.synthesizers.base import Synthesizer
-from synthloop.synthesizers.dp_mst import _LedgerMeta
 from synthloop.synthesizers.params import POSITIVE, POSITIVE_INT, SEED, WIDTH, Interval, Items
+from synthloop.synthesizers.private import LedgerMeta, PrivateFit, check_ledger
 from synthloop.synthesizers.seeds import SeedTree
 
 
 class DPVAEMeta(BaseModel):
     model_config = STRICT
     columns: list[str]
-    ledger: _LedgerMeta
+    ledger: LedgerMeta
     steps: int
 
 
@@ -109,7 +107,7 @@ class _VAE(nn.Module):
         self.latent_dim = latent_dim
 
 
-class DPVAE(Synthesizer):
+class DPVAE(PrivateFit, Synthesizer):
     """Tabular VAE trained with DP-SGD (Opacus) on a public encoding: (epsilon, delta)-DP, accounted in a ledger.
 
     Parameters
@@ -131,8 +129,6 @@ class DPVAE(Synthesizer):
     """
 
     name = "dp_vae"
-    keeps_training_rows = False
-    needs_learned_columns = True
     meta_schema = DPVAEMeta
     param_constraints: ClassVar = {"epsilon": POSITIVE, "delta": Interval(0, 1, closed="neither"),
                                    "max_grad_norm": POSITIVE, "latent_dim": WIDTH, "hidden": Items(WIDTH, min_len=1),
@@ -155,18 +151,13 @@ class DPVAE(Synthesizer):
         self.trust_inferred_schema = trust_inferred_schema
         self.seed = seed
 
-    def fit(self, data: pd.DataFrame, schema: Schema | None = None, *, inf: InfOption = "error") -> DPVAE:
-        refuse_private_reads("dp_vae", schema, self.trust_inferred_schema)
-        self._schema_given = schema is not None
-        return super().fit(data, schema, inf=inf)
-
     def _fit(self, data: pd.DataFrame, seeds: SeedTree) -> None:
         require("opacus", "dp", "DP-SGD")
         from opacus import GradSampleModule
 
         n = len(data)
         ledger = Ledger(self.epsilon, self.delta, n_rows=n)
-        record = ledger.public if getattr(self, "_schema_given", True) else ledger.outside
+        record = self.schema_record(ledger)
         spans = _spans(self.schema_)
         for span in spans:
             record(f"{'bounds' if span.numeric else 'category set'} of {span.column.name}")
@@ -177,50 +168,40 @@ class DPVAE(Synthesizer):
         with torch.random.fork_rng(devices=[]):         # seeded initialisation, the global stream left as it was
             torch.manual_seed(seeds.integer("torch"))
             net = _VAE(x.shape[1], tuple(self.hidden), self.latent_dim)
-        sample_rate = min(self.batch_size / n, 1.0)
-        planned = max(1, round(self.epochs / sample_rate))
-        sigma, allowed = calibrate(self.epsilon, self.delta, sample_rate, planned)
+        plan = DPSGDPlan.make(self.epsilon, self.delta, n, self.batch_size, self.epochs)
         model = GradSampleModule(net)
         optimizer = torch.optim.Adam(net.parameters(), lr=self.lr)
         steps = 0
-        for _ in range(allowed):                           # the accountant's last step within the budget
-            rows = x[torch.from_numpy(rng.random(n) < sample_rate)]
-            if len(rows):
-                self._step(model, net, optimizer, spans, rows, sigma, generator, expected=sample_rate * n)
+        for rows in plan.batches(rng):                     # the accountant's last step within the budget
+            self._step(net, optimizer, spans, x[torch.from_numpy(rows)], plan, generator)
             steps += 1
         model.remove_hooks()
-        spent = rdp_epsilon(sigma, sample_rate, steps, self.delta)
         # DP-SGD is accounted in RDP, not zCDP: it takes the whole budget, so nothing else can be charged.
-        ledger.charge(f"DP-SGD: {steps} steps of the VAE", "dp-sgd (opacus RDP accountant)", ledger.rho,
-                      epsilon=spent, noise_multiplier=sigma,
-                      max_grad_norm=self.max_grad_norm, sample_rate=sample_rate, steps=steps)
+        ledger.charge(f"DP-SGD: {steps} steps of the VAE", MECHANISM, ledger.rho, **plan.detail(steps, self.max_grad_norm))
         self.net_ = net.eval()
         self.spans_ = spans
         self.ledger_ = ledger
         self.steps_ = steps
 
-    def _step(self, model: nn.Module, net: _VAE, optimizer: torch.optim.Optimizer, spans: list[_Span],
-              rows: torch.Tensor, sigma: float, generator: torch.Generator, expected: float) -> None:
+    def _step(self, net: _VAE, optimizer: torch.optim.Optimizer, spans: list[_Span], rows: torch.Tensor,
+              plan: DPSGDPlan, generator: torch.Generator) -> None:
         optimizer.zero_grad(set_to_none=True)
-        for p in net.parameters():
-            p.grad_sample = None
-        # GradSampleModule hooked every Linear of ``net`` when it wrapped it: calling the parts records per-row grads.
-        stats = net.encoder(rows)
-        mean, log_var = stats[:, :net.latent_dim], stats[:, net.latent_dim:].clamp(-8, 8)
-        z = mean + torch.randn(mean.shape, generator=generator) * (0.5 * log_var).exp()
-        loss = (_reconstruction(net.decoder(z), rows, spans)
-                - 0.5 * (1 + log_var - mean.pow(2) - log_var.exp()).sum(dim=1)).sum()     # per-row losses, summed
-        with warnings.catch_warnings():     # torch's note that the inputs need no gradient: true, and intended
-            warnings.filterwarnings("ignore", message="Full backward hook is firing")
-            loss.backward()
         params = [p for p in net.parameters() if p.requires_grad]
-        per_row = torch.cat([p.grad_sample.reshape(len(rows), -1) for p in params], dim=1)
-        factor = (self.max_grad_norm / (per_row.norm(dim=1) + 1e-6)).clamp(max=1.0)        # clip each row to C
-        for p in params:
-            clipped = (p.grad_sample * factor.view(-1, *([1] * (p.grad_sample.dim() - 1)))).sum(dim=0)
-            noise = torch.randn(clipped.shape, generator=generator) * sigma * self.max_grad_norm
-            p.grad = (clipped + noise) / expected
-        optimizer.step()
+        summed = [torch.zeros_like(p) for p in params]          # an empty Poisson sample: the noise alone
+        if len(rows):
+            for p in params:
+                p.grad_sample = None
+            # GradSampleModule hooked every Linear of ``net`` when it wrapped it: calling the parts records per-row grads.
+            stats = net.encoder(rows)
+            mean, log_var = stats[:, :net.latent_dim], stats[:, net.latent_dim:].clamp(-8, 8)
+            z = mean + torch.randn(mean.shape, generator=generator) * (0.5 * log_var).exp()
+            loss = (_reconstruction(net.decoder(z), rows, spans)
+                    - 0.5 * (1 + log_var - mean.pow(2) - log_var.exp()).sum(dim=1)).sum()     # per-row losses, summed
+            with warnings.catch_warnings():     # torch's note that the inputs need no gradient: true, and intended
+                warnings.filterwarnings("ignore", message="Full backward hook is firing")
+                loss.backward()
+            summed = clipped_sum([[p.grad_sample for p in params]], params, self.max_grad_norm)
+        noisy_step(params, summed, plan, self.max_grad_norm, generator, optimizer)
 
     # ------------------------------------------------------------------ sample
     def _sample(self, n_rows: int, conditions: pd.DataFrame | None, rng: np.random.Generator) -> pd.DataFrame:
@@ -255,10 +236,7 @@ class DPVAE(Synthesizer):
         shapes = _VAE(sum(s.width for s in _spans(self.schema_)), tuple(self.hidden), self.latent_dim).state_dict()
         for key, value in shapes.items():
             check.take(f"net/{key}", "f", tuple(value.shape))
-        try:
-            Ledger.from_dict(meta["ledger"])
-        except PrivacyError as exc:
-            check.require(False, str(exc))
+        check_ledger(check, meta)
 
     def from_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self.spans_ = _spans(self.schema_)
@@ -292,51 +270,3 @@ def _draw(logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     cumulative = np.cumsum(probs, axis=1)
     u = rng.random(len(logits)) * cumulative[:, -1]
     return np.minimum((cumulative < u[:, None]).sum(axis=1), logits.shape[1] - 1)
-
-
-#: Rényi orders: whole numbers only. Opacus' default adds 99 fractional orders below 12, whose series in
-#: pure Python made one calibration take ~20 s on a loaded 2-core machine; whole orders alone give a
-#: valid (at most slightly looser) bound, computed in well under a second.
-_ORDERS = (*range(2, 65), 80, 128, 256)
-
-
-def rdp_epsilon(sigma: float, sample_rate: float, steps: int, delta: float) -> float:
-    """Epsilon after ``steps`` subsampled-Gaussian steps (Opacus' RDP analysis; RDP adds up over steps)."""
-    if steps == 0:
-        return 0.0
-    return _epsilon_of(_rdp_one(sigma, sample_rate) * steps, delta)
-
-
-@functools.lru_cache(maxsize=256)
-def _rdp_one(sigma: float, sample_rate: float) -> np.ndarray:
-    from opacus.accountants.analysis.rdp import compute_rdp
-
-    return np.asarray(compute_rdp(q=sample_rate, noise_multiplier=sigma, steps=1, orders=list(_ORDERS)))
-
-
-def _epsilon_of(rdp: np.ndarray, delta: float) -> float:
-    from opacus.accountants.analysis.rdp import get_privacy_spent
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)          # "optimal order is the largest alpha"
-        return float(get_privacy_spent(orders=list(_ORDERS), rdp=rdp, delta=delta)[0])
-
-
-@functools.lru_cache(maxsize=64)
-def calibrate(epsilon: float, delta: float, sample_rate: float, planned: int) -> tuple[float, int]:
-    """The noise multiplier that spends (epsilon, delta) over ``planned`` steps, and how many steps the
-    accountant allows at it (≤ planned): training stops there, before the budget is exceeded."""
-    low, high = 0.3, 200.0
-    for _ in range(24):                                        # bisection on log sigma: 0.05% apart
-        middle = math.sqrt(low * high)
-        low, high = (low, middle) if rdp_epsilon(middle, sample_rate, planned, delta) <= epsilon else (middle, high)
-    return high, steps_within(high, sample_rate, delta, epsilon, planned)
-
-
-def steps_within(sigma: float, sample_rate: float, delta: float, epsilon: float, limit: int) -> int:
-    """The most steps (≤ ``limit``) whose epsilon stays within ``epsilon``: where training must stop."""
-    low, high = 0, limit
-    while low < high:
-        middle = (low + high + 1) // 2
-        low, high = (middle, high) if rdp_epsilon(sigma, sample_rate, middle, delta) <= epsilon else (low, middle - 1)
-    return low

@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from synthloop.errors import PrivacyError, require
-from synthloop.schema import Column
+from synthloop.schema import Column, Schema
 
 #: Where the asinh grid switches from linear to logarithmic, as a share of the column's span.
 _ASINH_SCALE = 1e-3
@@ -96,6 +96,14 @@ def fine_domain(column: Column, *, fine_bins: int) -> FineDomain:
     integer = bool(column.integer)
     edges = numeric_edges(low, high, integer=integer, fine_bins=fine_bins)
     return FineDomain(column.name, "numeric", len(edges) - 1 + nullable, nullable, edges=edges, integer=integer)
+
+
+def record_domains(record: Callable[[str], object], fines: Mapping[str, FineDomain], schema: Schema) -> None:
+    """List every fine domain's source in a ledger: ``record`` is ``ledger.public`` (or ``outside``)."""
+    for name, fine in fines.items():
+        what = (f"category set of {name} ({len(fine.categories)} labels)" if fine.kind == "categorical" else
+                f"bounds of {name} [{schema[name].low}, {schema[name].high}]")
+        record(what + (" and its missing cell" if fine.nullable else ""))
 
 
 def numeric_edges(low: float, high: float, *, integer: bool, fine_bins: int) -> np.ndarray:

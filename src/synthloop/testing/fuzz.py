@@ -30,6 +30,8 @@ FAST_PARAMS: dict[str, dict[str, Any]] = {
     "argn": {"epochs": 1, "batch_size": 20, "hidden": 4},
     "dp_mst": {"iters": 0, "max_bins": 8, "fine_bins": 64, "trust_inferred_schema": True},
     "dp_vae": {"epochs": 1, "batch_size": 20, "hidden": [8], "latent_dim": 4, "trust_inferred_schema": True},
+    "dp_argn": {"epochs": 1, "batch_size": 20, "hidden": 4, "fine_bins": 32, "progress": False,
+                "trust_inferred_schema": True},
 }
 _TEXT = ["a", "b", "=1+2", "+cmd|' /C calc'!A0", "@SUM(A1)", "-", "é", "日本", "\x1b[31m", "[bold]x", " ", ""]
 _NAMES = ["a", "a.1", "b", "x y", "é", "=f", "\x1b[2J", "[red]c[/red]", "0", "id", "when", "age"]
