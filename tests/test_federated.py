@@ -234,3 +234,22 @@ def test_the_flower_server_refuses_a_party_with_other_columns(tmp_path, penguins
     assert isinstance(strategy.error, SchemaError)            # serve() raises it once Flower stops: exit code 2
     assert "party 'south' lacks columns ['sex'] that party 'north' has" in str(strategy.error)
     assert strategy.configure_fit(2, None, None) == []        # every later round ends at once
+
+
+@pytest.mark.slow
+def test_cli_simulates_on_flowers_ray_engine_and_survives_a_failing_party(tmp_path, penguins_csv):
+    pytest.importorskip("ray")
+    config = tmp_path / "fed.toml"
+    config.write_text(f'out = "{tmp_path / "model"}"\n[data]\npath = "{penguins_csv}"\n'
+                      '[split]\nparties = 3\n[train]\nrounds = 3\nlocal_epochs = 1\nengine = "ray"\nmin_parties = 2\n'
+                      '[params]\nbatch_size = 50\nhidden = [32]\nlatent_dim = 8\n[drop]\nparty_2 = [2]\n')
+    result = CliRunner().invoke(app, ["federated", "simulate", str(config)])
+    assert result.exit_code == 0, result.output[-3000:]
+    provenance = json.loads((tmp_path / "model" / "federated.json").read_text())
+    assert provenance["transport"] == "flower-simulation (ray)"
+    rounds = provenance["rounds"]
+    assert [r["dropped"] for r in rounds] == [[], ["party_2"], []]       # a ClientApp that raised: a Flower failure
+    assert rounds[-1]["loss"] < rounds[0]["loss"]
+    assert sorted(provenance["final_statistics_from"]) == ["party_1", "party_2", "party_3"]
+    synthetic = Synthesizer.load(tmp_path / "model").sample(100, seed=0, privacy="off")
+    assert set(synthetic["species"]) <= {"Adelie", "Chinstrap", "Gentoo"}

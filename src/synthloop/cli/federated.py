@@ -27,6 +27,12 @@ def _on_round(total: int):
     return show
 
 
+def _on_exchange(entry: dict[str, Any]) -> None:
+    dropped = f", dropped {', '.join(entry['dropped'])}" if entry["dropped"] else ""
+    err_console.print(f"exchange {entry['round']}/3 ({entry['exchange']}): {len(entry['parties'])} parties{dropped}, "
+                      f"{entry['bytes_sent'] / 2**10:.1f} KiB", highlight=False)
+
+
 def _done(out: Path) -> None:
     console.print(f"Saved the federated model to {out} (provenance: {out / 'federated.json'}). "
                   f"Sample it with: synthloop sample {out} -n 1000 -o synthetic.csv", highlight=False)
@@ -39,20 +45,34 @@ def simulate(config: Annotated[Path, typer.Argument(metavar="CONFIG.toml",
              rounds: RoundsOption = None, local_epochs: LocalOption = None, strategy: StrategyOption = None,
              how: Annotated[str | None, typer.Option("--how", metavar="iid|label|column",
                                                      help="How the table is split into parties.")] = None,
+             engine: Annotated[str | None, typer.Option("--engine", metavar="inprocess|ray",
+                                                        help="Parties in this process (fast) or as Flower ClientApps "
+                                                             "on Flower's simulation engine (Ray).")] = None,
              force: ForceOption = False) -> None:
-    """Split one table into parties and train federatedly in this process (a rehearsal of a deployment)."""
+    """Split one table into parties and train federatedly (a rehearsal of a deployment)."""
     from synthloop.federated.config import SimulationConfig
-    from synthloop.federated.simulate import simulate as run
 
     loaded = SimulationConfig.load(config)
-    settings = loaded.settings(rounds=rounds, local_epochs=local_epochs, strategy=strategy)
     split = loaded.split
     column = split.column if (how or split.how) != "iid" else None
     target = out if out is not None else Path(loaded.out)
-    saved = run(loaded.table(), target, n_parties=split.parties, how=how or split.how, column=column,
-                alpha=split.alpha, settings=settings, schema=loaded.schema(), drop=loaded.drop,
-                checkpoint_dir=loaded.checkpoint_dir, lineage=loaded.lineage, overwrite=force,
-                on_round=_on_round(settings.rounds))
+    common = {"n_parties": split.parties, "how": how or split.how, "column": column, "alpha": split.alpha,
+              "drop": loaded.drop, "lineage": loaded.lineage, "overwrite": force}
+    if loaded.train.model == "dp_mst":
+        from synthloop.federated.marginal import simulate_marginal
+
+        if engine == "ray":
+            raise typer.BadParameter("the federated dp_mst runs in this process (three exchanges, no training rounds)",
+                                     param_hint="--engine")
+        _done(simulate_marginal(loaded.table(), target, schema=loaded.schema(), settings=loaded.settings(),
+                                on_round=_on_exchange, **common))
+        return
+    from synthloop.federated.simulation import simulate as run
+
+    settings = loaded.settings(rounds=rounds, local_epochs=local_epochs, strategy=strategy)
+    saved = run(loaded.table(), target, settings=settings, schema=loaded.schema(),
+                checkpoint_dir=loaded.checkpoint_dir, on_round=_on_round(settings.rounds),
+                engine=engine or loaded.train.engine, **common)
     _done(saved)
 
 

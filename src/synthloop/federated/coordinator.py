@@ -1,6 +1,6 @@
 """The server's side of a federation, transport-free: join, rounds, checkpoints, the saved model.
 
-:class:`Coordinator` is driven either in-process (:func:`synthloop.federated.simulate.run_inprocess`)
+:class:`Coordinator` is driven either in-process (:func:`synthloop.federated.simulation.run_inprocess`)
 or by Flower (:mod:`synthloop.federated.flower`); both call, in order, :meth:`~Coordinator.merge`,
 :meth:`~Coordinator.begin`, :meth:`~Coordinator.round_config` / :meth:`~Coordinator.aggregate` per round,
 and :meth:`~Coordinator.finish`.

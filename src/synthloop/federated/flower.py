@@ -53,8 +53,9 @@ def quiet_flower() -> None:
 class CoordinatorStrategy(Strategy):
     """Flower's view of a :class:`Coordinator`: which phase each server round is, and what to aggregate."""
 
-    def __init__(self, coordinator: Coordinator, n_parties: int, join_timeout: float):
+    def __init__(self, coordinator: Coordinator, n_parties: int, join_timeout: float, *, plan_every_round: bool = False):
         self.coordinator = coordinator
+        self.plan_every_round = plan_every_round     # parties may come back without state (Ray actors)
         self.n_parties = n_parties
         self.join_timeout = join_timeout
         self.names: dict[str, str] = {}            # Flower client id → party name
@@ -90,8 +91,10 @@ class CoordinatorStrategy(Strategy):
         if phase == "sketch":
             config.update(schema=self.coordinator.schema.to_json(), n_quantiles=self.coordinator.settings.n_quantiles)
         if phase == "fit":
-            config.update(self.coordinator.round_config(index), parties=json.dumps(sorted(self.names.values())))
-            if index == self.start:                # the plan travels once, with the first round
+            config.update(self.coordinator.round_config(index))
+        if phase in ("fit", "stats"):
+            config["parties"] = json.dumps(sorted(self.names.values()))
+            if index == self.start or self.plan_every_round:     # the plan travels once, with the first round
                 config["plan"] = self.plan_text
         clients = list(client_manager.all().values())
         self.asked = [client.cid for client in clients]

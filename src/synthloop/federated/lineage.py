@@ -39,6 +39,7 @@ def record_federation(store_path: str | Path, model_dir: Path, parties: Mapping[
     settings = provenance["settings"]
     store.log(union, "federated-fit", synthesizer=settings["model"], params=dict(settings["params"]),
               parties={name: p["fingerprint"] for name, p in parties.items()}, strategy=provenance["strategy"],
-              rounds=len(provenance["rounds"]), epsilon_per_party=None)
+              rounds=len(provenance["rounds"]),
+              epsilon_per_party=provenance.get("epsilon_per_party"))
     link_model(model_dir, record, store)
     return union
