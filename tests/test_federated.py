@@ -253,3 +253,28 @@ def test_cli_simulates_on_flowers_ray_engine_and_survives_a_failing_party(tmp_pa
     assert sorted(provenance["final_statistics_from"]) == ["party_1", "party_2", "party_3"]
     synthetic = Synthesizer.load(tmp_path / "model").sample(100, seed=0, privacy="off")
     assert set(synthetic["species"]) <= {"Adelie", "Chinstrap", "Gentoo"}
+
+
+@pytest.mark.slow
+def test_secure_aggregation_on_ray_hides_each_partys_weights_and_survives_a_dropout(tmp_path, penguins):
+    pytest.importorskip("ray")
+    out = simulate(penguins, tmp_path / "model", n_parties=3, settings=_settings(rounds=1), engine="ray",
+                   secure_aggregation=True, drop={"party_3": [1]}, ray_cpus=1)
+    provenance = json.loads((out / "federated.json").read_text())
+    assert provenance["secure_aggregation"] is True
+    assert "the sum of the parties' weights" in " ".join(provenance["privacy"]["shared_with_server"])
+    # Party 3 fails inside SecAgg+'s masked-vector stage; the others' shares unmask the sum without it.
+    assert [r["dropped"] for r in provenance["rounds"]] == [["party_3"]]
+    assert len(Synthesizer.load(out).sample(50, seed=0, privacy="off")) == 50
+
+
+def test_the_server_refuses_individual_weights_when_secure_aggregation_was_asked_for():
+    from synthloop.federated.coordinator import RoundResult
+    from synthloop.federated.flower import _check_only_the_aggregate
+
+    same = [np.ones(3, dtype=np.float32)]
+    _check_only_the_aggregate({"a": RoundResult(same, 5, 0.0), "b": RoundResult([same[0].copy()], 7, 0.0)})
+    with pytest.raises(DataError, match="received the parties' own weights"):
+        _check_only_the_aggregate({"a": RoundResult(same, 5, 0.0), "b": RoundResult([same[0] * 2], 7, 0.0)})
+    with pytest.raises(ConfigError, match="engine"):
+        simulate(pd.DataFrame({"x": [1, 2, 3, 4]}), "unused", settings=_settings(), secure_aggregation=True)

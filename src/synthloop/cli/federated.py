@@ -48,6 +48,9 @@ def simulate(config: Annotated[Path, typer.Argument(metavar="CONFIG.toml",
              engine: Annotated[str | None, typer.Option("--engine", metavar="inprocess|ray",
                                                         help="Parties in this process (fast) or as Flower ClientApps "
                                                              "on Flower's simulation engine (Ray).")] = None,
+             secure_aggregation: Annotated[bool | None, typer.Option(
+                 "--secure-aggregation/--no-secure-aggregation",
+                 help="Training rounds under Flower's SecAgg+ (with --engine ray).")] = None,
              force: ForceOption = False) -> None:
     """Split one table into parties and train federatedly (a rehearsal of a deployment)."""
     from synthloop.federated.config import SimulationConfig
@@ -72,7 +75,9 @@ def simulate(config: Annotated[Path, typer.Argument(metavar="CONFIG.toml",
     settings = loaded.settings(rounds=rounds, local_epochs=local_epochs, strategy=strategy)
     saved = run(loaded.table(), target, settings=settings, schema=loaded.schema(),
                 checkpoint_dir=loaded.checkpoint_dir, on_round=_on_round(settings.rounds),
-                engine=engine or loaded.train.engine, **common)
+                engine=engine or loaded.train.engine,
+                secure_aggregation=loaded.train.secure_aggregation if secure_aggregation is None else secure_aggregation,
+                **common)
     _done(saved)
 
 

@@ -53,6 +53,7 @@ class TrainSection(_Strict):
     seed: int = 0
     n_quantiles: int = Field(default=201, ge=3)
     engine: Literal["inprocess", "ray"] = "inprocess"
+    secure_aggregation: bool = False
 
 
 class PrivacySection(_Strict):
@@ -109,7 +110,8 @@ class SimulationConfig(_Strict):
         if self.privacy != PrivacySection():
             raise ConfigError("[privacy] applies to model = \"dp_mst\" (the federated DP marginal model); the federated "
                               "TVAE has no per-party DP yet (docs/federated.md says why).")
-        values = {**self.train.model_dump(exclude={"engine"}), "target": self.data.target, "params": dict(self.params)}
+        train = self.train.model_dump(exclude={"engine", "secure_aggregation"})       # how it runs, not what it trains
+        values = {**train, "target": self.data.target, "params": dict(self.params)}
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = FederatedSettings(**values)
         new_model(settings.model, settings.params)

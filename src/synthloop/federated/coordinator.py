@@ -117,6 +117,8 @@ class Coordinator:
         self.history: list[dict[str, Any]] = []
         #: How parties were reached: "in-process" (simulation) or "flower" (set by flower.serve).
         self.transport = "in-process"
+        #: True when each round's weights reach the server only as their sum, under Flower's SecAgg+ (ray_engine).
+        self.secure_aggregation = False
         self.started = time.perf_counter()
 
     # ------------------------------------------------------------------ join
@@ -156,6 +158,8 @@ class Coordinator:
                             f"than min_parties={self.settings.min_parties}. Re-run to resume from the checkpoint.")
         ordered = sorted(results)
         weights = weighted_mean([(results[name].weights, results[name].n_rows) for name in ordered])
+        # In the model's dtypes: SecAgg+ hands back float64 means of float32 weights.
+        weights = [w.astype(g.dtype, copy=False) for w, g in zip(weights, get_weights(self.model), strict=True)]
         n_bytes = sum(int(w.nbytes) for w in weights)
         total_rows = sum(results[name].n_rows for name in ordered)
         entry = {"round": round_index + 1, "parties": ordered, "dropped": sorted(failures),
@@ -189,14 +193,16 @@ class Coordinator:
 
     def provenance(self, finishers: Sequence[str] = ()) -> dict[str, Any]:
         """What ``federated.json`` says: parties by name and fingerprint, rounds, strategy; never rows."""
+        weights = ("the sum of the parties' weights after each round (SecAgg+ masks each party's own)"
+                   if self.secure_aggregation else "model weights after each round")
         return {"federated": True, "transport": self.transport, "strategy": self.settings.strategy,
+                "secure_aggregation": self.secure_aggregation,
                 "settings": self.settings.to_config(), "parties": self.parties,
                 "final_statistics_from": list(finishers), "rounds": self.history,
                 "privacy": {"rows_shared": False, "differential_privacy": None,
                             "shared_with_server": ["schemas (columns, kinds, categories, bounds)",
                                                    "category counts and numeric quantiles per party",
-                                                   "model weights after each round",
-                                                   "per-category latent sums and counts"]}}
+                                                   weights, "per-category latent sums and counts"]}}
 
     # ------------------------------------------------------------------ checkpoints
     def _key(self) -> str:

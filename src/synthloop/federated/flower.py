@@ -134,6 +134,8 @@ class CoordinatorStrategy(Strategy):
         if phase == "fit":
             updates = {name: RoundResult(parameters_to_ndarrays(r.parameters), int(r.num_examples),
                                          float(r.metrics["loss"])) for name, r in answers.items()}
+            if self.coordinator.secure_aggregation:
+                _check_only_the_aggregate(updates)
             weights = self.coordinator.aggregate(index, updates, dropped, seconds=time.perf_counter() - self.round_began)
             return ndarrays_to_parameters(weights)
         self.result = self.coordinator.finish({name: parameters_to_ndarrays(r.parameters) for name, r in answers.items()})
@@ -147,6 +149,16 @@ class CoordinatorStrategy(Strategy):
 
     def evaluate(self, server_round: int, parameters: Parameters) -> None:
         return None
+
+
+def _check_only_the_aggregate(updates: dict[str, RoundResult]) -> None:
+    """Under SecAgg+ Flower hands the strategy every answer with the *same* parameters (the unmasked weighted
+    mean); anything else means a party's own weights reached the server, which must not pass silently."""
+    arrays = [result.weights for result in updates.values()]
+    same = all(len(a) == len(arrays[0]) and all(np.array_equal(x, y) for x, y in zip(a, arrays[0], strict=True))
+               for a in arrays[1:])
+    if not same:
+        raise DataError("Secure aggregation was asked for, but the server received the parties' own weights.")
 
 
 class PartyClient(NumPyClient):

@@ -41,11 +41,12 @@ _PARTIES: dict[tuple[str, int], Any] = {}
 
 def run_ray(coordinator: Coordinator, tables: Mapping[str, pd.DataFrame], *, schema: Schema | None = None,
             target: str | None = None, drop: Mapping[str, Sequence[int]] | None = None, num_cpus: int | None = None,
-            round_timeout: float = 600.0) -> Path:
+            round_timeout: float = 600.0, secure_aggregation: bool = False) -> Path:
     """Run a whole federation on Flower's Ray simulation engine; returns the saved model folder.
 
     ``tables`` maps party names to their tables; ``drop`` maps a name to the rounds (0-based) it fails
-    (the ClientApp raises, which Flower reports as a failure of that round).
+    (the ClientApp raises, which Flower reports as a failure of that round). ``secure_aggregation``: the
+    training rounds run Flower's SecAgg+ protocol (see :func:`_secure_server_app`).
     """
     import logging
 
@@ -61,13 +62,18 @@ def run_ray(coordinator: Coordinator, tables: Mapping[str, pd.DataFrame], *, sch
     names = list(tables)
     strategy = CoordinatorStrategy(coordinator, len(names), join_timeout=120.0, plan_every_round=True)
     config = ServerConfig(num_rounds=_JOIN_ROUNDS + coordinator.settings.rounds + 1, round_timeout=round_timeout)
-    server_app = ServerApp(server_fn=lambda context: ServerAppComponents(strategy=strategy, config=config))
+    if secure_aggregation:
+        coordinator.secure_aggregation = True
+        server_app = _secure_server_app(strategy, config, len(names))
+    else:
+        server_app = ServerApp(server_fn=lambda context: ServerAppComponents(strategy=strategy, config=config))
     with tempfile.TemporaryDirectory(prefix="synthloop-ray-") as folder:
         for index, name in enumerate(names):
             tables[name].to_parquet(Path(folder) / f"{index}.parquet", index=False)
         spec = {"folder": folder, "names": names, "schema": schema.to_json() if schema is not None else None,
                 "target": target, "drop": {name: list(rounds) for name, rounds in (drop or {}).items()}}
-        client_app = ClientApp(client_fn=lambda context: _client(spec, int(context.node_config["partition-id"])))
+        client_app = ClientApp(client_fn=lambda context: _client(spec, int(context.node_config["partition-id"])),
+                               mods=[_secaggplus_when_asked] if secure_aggregation else None)
         cpus = num_cpus or max(1, min(len(names), os.cpu_count() or 1))
         backend = {"client_resources": {"num_cpus": 1, "num_gpus": 0.0},
                    "init_args": {"num_cpus": cpus, "log_to_driver": False, "configure_logging": True,
@@ -85,6 +91,57 @@ def run_ray(coordinator: Coordinator, tables: Mapping[str, pd.DataFrame], *, sch
     if strategy.result is None:
         raise DataError("The Ray simulation ended before the model was saved (no party answered the last round).")
     return strategy.result
+
+
+#: SecAgg+ clips every weight to ±CLIP_RANGE before quantising it (Flower's default is 8); a TVAE's weights
+#: stay well inside 16, and 2**22 quantisation levels over ±16 leave an error below 1e-5 per weight.
+CLIP_RANGE = 16.0
+
+
+def _secure_server_app(strategy: Any, config: Any, n_parties: int) -> Any:
+    """A ServerApp whose training rounds run SecAgg+ (Bell et al. 2020, Flower's ``SecAggPlusWorkflow``).
+
+    The legacy ``Strategy`` runs under Flower's ``DefaultWorkflow``; the join rounds (schemas, sketches)
+    and the final statistics stay plain Flower rounds (they carry summaries in their metrics, which SecAgg+
+    does not protect), the ``fit`` rounds take the secure workflow: each party masks ``[n_rows, n_rows ·
+    weights]`` with pairwise and private masks, the server unmasks only the sum, and the strategy receives
+    every answer with the weighted mean in place of the party's own weights.
+    """
+    from flwr.server import LegacyContext, ServerApp
+    from flwr.server.workflow import DefaultWorkflow, SecAggPlusWorkflow
+    from flwr.server.workflow.constant import MAIN_CONFIGS_RECORD, Key
+    from flwr.server.workflow.default_workflows import default_fit_workflow
+
+    total_rows = sum(p["n_rows"] for p in getattr(strategy.coordinator, "parties", {}).values()) or 10**9
+    secure = SecAggPlusWorkflow(num_shares=n_parties, reconstruction_threshold=max(2, n_parties - 1),
+                                max_weight=float(total_rows), clipping_range=CLIP_RANGE)
+
+    def fit_round(grid: Any, context: Any) -> None:
+        current = int(context.state.config_records[MAIN_CONFIGS_RECORD][Key.CURRENT_ROUND])
+        phase, _ = strategy.phase(current)
+        if phase == "fit" and strategy.error is None and strategy.result is None:
+            secure.max_weight = float(sum(p["n_rows"] for p in strategy.coordinator.parties.values()))
+            secure(grid, context)
+        else:
+            default_fit_workflow(grid, context)
+
+    app = ServerApp()
+
+    @app.main()
+    def main(grid: Any, context: Any) -> None:
+        DefaultWorkflow(fit_workflow=fit_round)(grid, LegacyContext(context=context, config=config, strategy=strategy))
+
+    return app
+
+
+def _secaggplus_when_asked(message: Any, context: Any, call_next: Any) -> Any:
+    """Flower's ``secaggplus_mod`` for the rounds that run SecAgg+; the plain rounds (join, statistics) pass by."""
+    from flwr.client.mod import secaggplus_mod
+    from flwr.common.secure_aggregation.secaggplus_constants import RECORD_KEY_CONFIGS
+
+    if RECORD_KEY_CONFIGS not in message.content.config_records:
+        return call_next(message, context)
+    return secaggplus_mod(message, context, call_next)
 
 
 def _client(spec: Mapping[str, Any], partition: int) -> Any:

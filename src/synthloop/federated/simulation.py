@@ -52,15 +52,20 @@ def simulate(data: pd.DataFrame, out: str | Path, *, n_parties: int = 3, how: st
              column: str | None = None, alpha: float = 0.5, settings: FederatedSettings | None = None,
              schema: Schema | None = None, drop: Mapping[str, Sequence[int]] | None = None,
              checkpoint_dir: str | Path | None = None, lineage: str | Path | None = None, overwrite: bool = False,
-             on_round: Callable[[dict[str, Any]], None] | None = None, engine: str = "inprocess") -> Path:
+             on_round: Callable[[dict[str, Any]], None] | None = None, engine: str = "inprocess",
+             secure_aggregation: bool = False, ray_cpus: int | None = None) -> Path:
     """Split ``data`` into parties and train one model federatedly; returns the saved model folder.
 
     ``drop`` maps a party name (``party_1``, …) to the rounds (1-based) it misses, to rehearse dropouts.
     ``engine``: ``"inprocess"`` (parties one after another in this process; the fast default) or ``"ray"``
-    (Flower's simulation engine, :mod:`synthloop.federated.ray_engine`).
+    (Flower's simulation engine, :mod:`synthloop.federated.ray_engine`). ``secure_aggregation`` runs the
+    training rounds under Flower's SecAgg+ (Ray engine only: it needs Flower's ServerApp/ClientApp).
+    ``ray_cpus``: CPUs Ray may use, one party at a time per CPU (default: one per party, at most the machine's).
     """
     if engine not in ("inprocess", "ray"):
         raise ConfigError(f"engine '{engine}' is unknown; choose 'inprocess' or 'ray'.")
+    if secure_aggregation and engine != "ray":
+        raise ConfigError("secure_aggregation runs on Flower's simulation engine: set engine = \"ray\" (--engine ray).")
     settings = settings or FederatedSettings()
     tables = split(data, n_parties, how=how, column=column, alpha=alpha, seed=settings.seed)
     drop = dict(drop or {})
@@ -74,7 +79,8 @@ def simulate(data: pd.DataFrame, out: str | Path, *, n_parties: int = 3, how: st
         from synthloop.federated.ray_engine import run_ray
 
         return run_ray(coordinator, dict(zip(names, tables, strict=True)), schema=schema, target=settings.target,
-                       drop={name: [r - 1 for r in rounds] for name, rounds in drop.items()})
+                       drop={name: [r - 1 for r in rounds] for name, rounds in drop.items()},
+                       secure_aggregation=secure_aggregation, num_cpus=ray_cpus)
     parties = [Party(name, table, schema=schema, target=settings.target,
                      drop_rounds=[r - 1 for r in drop.get(name, ())]) for name, table in zip(names, tables, strict=True)]
     return run_inprocess(coordinator, parties)
