@@ -278,3 +278,14 @@ def test_the_server_refuses_individual_weights_when_secure_aggregation_was_asked
         _check_only_the_aggregate({"a": RoundResult(same, 5, 0.0), "b": RoundResult([same[0] * 2], 7, 0.0)})
     with pytest.raises(ConfigError, match="engine"):
         simulate(pd.DataFrame({"x": [1, 2, 3, 4]}), "unused", settings=_settings(), secure_aggregation=True)
+
+
+@pytest.mark.slow
+def test_localhost_server_refuses_a_party_with_a_column_mismatch_and_exits_2(tmp_path, penguins):
+    codes = _run_processes(tmp_path, {"north": penguins.iloc[:170], "south": penguins.iloc[170:].drop(columns="sex")},
+                           "--rounds", "2")
+    server_log = (tmp_path / "server.log").read_text()
+    assert codes["server"] == 2, server_log[-2000:]
+    assert "party 'south' lacks columns ['sex'] that party 'north' has" in server_log
+    assert codes["north"] == codes["south"] == 1                      # told the federation ended before training
+    assert not (tmp_path / "model").exists()                           # nothing written

@@ -125,3 +125,12 @@ def test_cli_simulates_the_dp_marginal_model_from_a_config(tmp_path, penguins, p
     config.write_text(config.read_text().replace('model = "dp_mst"', 'model = "tvae"'))
     result = CliRunner().invoke(app, ["federated", "simulate", str(config)])
     assert result.exit_code == 2 and "[privacy] applies to model" in result.output
+
+
+def test_the_example_dp_config_is_valid():
+    from synthloop.federated.config import SimulationConfig
+
+    config = SimulationConfig.load(Path(__file__).resolve().parents[1] / "examples" / "federated_dp_adult.toml")
+    settings = config.settings()
+    assert isinstance(settings, MarginalSettings) and settings.epsilon == 1.0 and settings.structure == "private"
+    assert config.schema().target == "income"
