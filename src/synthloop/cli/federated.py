@@ -21,9 +21,10 @@ ForceOption = Annotated[bool, typer.Option("--force", help="Replace OUT when it 
 def _on_round(total: int):
     def show(entry: dict[str, Any]) -> None:
         dropped = f", dropped {', '.join(entry['dropped'])}" if entry["dropped"] else ""
-        err_console.print(f"round {entry['round']}/{total}: {len(entry['parties'])} parties{dropped}, "
-                          f"loss {entry['loss']:.4g}, {entry['bytes_sent'] / 2**20:.2f} MiB, {entry['seconds']:.1f} s",
-                          highlight=False)
+        loss = f", loss {entry['loss']:.4g}" if "loss" in entry else ""
+        seconds = f", {entry['seconds']:.1f} s" if "seconds" in entry else ""
+        err_console.print(f"round {entry['round']}/{total}: {len(entry['parties'])} parties{dropped}{loss}, "
+                          f"{entry['bytes_sent'] / 2**20:.2f} MiB{seconds}", highlight=False)
     return show
 
 
@@ -61,14 +62,21 @@ def simulate(config: Annotated[Path, typer.Argument(metavar="CONFIG.toml",
     target = out if out is not None else Path(loaded.out)
     common = {"n_parties": split.parties, "how": how or split.how, "column": column, "alpha": split.alpha,
               "drop": loaded.drop, "lineage": loaded.lineage, "overwrite": force}
+    if loaded.train.model != "tvae" and (engine == "ray" or secure_aggregation):
+        raise typer.BadParameter(f"the federated {loaded.train.model} runs in this process (no Ray, no SecAgg+ yet)",
+                                 param_hint="--engine / --secure-aggregation")
     if loaded.train.model == "dp_mst":
         from synthloop.federated.marginal import simulate_marginal
 
-        if engine == "ray":
-            raise typer.BadParameter("the federated dp_mst runs in this process (three exchanges, no training rounds)",
-                                     param_hint="--engine")
         _done(simulate_marginal(loaded.table(), target, schema=loaded.schema(), settings=loaded.settings(),
                                 on_round=_on_exchange, **common))
+        return
+    if loaded.train.model == "dp_vae":
+        from synthloop.federated.dp_sgd import simulate_dp_sgd
+
+        dp_settings = loaded.settings()
+        _done(simulate_dp_sgd(loaded.table(), target, schema=loaded.schema(), settings=dp_settings,
+                              on_round=_on_round(dp_settings.rounds), **common))
         return
     from synthloop.federated.simulation import simulate as run
 

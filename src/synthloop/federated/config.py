@@ -49,7 +49,7 @@ class TrainSection(_Strict):
     strategy: Literal["fedavg", "fedprox"] = "fedavg"
     proximal_mu: float = Field(default=0.01, ge=0)
     min_parties: int = Field(default=1, ge=1)
-    model: Literal["tvae", "dp_mst"] = "tvae"
+    model: Literal["tvae", "dp_mst", "dp_vae"] = "tvae"
     seed: int = 0
     n_quantiles: int = Field(default=201, ge=3)
     engine: Literal["inprocess", "ray"] = "inprocess"
@@ -57,7 +57,7 @@ class TrainSection(_Strict):
 
 
 class PrivacySection(_Strict):
-    """Per-party differential privacy of the DP marginal model (``model = "dp_mst"``)."""
+    """Per-party differential privacy: the DP marginal model (``model = "dp_mst"``) or DP-SGD (``"dp_vae"``)."""
 
     epsilon: float | None = Field(default=None, gt=0)
     delta: float = Field(default=1e-5, gt=0, lt=1)
@@ -65,6 +65,7 @@ class PrivacySection(_Strict):
     structure: Literal["private", "public"] = "private"
     edges: list[tuple[str, str]] = Field(default_factory=list)
     trust_inferred_schema: bool = False
+    max_grad_norm: float = Field(default=1.0, gt=0)
 
 
 class SimulationConfig(_Strict):
@@ -104,12 +105,14 @@ class SimulationConfig(_Strict):
         """The run's settings: :class:`MarginalSettings` for ``model = "dp_mst"``, else :class:`FederatedSettings`."""
         if self.train.model == "dp_mst":
             return self.marginal_settings()
+        if self.train.model == "dp_vae":
+            return self.dp_sgd_settings()
         from synthloop.federated.coordinator import FederatedSettings
         from synthloop.federated.model import new_model
 
         if self.privacy != PrivacySection():
-            raise ConfigError("[privacy] applies to model = \"dp_mst\" (the federated DP marginal model); the federated "
-                              "TVAE has no per-party DP yet (docs/federated.md says why).")
+            raise ConfigError("[privacy] applies to model = \"dp_mst\" or \"dp_vae\"; the federated TVAE has no "
+                              "per-party DP (docs/federated.md says why).")
         train = self.train.model_dump(exclude={"engine", "secure_aggregation"})       # how it runs, not what it trains
         values = {**train, "target": self.data.target, "params": dict(self.params)}
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -131,6 +134,21 @@ class SimulationConfig(_Strict):
                                 edges=tuple(tuple(edge) for edge in privacy.edges), min_parties=self.train.min_parties,
                                 trust_inferred_schema=privacy.trust_inferred_schema, seed=self.train.seed,
                                 **{k: int(v) for k, v in self.params.items()})
+
+    def dp_sgd_settings(self):
+        from synthloop.federated.dp_sgd import DPSGDSettings
+
+        privacy, train = self.privacy, self.train
+        known = {"latent_dim", "hidden", "batch_size", "lr"}
+        unknown = sorted(set(self.params) - known)
+        if unknown:
+            raise ConfigError(f"[params] {unknown} are not parameters of the federated dp_vae "
+                              f"(it takes {', '.join(sorted(known))}; the budget goes in [privacy]).")
+        params = {**self.params, **({"hidden": tuple(self.params["hidden"])} if "hidden" in self.params else {})}
+        return DPSGDSettings(epsilon=privacy.epsilon if privacy.epsilon is not None else 1.0, delta=privacy.delta,
+                             epsilon_per_party=dict(privacy.epsilon_per_party), max_grad_norm=privacy.max_grad_norm,
+                             rounds=train.rounds, local_epochs=train.local_epochs, min_parties=train.min_parties,
+                             seed=train.seed, **params)
 
     def table(self) -> pd.DataFrame:
         from synthloop.datasets import load

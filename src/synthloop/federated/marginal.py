@@ -348,20 +348,32 @@ def run_marginal(parties: Sequence[MarginalParty], settings: MarginalSettings, s
 
 def _model(settings: MarginalSettings, schema: Schema, ledgers: Mapping[str, Ledger]) -> DPMST:
     """An empty ``dp_mst`` whose ledger is the largest party's (the guarantee each row gets at worst)."""
-    worst = max(sorted(ledgers), key=lambda name: (ledgers[name].epsilon, ledgers[name].spent))
-    model = DPMST(epsilon=ledgers[worst].epsilon, delta=settings.delta, max_bins=settings.max_bins,
+    ledger = worst_ledger(ledgers, settings.delta)
+    model = DPMST(epsilon=ledger.epsilon, delta=settings.delta, max_bins=settings.max_bins,
                   fine_bins=settings.fine_bins, iters=settings.iters,
                   trust_inferred_schema=settings.trust_inferred_schema, seed=settings.seed)
-    ledger = Ledger(ledgers[worst].epsilon, settings.delta)
+    model.ledger_ = ledger
+    fitted_without_rows(model, schema)
+    return model
+
+
+def worst_ledger(ledgers: Mapping[str, Ledger], delta: float) -> Ledger:
+    """The largest party's ledger, its entries named after the party, plus one line for the others: what each
+    row gets at worst when every row is held by one party (parallel composition)."""
+    worst = max(sorted(ledgers), key=lambda name: (ledgers[name].epsilon, ledgers[name].spent))
+    ledger = Ledger(ledgers[worst].epsilon, delta)
     ledger.entries = [Charge(f"{worst}: {e.what}", e.mechanism, e.rho, e.source, dict(e.detail))
                       for e in ledgers[worst].entries]
-    ledger.public(f"the other {len(ledgers) - 1} parties' measurements: each row is held by one party and charged to "
+    ledger.public(f"the other {len(ledgers) - 1} parties' releases: each row is held by one party and charged to "
                   "that party's ledger (federated.json), none larger than this one", "parallel composition")
+    return ledger
+
+
+def fitted_without_rows(model: Any, schema: Schema) -> None:
+    """What ``Synthesizer.fit`` sets besides the learned state, for a model assembled from parties' releases."""
     model.schema_ = schema
-    model.ledger_ = ledger
     model._sample_calls = 0
     model._training_rows = model._privacy_reference = model._hashes_of_training = None
-    return model
 
 
 def _bytes(answers: Mapping[str, Mapping[str, Any]]) -> int:
