@@ -23,6 +23,7 @@ import numpy as np
 
 from synthloop.errors import ConfigError, DataError
 from synthloop.federated.join import merge_schemas, sketch_frame
+from synthloop.federated.lineage import publish
 from synthloop.federated.model import (
     get_weights,
     initial_model,
@@ -35,7 +36,6 @@ from synthloop.io.atomic import atomic_write
 from synthloop.schema import Schema
 
 STATE_FILE = "federated_state.safetensors"
-PROVENANCE_FILE = "federated.json"
 
 
 @dataclass(frozen=True)
@@ -183,12 +183,7 @@ class Coordinator:
         self.model.n_training_rows_ = sum(p["n_rows"] for p in self.parties.values())
         self.model.save(self.out, overwrite=self.overwrite)
         provenance = self.provenance(sorted(stats))
-        with atomic_write(self.out / PROVENANCE_FILE) as tmp:
-            tmp.write_text(json.dumps(provenance, indent=2))
-        if self.lineage is not None:
-            from synthloop.federated.lineage import record_federation
-
-            record_federation(self.lineage, self.out, self.parties, provenance)
+        publish(self.out, provenance, self.lineage)
         return self.out
 
     def provenance(self, finishers: Sequence[str] = ()) -> dict[str, Any]:

@@ -22,7 +22,6 @@ output is an ordinary ``dp_vae`` folder plus ``federated.json`` with every party
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,10 +31,10 @@ import numpy as np
 import pandas as pd
 
 from synthloop.errors import ConfigError, DataError, require
+from synthloop.federated.lineage import publish
 from synthloop.federated.marginal import fitted_without_rows, worst_ledger
 from synthloop.federated.model import weighted_mean
 from synthloop.federated.rehearsal import PartyDropped, split
-from synthloop.io.atomic import atomic_write
 from synthloop.lineage.fingerprint import fingerprint
 from synthloop.privacy.accounting import Ledger, refuse_private_reads
 from synthloop.schema import Schema
@@ -46,8 +45,6 @@ require("opacus", "dp", "Federated DP-SGD")
 import torch  # noqa: E402 - after the friendly check above
 
 from synthloop.synthesizers.dp_vae import _VAE, DPVAE, _spans, calibrate, encode, rdp_epsilon  # noqa: E402
-
-PROVENANCE_FILE = "federated.json"
 
 
 @dataclass(frozen=True)
@@ -207,13 +204,7 @@ def run_dp_sgd(parties: Sequence[DPSGDParty], settings: DPSGDSettings, schema: S
                               "model is (max epsilon, delta)-DP per row by parallel composition",
                               "shared_with_server": ["each party's weights after each round (DP-SGD iterates)",
                                                      "row counts (public in DP-SGD) and fingerprints (lineage)"]}}
-    with atomic_write(out / PROVENANCE_FILE) as tmp:
-        tmp.write_text(json.dumps(provenance, indent=2))
-    if lineage is not None:
-        from synthloop.federated.lineage import record_federation
-
-        record_federation(lineage, out, joined, {**provenance, "settings": {"model": "dp_vae",
-                                                                            "params": settings.to_config()}})
+    publish(out, provenance, lineage)
     return out
 
 

@@ -32,7 +32,6 @@ every sum covers the same rows); the budget it spent stays spent.
 from __future__ import annotations
 
 import itertools
-import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -43,8 +42,8 @@ import numpy as np
 import pandas as pd
 
 from synthloop.errors import ConfigError, DataError, SchemaError
+from synthloop.federated.lineage import publish
 from synthloop.federated.rehearsal import PartyDropped, split
-from synthloop.io.atomic import atomic_write
 from synthloop.lineage.fingerprint import fingerprint
 from synthloop.privacy.accounting import Charge, Ledger, refuse_private_reads
 from synthloop.privacy.mechanisms import gaussian, gaussian_sigma
@@ -59,10 +58,9 @@ from synthloop.synthesizers.dp_mst import (
     record_domains,
     split_budget,
 )
-from synthloop.synthesizers.marginals import coarse_map, total_estimate
+from synthloop.synthesizers.marginals import Components, coarse_map, total_estimate
 from synthloop.synthesizers.params import check_params
 
-PROVENANCE_FILE = "federated.json"
 #: The exchanges, in order; ``drop`` in a simulation names them by number (1, 2, 3).
 PHASES = ("1-way counts", "pair scores", "2-way counts")
 
@@ -224,44 +222,21 @@ def chance_scores(pairs: Sequence[tuple[str, str]], probs: Mapping[str, np.ndarr
 def spanning_tree(names: Sequence[str], scores: np.ndarray) -> list[tuple[str, str]]:
     """The maximum spanning tree of the (noisy, summed) pair scores: Kruskal, highest score first."""
     pairs = list(itertools.combinations(names, 2))
-    part = {name: name for name in names}
-
-    def find(name: str) -> str:
-        while part[name] != name:
-            part[name] = part[part[name]]
-            name = part[name]
-        return name
-
-    edges = []
-    for index in np.argsort(-np.asarray(scores), kind="stable"):
-        a, b = pairs[index]
-        if find(a) != find(b):
-            part[find(a)] = find(b)
-            edges.append((a, b))
-    return edges
+    components = Components(names)
+    return [pairs[index] for index in np.argsort(-np.asarray(scores), kind="stable") if components.join(*pairs[index])]
 
 
 def check_edges(names: Sequence[str], edges: Sequence[Sequence[str]]) -> list[tuple[str, str]]:
     """Public edges as pairs of model columns forming a forest; ConfigError listing every problem."""
-    problems, part = [], {name: name for name in names}
-
-    def find(name: str) -> str:
-        while part[name] != name:
-            name = part[name]
-        return name
-
-    checked = []
+    problems, components, checked = [], Components(names), []
     for edge in edges:
-        unknown = [c for c in edge if c not in part]
+        unknown = [c for c in edge if c not in components.parent]
         if len(edge) != 2 or unknown:
             problems.append(f"edge {list(edge)} is not a pair of learned columns" + (f" (unknown: {unknown})" if unknown else ""))
-            continue
-        a, b = edge
-        if find(a) == find(b):
-            problems.append(f"edge ['{a}', '{b}'] closes a cycle; the edges must form a tree (or a forest)")
-            continue
-        part[find(a)] = find(b)
-        checked.append((a, b))
+        elif not components.join(*edge):
+            problems.append(f"edge ['{edge[0]}', '{edge[1]}'] closes a cycle; the edges must form a tree (or a forest)")
+        else:
+            checked.append((edge[0], edge[1]))
     if problems:
         raise ConfigError("The public tree is invalid:\n" + "\n".join(f"  - {p}" for p in problems))
     return checked
@@ -336,13 +311,7 @@ def run_marginal(parties: Sequence[MarginalParty], settings: MarginalSettings, s
                                                      if select else "nothing for the structure (public tree)",
                                                      "noisy 2-way counts on the tree's edges",
                                                      "noisy row count and the table's fingerprint (lineage)"]}}
-    with atomic_write(out / PROVENANCE_FILE) as tmp:
-        tmp.write_text(json.dumps(provenance, indent=2))
-    if lineage is not None:
-        from synthloop.federated.lineage import record_federation
-
-        record_federation(lineage, out, party_info, {**provenance, "settings": {"model": "dp_mst",
-                                                                                "params": settings.to_config()}})
+    publish(out, provenance, lineage)
     return out
 
 

@@ -37,6 +37,7 @@ from synthloop.schema.values import InfOption
 from synthloop.synthesizers._stored import STRICT, ArrayCheck, check_names
 from synthloop.synthesizers.base import Synthesizer
 from synthloop.synthesizers.marginals import (
+    Components,
     FineDomain,
     coarse_map,
     counts,
@@ -187,23 +188,15 @@ class DPMST(Synthesizer):
         pairs = list(itertools.combinations(names, 2))
         scores = pair_scores(pairs, coarse, independent_probs(noisy_one, maps), total)
         epsilon = math.sqrt(8 * rho / (len(names) - 1))
-        part = {name: name for name in names}
-
-        def find(name: str) -> str:
-            while part[name] != name:
-                part[name] = part[part[name]]
-                name = part[name]
-            return name
-
+        components = Components(names)
         edges: list[tuple[str, str]] = []
         for step in range(len(names) - 1):
-            candidates = [i for i, (a, b) in enumerate(pairs) if find(a) != find(b)]
+            candidates = [i for i, (a, b) in enumerate(pairs) if components.find(a) != components.find(b)]
             chosen = candidates[exponential(scores[candidates], epsilon=epsilon, ledger=ledger, rng=rng,
                                             what=f"tree edge {step + 1} of {len(names) - 1} "
                                                  f"(among {len(candidates)} pairs)")]
-            a, b = pairs[chosen]
-            part[find(a)] = find(b)
-            edges.append((a, b))
+            components.join(*pairs[chosen])
+            edges.append(pairs[chosen])
         return edges
 
     # ------------------------------------------------------------------ sample
