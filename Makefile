@@ -21,7 +21,9 @@ lint: install
 	$(BIN)/ruff check $(LINTED)
 
 # tests/ plus the doctests in src/ (Examples blocks run, as STYLE.md promises).
+# pip check: every extra in one environment must agree (flwr[simulation] pins typer, rich and ray; issue 19).
 test: install
+	$(BIN)/python -m pip check
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/python -m pytest -q tests src
 

@@ -5,7 +5,8 @@ with Dirichlet(``--alpha``) class shares, or ``column`` by the values of ``--col
 judged on Adult's test split (9,769 rows no model saw) with ``synthloop.metrics``: detection AUC
 (synthetic vs held-out real), TSTR AUC on income, DCR share (chance a synthetic row is closer to the
 training rows than a held-out row; 0.5 = like new data) and, per party, membership-inference AUC
-(party rows vs held-out rows against the federated sample). All three arms train each row for the
+(party rows vs held-out rows against the federated sample; with ``--split column``, held-out rows with
+the party's values of the column). All three arms train each row for the
 same number of epochs (rounds × local epochs); the federated parties use batch_size / n_parties rows
 per step, so the averaged update of one step covers as many rows as a central step.
 
@@ -56,10 +57,18 @@ def federated(train: pd.DataFrame, test: pd.DataFrame, schema: sl.Schema, parts:
         model = sl.synthesizers.base.Synthesizer.load(out)
         synthetic = model.sample(len(train), seed=args.seed, privacy="off")
     mia = get_metric("membership_inference_auc").function
-    per_party = [round(mia(p, synthetic, schema, holdout=test.sample(min(len(p), len(test)), random_state=0),
+    per_party = [round(mia(p, synthetic, schema, holdout=_holdout_like(p, test, column),
                            rng=np.random.default_rng(0)).value, 4) for p in parts]
     return {**judge(synthetic, train, test, schema), "seconds": round(seconds, 1),
             "bytes_per_round": provenance["rounds"][-1]["bytes_sent"], "mia_auc_per_party": per_party}
+
+
+def _holdout_like(party: pd.DataFrame, test: pd.DataFrame, column: str | None) -> pd.DataFrame:
+    """Non-members for a party's membership test: held-out rows from the same population. With a split by a
+    column's values, held-out rows with the party's values (else a minority party's rows would look like
+    non-members merely for being unlike the mostly-other held-out rows: AUC far below 0.5)."""
+    pool = test if column is None else test[test[column].astype(str).isin(party[column].astype(str).unique())]
+    return pool.sample(min(len(party), len(pool)), random_state=0)
 
 
 def main() -> None:

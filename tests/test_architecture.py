@@ -20,7 +20,7 @@ ALLOWED = {
     "parallel": set(),
     "partitions": {"parallel", "synthesizers", "metrics", "tabular", "report", "schema", "io", "workflows"},
     "tuning": {"parallel", "synthesizers", "metrics", "schema", "lineage", "loop", "io", "nn"},
-    "federated": {"synthesizers", "transforms", "schema", "nn", "lineage", "io", "datasets"},
+    "federated": {"synthesizers", "transforms", "schema", "nn", "lineage", "io", "datasets", "privacy"},
     "workflows": {"synthesizers", "loop", "lineage", "privacy", "schema", "io", "align", "monitor", "simulate", "tabular"},
     "monitor": {"tabular", "lineage", "io"}, "simulate": {"loop", "tabular", "io"},
 }

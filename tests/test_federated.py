@@ -234,3 +234,58 @@ def test_the_flower_server_refuses_a_party_with_other_columns(tmp_path, penguins
     assert isinstance(strategy.error, SchemaError)            # serve() raises it once Flower stops: exit code 2
     assert "party 'south' lacks columns ['sex'] that party 'north' has" in str(strategy.error)
     assert strategy.configure_fit(2, None, None) == []        # every later round ends at once
+
+
+@pytest.mark.slow
+def test_cli_simulates_on_flowers_ray_engine_and_survives_a_failing_party(tmp_path, penguins_csv):
+    pytest.importorskip("ray")
+    config = tmp_path / "fed.toml"
+    config.write_text(f'out = "{tmp_path / "model"}"\n[data]\npath = "{penguins_csv}"\n'
+                      '[split]\nparties = 3\n[train]\nrounds = 3\nlocal_epochs = 1\nengine = "ray"\nmin_parties = 2\n'
+                      '[params]\nbatch_size = 50\nhidden = [32]\nlatent_dim = 8\n[drop]\nparty_2 = [2]\n')
+    result = CliRunner().invoke(app, ["federated", "simulate", str(config)])
+    assert result.exit_code == 0, result.output[-3000:]
+    provenance = json.loads((tmp_path / "model" / "federated.json").read_text())
+    assert provenance["transport"] == "flower-simulation (ray)"
+    rounds = provenance["rounds"]
+    assert [r["dropped"] for r in rounds] == [[], ["party_2"], []]       # a ClientApp that raised: a Flower failure
+    assert rounds[-1]["loss"] < rounds[0]["loss"]
+    assert sorted(provenance["final_statistics_from"]) == ["party_1", "party_2", "party_3"]
+    synthetic = Synthesizer.load(tmp_path / "model").sample(100, seed=0, privacy="off")
+    assert set(synthetic["species"]) <= {"Adelie", "Chinstrap", "Gentoo"}
+
+
+@pytest.mark.slow
+def test_secure_aggregation_on_ray_hides_each_partys_weights_and_survives_a_dropout(tmp_path, penguins):
+    pytest.importorskip("ray")
+    out = simulate(penguins, tmp_path / "model", n_parties=3, settings=_settings(rounds=1), engine="ray",
+                   secure_aggregation=True, drop={"party_3": [1]}, ray_cpus=1)
+    provenance = json.loads((out / "federated.json").read_text())
+    assert provenance["secure_aggregation"] is True
+    assert "the sum of the parties' weights" in " ".join(provenance["privacy"]["shared_with_server"])
+    # Party 3 fails inside SecAgg+'s masked-vector stage; the others' shares unmask the sum without it.
+    assert [r["dropped"] for r in provenance["rounds"]] == [["party_3"]]
+    assert len(Synthesizer.load(out).sample(50, seed=0, privacy="off")) == 50
+
+
+def test_the_server_refuses_individual_weights_when_secure_aggregation_was_asked_for():
+    from synthloop.federated.coordinator import RoundResult
+    from synthloop.federated.flower import _check_only_the_aggregate
+
+    same = [np.ones(3, dtype=np.float32)]
+    _check_only_the_aggregate({"a": RoundResult(same, 5, 0.0), "b": RoundResult([same[0].copy()], 7, 0.0)})
+    with pytest.raises(DataError, match="received the parties' own weights"):
+        _check_only_the_aggregate({"a": RoundResult(same, 5, 0.0), "b": RoundResult([same[0] * 2], 7, 0.0)})
+    with pytest.raises(ConfigError, match="engine"):
+        simulate(pd.DataFrame({"x": [1, 2, 3, 4]}), "unused", settings=_settings(), secure_aggregation=True)
+
+
+@pytest.mark.slow
+def test_localhost_server_refuses_a_party_with_a_column_mismatch_and_exits_2(tmp_path, penguins):
+    codes = _run_processes(tmp_path, {"north": penguins.iloc[:170], "south": penguins.iloc[170:].drop(columns="sex")},
+                           "--rounds", "2")
+    server_log = (tmp_path / "server.log").read_text()
+    assert codes["server"] == 2, server_log[-2000:]
+    assert "party 'south' lacks columns ['sex'] that party 'north' has" in server_log
+    assert codes["north"] == codes["south"] == 1                      # told the federation ended before training
+    assert not (tmp_path / "model").exists()                           # nothing written

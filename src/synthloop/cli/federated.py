@@ -21,10 +21,17 @@ ForceOption = Annotated[bool, typer.Option("--force", help="Replace OUT when it 
 def _on_round(total: int):
     def show(entry: dict[str, Any]) -> None:
         dropped = f", dropped {', '.join(entry['dropped'])}" if entry["dropped"] else ""
-        err_console.print(f"round {entry['round']}/{total}: {len(entry['parties'])} parties{dropped}, "
-                          f"loss {entry['loss']:.4g}, {entry['bytes_sent'] / 2**20:.2f} MiB, {entry['seconds']:.1f} s",
-                          highlight=False)
+        loss = f", loss {entry['loss']:.4g}" if "loss" in entry else ""
+        seconds = f", {entry['seconds']:.1f} s" if "seconds" in entry else ""
+        err_console.print(f"round {entry['round']}/{total}: {len(entry['parties'])} parties{dropped}{loss}, "
+                          f"{entry['bytes_sent'] / 2**20:.2f} MiB{seconds}", highlight=False)
     return show
+
+
+def _on_exchange(entry: dict[str, Any]) -> None:
+    dropped = f", dropped {', '.join(entry['dropped'])}" if entry["dropped"] else ""
+    err_console.print(f"exchange {entry['round']}/3 ({entry['exchange']}): {len(entry['parties'])} parties{dropped}, "
+                      f"{entry['bytes_sent'] / 2**10:.1f} KiB", highlight=False)
 
 
 def _done(out: Path) -> None:
@@ -39,20 +46,46 @@ def simulate(config: Annotated[Path, typer.Argument(metavar="CONFIG.toml",
              rounds: RoundsOption = None, local_epochs: LocalOption = None, strategy: StrategyOption = None,
              how: Annotated[str | None, typer.Option("--how", metavar="iid|label|column",
                                                      help="How the table is split into parties.")] = None,
+             engine: Annotated[str | None, typer.Option("--engine", metavar="inprocess|ray",
+                                                        help="Parties in this process (fast) or as Flower ClientApps "
+                                                             "on Flower's simulation engine (Ray).")] = None,
+             secure_aggregation: Annotated[bool | None, typer.Option(
+                 "--secure-aggregation/--no-secure-aggregation",
+                 help="Training rounds under Flower's SecAgg+ (with --engine ray).")] = None,
              force: ForceOption = False) -> None:
-    """Split one table into parties and train federatedly in this process (a rehearsal of a deployment)."""
+    """Split one table into parties and train federatedly (a rehearsal of a deployment)."""
     from synthloop.federated.config import SimulationConfig
-    from synthloop.federated.simulate import simulate as run
 
     loaded = SimulationConfig.load(config)
-    settings = loaded.settings(rounds=rounds, local_epochs=local_epochs, strategy=strategy)
     split = loaded.split
     column = split.column if (how or split.how) != "iid" else None
     target = out if out is not None else Path(loaded.out)
-    saved = run(loaded.table(), target, n_parties=split.parties, how=how or split.how, column=column,
-                alpha=split.alpha, settings=settings, schema=loaded.schema(), drop=loaded.drop,
-                checkpoint_dir=loaded.checkpoint_dir, lineage=loaded.lineage, overwrite=force,
-                on_round=_on_round(settings.rounds))
+    common = {"n_parties": split.parties, "how": how or split.how, "column": column, "alpha": split.alpha,
+              "drop": loaded.drop, "lineage": loaded.lineage, "overwrite": force}
+    if loaded.train.model != "tvae" and (engine == "ray" or secure_aggregation):
+        raise typer.BadParameter(f"the federated {loaded.train.model} runs in this process (no Ray, no SecAgg+ yet)",
+                                 param_hint="--engine / --secure-aggregation")
+    if loaded.train.model == "dp_mst":
+        from synthloop.federated.marginal import simulate_marginal
+
+        _done(simulate_marginal(loaded.table(), target, schema=loaded.schema(), settings=loaded.settings(),
+                                on_round=_on_exchange, **common))
+        return
+    if loaded.train.model == "dp_vae":
+        from synthloop.federated.dp_sgd import simulate_dp_sgd
+
+        dp_settings = loaded.settings()
+        _done(simulate_dp_sgd(loaded.table(), target, schema=loaded.schema(), settings=dp_settings,
+                              on_round=_on_round(dp_settings.rounds), **common))
+        return
+    from synthloop.federated.simulation import simulate as run
+
+    settings = loaded.settings(rounds=rounds, local_epochs=local_epochs, strategy=strategy)
+    saved = run(loaded.table(), target, settings=settings, schema=loaded.schema(),
+                checkpoint_dir=loaded.checkpoint_dir, on_round=_on_round(settings.rounds),
+                engine=engine or loaded.train.engine,
+                secure_aggregation=loaded.train.secure_aggregation if secure_aggregation is None else secure_aggregation,
+                **common)
     _done(saved)
 
 

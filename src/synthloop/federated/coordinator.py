@@ -1,6 +1,6 @@
 """The server's side of a federation, transport-free: join, rounds, checkpoints, the saved model.
 
-:class:`Coordinator` is driven either in-process (:func:`synthloop.federated.simulate.run_inprocess`)
+:class:`Coordinator` is driven either in-process (:func:`synthloop.federated.simulation.run_inprocess`)
 or by Flower (:mod:`synthloop.federated.flower`); both call, in order, :meth:`~Coordinator.merge`,
 :meth:`~Coordinator.begin`, :meth:`~Coordinator.round_config` / :meth:`~Coordinator.aggregate` per round,
 and :meth:`~Coordinator.finish`.
@@ -23,6 +23,7 @@ import numpy as np
 
 from synthloop.errors import ConfigError, DataError
 from synthloop.federated.join import merge_schemas, sketch_frame
+from synthloop.federated.lineage import publish
 from synthloop.federated.model import (
     get_weights,
     initial_model,
@@ -35,7 +36,6 @@ from synthloop.io.atomic import atomic_write
 from synthloop.schema import Schema
 
 STATE_FILE = "federated_state.safetensors"
-PROVENANCE_FILE = "federated.json"
 
 
 @dataclass(frozen=True)
@@ -117,6 +117,8 @@ class Coordinator:
         self.history: list[dict[str, Any]] = []
         #: How parties were reached: "in-process" (simulation) or "flower" (set by flower.serve).
         self.transport = "in-process"
+        #: True when each round's weights reach the server only as their sum, under Flower's SecAgg+ (ray_engine).
+        self.secure_aggregation = False
         self.started = time.perf_counter()
 
     # ------------------------------------------------------------------ join
@@ -156,6 +158,8 @@ class Coordinator:
                             f"than min_parties={self.settings.min_parties}. Re-run to resume from the checkpoint.")
         ordered = sorted(results)
         weights = weighted_mean([(results[name].weights, results[name].n_rows) for name in ordered])
+        # In the model's dtypes: SecAgg+ hands back float64 means of float32 weights.
+        weights = [w.astype(g.dtype, copy=False) for w, g in zip(weights, get_weights(self.model), strict=True)]
         n_bytes = sum(int(w.nbytes) for w in weights)
         total_rows = sum(results[name].n_rows for name in ordered)
         entry = {"round": round_index + 1, "parties": ordered, "dropped": sorted(failures),
@@ -179,24 +183,21 @@ class Coordinator:
         self.model.n_training_rows_ = sum(p["n_rows"] for p in self.parties.values())
         self.model.save(self.out, overwrite=self.overwrite)
         provenance = self.provenance(sorted(stats))
-        with atomic_write(self.out / PROVENANCE_FILE) as tmp:
-            tmp.write_text(json.dumps(provenance, indent=2))
-        if self.lineage is not None:
-            from synthloop.federated.lineage import record_federation
-
-            record_federation(self.lineage, self.out, self.parties, provenance)
+        publish(self.out, provenance, self.lineage)
         return self.out
 
     def provenance(self, finishers: Sequence[str] = ()) -> dict[str, Any]:
         """What ``federated.json`` says: parties by name and fingerprint, rounds, strategy; never rows."""
+        weights = ("the sum of the parties' weights after each round (SecAgg+ masks each party's own)"
+                   if self.secure_aggregation else "model weights after each round")
         return {"federated": True, "transport": self.transport, "strategy": self.settings.strategy,
+                "secure_aggregation": self.secure_aggregation,
                 "settings": self.settings.to_config(), "parties": self.parties,
                 "final_statistics_from": list(finishers), "rounds": self.history,
                 "privacy": {"rows_shared": False, "differential_privacy": None,
                             "shared_with_server": ["schemas (columns, kinds, categories, bounds)",
                                                    "category counts and numeric quantiles per party",
-                                                   "model weights after each round",
-                                                   "per-category latent sums and counts"]}}
+                                                   weights, "per-category latent sums and counts"]}}
 
     # ------------------------------------------------------------------ checkpoints
     def _key(self) -> str:

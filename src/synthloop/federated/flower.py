@@ -53,8 +53,9 @@ def quiet_flower() -> None:
 class CoordinatorStrategy(Strategy):
     """Flower's view of a :class:`Coordinator`: which phase each server round is, and what to aggregate."""
 
-    def __init__(self, coordinator: Coordinator, n_parties: int, join_timeout: float):
+    def __init__(self, coordinator: Coordinator, n_parties: int, join_timeout: float, *, plan_every_round: bool = False):
         self.coordinator = coordinator
+        self.plan_every_round = plan_every_round     # parties may come back without state (Ray actors)
         self.n_parties = n_parties
         self.join_timeout = join_timeout
         self.names: dict[str, str] = {}            # Flower client id → party name
@@ -90,8 +91,10 @@ class CoordinatorStrategy(Strategy):
         if phase == "sketch":
             config.update(schema=self.coordinator.schema.to_json(), n_quantiles=self.coordinator.settings.n_quantiles)
         if phase == "fit":
-            config.update(self.coordinator.round_config(index), parties=json.dumps(sorted(self.names.values())))
-            if index == self.start:                # the plan travels once, with the first round
+            config.update(self.coordinator.round_config(index))
+        if phase in ("fit", "stats"):
+            config["parties"] = json.dumps(sorted(self.names.values()))
+            if index == self.start or self.plan_every_round:     # the plan travels once, with the first round
                 config["plan"] = self.plan_text
         clients = list(client_manager.all().values())
         self.asked = [client.cid for client in clients]
@@ -131,6 +134,8 @@ class CoordinatorStrategy(Strategy):
         if phase == "fit":
             updates = {name: RoundResult(parameters_to_ndarrays(r.parameters), int(r.num_examples),
                                          float(r.metrics["loss"])) for name, r in answers.items()}
+            if self.coordinator.secure_aggregation:
+                _check_only_the_aggregate(updates)
             weights = self.coordinator.aggregate(index, updates, dropped, seconds=time.perf_counter() - self.round_began)
             return ndarrays_to_parameters(weights)
         self.result = self.coordinator.finish({name: parameters_to_ndarrays(r.parameters) for name, r in answers.items()})
@@ -144,6 +149,16 @@ class CoordinatorStrategy(Strategy):
 
     def evaluate(self, server_round: int, parameters: Parameters) -> None:
         return None
+
+
+def _check_only_the_aggregate(updates: dict[str, RoundResult]) -> None:
+    """Under SecAgg+ Flower hands the strategy every answer with the *same* parameters (the unmasked weighted
+    mean); anything else means a party's own weights reached the server, which must not pass silently."""
+    arrays = [result.weights for result in updates.values()]
+    same = all(len(a) == len(arrays[0]) and all(np.array_equal(x, y) for x, y in zip(a, arrays[0], strict=True))
+               for a in arrays[1:])
+    if not same:
+        raise DataError("Secure aggregation was asked for, but the server received the parties' own weights.")
 
 
 class PartyClient(NumPyClient):

@@ -9,12 +9,24 @@ samples of the federated model sit one generation below all of them.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from synthloop.io.atomic import atomic_write
 from synthloop.lineage import LineageStore, link_model
 from synthloop.lineage.fingerprint import ID_LENGTH
+
+PROVENANCE_FILE = "federated.json"
+
+
+def publish(model_dir: Path, provenance: Mapping[str, Any], lineage: str | Path | None) -> None:
+    """Write ``federated.json`` next to the saved model and, with a lineage store, record the federation."""
+    with atomic_write(model_dir / PROVENANCE_FILE) as tmp:
+        tmp.write_text(json.dumps(provenance, indent=2))
+    if lineage is not None:
+        record_federation(lineage, model_dir, provenance["parties"], provenance)
 
 
 def pooled_id(fingerprints: list[str]) -> str:
@@ -37,8 +49,11 @@ def record_federation(store_path: str | Path, model_dir: Path, parties: Mapping[
                                    kind="real", parents={p["fingerprint"]: p["n_rows"] for p in parties.values()},
                                    name=f"federation of {', '.join(sorted(parties))}", action="federated-fit")
     settings = provenance["settings"]
-    store.log(union, "federated-fit", synthesizer=settings["model"], params=dict(settings["params"]),
+    model = provenance.get("model", settings.get("model"))               # the DP models name theirs at the top
+    params = settings.get("params", settings)
+    store.log(union, "federated-fit", synthesizer=model, params=dict(params),
               parties={name: p["fingerprint"] for name, p in parties.items()}, strategy=provenance["strategy"],
-              rounds=len(provenance["rounds"]), epsilon_per_party=None)
+              rounds=len(provenance["rounds"]),
+              epsilon_per_party=provenance.get("epsilon_per_party"))
     link_model(model_dir, record, store)
     return union

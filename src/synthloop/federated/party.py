@@ -21,17 +21,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from synthloop.errors import SynthloopError
 from synthloop.federated.join import sketch_table
 from synthloop.federated.model import get_weights, latent_stats, model_from_plan, set_weights
+from synthloop.federated.rehearsal import PartyDropped
 from synthloop.lineage.fingerprint import fingerprint
 from synthloop.nn.runtime import torch_threads
 from synthloop.nn.trainer import Trainer
 from synthloop.schema import Schema
-
-
-class PartyDropped(SynthloopError, RuntimeError):
-    """A party did not answer this round (simulated, or its process is gone); the round goes on without it."""
 
 
 class Party:

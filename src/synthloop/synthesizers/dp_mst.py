@@ -31,9 +31,11 @@ from pydantic import BaseModel
 
 from synthloop.privacy.accounting import Ledger
 from synthloop.privacy.mechanisms import exponential, gaussian, gaussian_sigma
+from synthloop.schema import Schema
 from synthloop.synthesizers._stored import STRICT, ArrayCheck, check_names
 from synthloop.synthesizers.base import Synthesizer
 from synthloop.synthesizers.marginals import (
+    Components,
     FineDomain,
     coarse_map,
     counts,
@@ -107,43 +109,43 @@ class DPMST(PrivateFit, Synthesizer):
         rng = seeds.generator("model")
         ledger = Ledger(self.epsilon, self.delta, n_rows=len(data))
         names = list(self.schema_.model_kinds())
-        fines = {name: fine_domain(self.schema_[name], fine_bins=self.fine_bins) for name in names}
+        fines = fine_domains(self.schema_, names, self.fine_bins)
         record_domains(self.schema_record(ledger), fines, self.schema_)
         codes = {name: fine.encode(data[name]) for name, fine in fines.items()}
-        d = len(names)
-        rho_one = ledger.rho / 3 if d > 1 else ledger.rho
-        rho_select = ledger.rho / 3 if d > 1 else 0.0
-        rho_two = ledger.rho - rho_one - rho_select
+        rho_one, rho_select, rho_two = split_budget(ledger.rho, len(names), select=True)
 
         # 1. 1-way counts on the fine domains: each row adds 1 to one cell per column (L2 sensitivity 1 each).
-        sigma_one = gaussian_sigma(rho_one / d)
-        noisy_one = {name: gaussian(counts([codes[name]], [fine.size]), sigma=sigma_one, ledger=ledger, rng=rng,
-                                    what=f"1-way counts of {name} ({fine.size} cells)") for name, fine in fines.items()}
+        noisy_one, sigma_one = measure_one_way(codes, fines, rho_one, ledger, rng)
         maps = {name: coarse_map(fines[name], noisy_one[name], sigma_one, max_bins=self.max_bins) for name in names}
         coarse = {name: maps[name][codes[name]] for name in names}
         sizes = {name: int(maps[name].max()) + 1 for name in names}
         total = total_estimate(list(noisy_one.values()), sigma_one)
 
         # 2. the tree: Kruskal order, each edge drawn by the exponential mechanism among pairs joining two parts.
-        edges = self._select(names, noisy_one, maps, coarse, sizes, total, rho_select, ledger, rng)
+        edges = self._select(names, noisy_one, maps, coarse, total, rho_select, ledger, rng)
 
         # 3. 2-way counts on the tree's edges, then Private-PGM.
-        two_way = {}
-        if edges:
-            sigma_two = gaussian_sigma(rho_two / len(edges))
-            for a, b in edges:
-                table = counts([coarse[a], coarse[b]], [sizes[a], sizes[b]])
-                two_way[(a, b)] = (gaussian(table, sigma=sigma_two, ledger=ledger, rng=rng,
-                                            what=f"2-way counts of {a} × {b} ({table.size} cells)"), sigma_two)
+        two_way = measure_two_way(edges, coarse, sizes, rho_two, ledger, rng)
         one_way = {name: (noisy_one[name], maps[name], sigma_one) for name in names}
+        self.learn(names, edges, one_way, two_way, total, ledger)
+
+    def learn(self, names: list[str], edges: list[tuple[str, str]],
+              one_way: dict[str, tuple[np.ndarray, np.ndarray, float]],
+              two_way: dict[tuple[str, str], tuple[np.ndarray, float]], total: float, ledger: Ledger) -> None:
+        """The generate step from released measurements only: Private-PGM's marginals on the tree, kept for sampling.
+
+        ``one_way[name] = (noisy fine counts, fine -> coarse map, sigma)``, ``two_way[(a, b)] = (noisy
+        coarse counts, sigma)``; post-processing, so nothing here is charged. A federated fit calls it on
+        the sums of the parties' measurements (:mod:`synthloop.federated.marginal`).
+        """
+        sizes = {name: int(one_way[name][1].max()) + 1 for name in names}
         marginals = (estimate_tree(sizes, one_way, two_way, total, self.iters) if self.iters > 0 else
                      noisy_tables(sizes, one_way, two_way))
-
         order, parents = tree_order(names, edges)
         self.columns_ = names
         self.order_, self.parents_ = order, parents
-        self.maps_ = maps
-        self.within_ = {name: within_probs(maps[name], noisy_one[name]) for name in names}
+        self.maps_ = {name: one_way[name][1] for name in names}
+        self.within_ = {name: within_probs(one_way[name][1], one_way[name][0]) for name in names}
         self.roots_ = {name: marginals[(name,)] for name in names if parents[name] is None}
         self.conditionals_ = {}
         for name in names:
@@ -155,36 +157,22 @@ class DPMST(PrivateFit, Synthesizer):
         self.n_training_rows_ = round(total)       # the noisy count: the exact one is never stored
 
     def _select(self, names: list[str], noisy_one: dict[str, np.ndarray], maps: dict[str, np.ndarray],
-                coarse: dict[str, np.ndarray], sizes: dict[str, int], total: float, rho: float, ledger: Ledger,
+                coarse: dict[str, np.ndarray], total: float, rho: float, ledger: Ledger,
                 rng: np.random.Generator) -> list[tuple[str, str]]:
         if len(names) < 2:
             return []
-        # The independent estimate uses only released 1-way counts, so the score's sensitivity is 1.
-        probs = {}
-        for name in names:
-            summed = np.clip(np.bincount(maps[name], weights=noisy_one[name], minlength=sizes[name]), 0, None)
-            probs[name] = summed / summed.sum() if summed.sum() > 0 else np.full(sizes[name], 1 / sizes[name])
         pairs = list(itertools.combinations(names, 2))
-        scores = np.array([np.abs(counts([coarse[a], coarse[b]], [sizes[a], sizes[b]])
-                                  - total * np.outer(probs[a], probs[b])).sum() for a, b in pairs])
+        scores = pair_scores(pairs, coarse, independent_probs(noisy_one, maps), total)
         epsilon = math.sqrt(8 * rho / (len(names) - 1))
-        part = {name: name for name in names}
-
-        def find(name: str) -> str:
-            while part[name] != name:
-                part[name] = part[part[name]]
-                name = part[name]
-            return name
-
+        components = Components(names)
         edges: list[tuple[str, str]] = []
         for step in range(len(names) - 1):
-            candidates = [i for i, (a, b) in enumerate(pairs) if find(a) != find(b)]
+            candidates = [i for i, (a, b) in enumerate(pairs) if components.find(a) != components.find(b)]
             chosen = candidates[exponential(scores[candidates], epsilon=epsilon, ledger=ledger, rng=rng,
                                             what=f"tree edge {step + 1} of {len(names) - 1} "
                                                  f"(among {len(candidates)} pairs)")]
-            a, b = pairs[chosen]
-            part[find(a)] = find(b)
-            edges.append((a, b))
+            components.join(*pairs[chosen])
+            edges.append(pairs[chosen])
         return edges
 
     # ------------------------------------------------------------------ sample
@@ -198,7 +186,7 @@ class DPMST(PrivateFit, Synthesizer):
         return pd.DataFrame(out, index=pd.RangeIndex(n_rows))
 
     def _fine_domains(self) -> dict[str, FineDomain]:
-        return {name: fine_domain(self.schema_[name], fine_bins=self.fine_bins) for name in self.columns_}
+        return fine_domains(self.schema_, self.columns_, self.fine_bins)
 
     # ------------------------------------------------------------------ state
     def to_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -221,7 +209,7 @@ class DPMST(PrivateFit, Synthesizer):
                       "the stored tree does not cover the stored columns")
         if check.problems:
             return
-        fines = {name: fine_domain(self.schema_[name], fine_bins=self.fine_bins) for name in columns}
+        fines = fine_domains(self.schema_, columns, self.fine_bins)
         sizes = {}
         for i, name in enumerate(columns):
             mapping = check.take(f"{i}/map", "i", (fines[name].size,))
@@ -255,3 +243,61 @@ def _conditional(joint: np.ndarray) -> np.ndarray:
     marginal = joint.sum(axis=0) / max(joint.sum(), 1e-300)
     return np.where(rows > 0, joint / np.where(rows > 0, rows, 1.0), marginal[None, :])
 
+
+# ---------------------------------------------------------------------- the steps, shared with the federated fit
+def fine_domains(schema: Schema, names: list[str], fine_bins: int) -> dict[str, FineDomain]:
+    return {name: fine_domain(schema[name], fine_bins=fine_bins) for name in names}
+
+
+def split_budget(rho: float, n_columns: int, *, select: bool) -> tuple[float, float, float]:
+    """(1-way, selection, 2-way) shares of rho: thirds as in the paper; halves when the tree is not selected."""
+    if n_columns < 2:
+        return rho, 0.0, 0.0
+    if not select:
+        return rho / 2, 0.0, rho / 2
+    return rho / 3, rho / 3, rho - 2 * (rho / 3)
+
+
+def measure_one_way(codes: dict[str, np.ndarray], fines: dict[str, FineDomain], rho: float, ledger: Ledger,
+                    rng: np.random.Generator) -> tuple[dict[str, np.ndarray], float]:
+    """Noisy 1-way counts of every column on its fine domain (``rho`` split evenly), and their sigma."""
+    sigma = gaussian_sigma(rho / len(fines))
+    noisy = {name: gaussian(counts([codes[name]], [fine.size]), sigma=sigma, ledger=ledger, rng=rng,
+                            what=f"1-way counts of {name} ({fine.size} cells)") for name, fine in fines.items()}
+    return noisy, sigma
+
+
+def independent_probs(noisy_one: dict[str, np.ndarray], maps: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each column's coarse distribution from the released 1-way counts (clipped at 0): the independence model."""
+    probs = {}
+    for name, noisy in noisy_one.items():
+        size = int(maps[name].max()) + 1
+        summed = np.clip(np.bincount(maps[name], weights=noisy, minlength=size), 0, None)
+        probs[name] = summed / summed.sum() if summed.sum() > 0 else np.full(size, 1 / size)
+    return probs
+
+
+def pair_scores(pairs: list[tuple[str, str]], coarse: dict[str, np.ndarray], probs: dict[str, np.ndarray],
+                total: float) -> np.ndarray:
+    """MST's score per pair: L1 distance of its true 2-way counts from ``total · p_a ⊗ p_b``.
+
+    ``probs`` and ``total`` come from released values only, so adding or removing one row moves each
+    score by at most 1 (sensitivity 1 per pair).
+    """
+    sizes = {name: len(p) for name, p in probs.items()}
+    return np.array([np.abs(counts([coarse[a], coarse[b]], [sizes[a], sizes[b]])
+                            - total * np.outer(probs[a], probs[b])).sum() for a, b in pairs])
+
+
+def measure_two_way(edges: list[tuple[str, str]], coarse: dict[str, np.ndarray], sizes: dict[str, int], rho: float,
+                    ledger: Ledger, rng: np.random.Generator) -> dict[tuple[str, str], tuple[np.ndarray, float]]:
+    """Noisy 2-way counts of the coarse cells on each edge (``rho`` split evenly), each with its sigma."""
+    if not edges:
+        return {}
+    sigma = gaussian_sigma(rho / len(edges))
+    out = {}
+    for a, b in edges:
+        table = counts([coarse[a], coarse[b]], [sizes[a], sizes[b]])
+        out[(a, b)] = (gaussian(table, sigma=sigma, ledger=ledger, rng=rng,
+                                what=f"2-way counts of {a} × {b} ({table.size} cells)"), sigma)
+    return out

@@ -251,6 +251,27 @@ def sample_tree(n_rows: int, order: Sequence[str], parents: dict[str, str | None
     return cells
 
 
+class Components:
+    """Union-find over column names: which columns the edges chosen so far already connect (Kruskal)."""
+
+    def __init__(self, names: Sequence[str]):
+        self.parent = {name: name for name in names}
+
+    def find(self, name: str) -> str:
+        while self.parent[name] != name:
+            self.parent[name] = self.parent[self.parent[name]]          # path halving
+            name = self.parent[name]
+        return name
+
+    def join(self, a: str, b: str) -> bool:
+        """Connect a and b; False (and nothing changed) when they were connected already (a cycle)."""
+        root_a, root_b = self.find(a), self.find(b)
+        if root_a == root_b:
+            return False
+        self.parent[root_a] = root_b
+        return True
+
+
 def tree_order(names: Sequence[str], edges: Sequence[tuple[str, str]]) -> tuple[list[str], dict[str, str | None]]:
     """A breadth-first order over a forest and each column's parent (None for a root)."""
     neighbours: dict[str, list[str]] = {name: [] for name in names}
