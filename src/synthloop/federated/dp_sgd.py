@@ -44,7 +44,8 @@ require("opacus", "dp", "Federated DP-SGD")
 
 import torch  # noqa: E402 - after the friendly check above
 
-from synthloop.synthesizers.dp_vae import _VAE, DPVAE, _spans, calibrate, encode, rdp_epsilon  # noqa: E402
+from synthloop.nn.dp import DPSGDPlan, calibrate, rdp_epsilon  # noqa: E402
+from synthloop.synthesizers.dp_vae import _VAE, DPVAE, _spans, encode  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,8 @@ class DPSGDParty:
         self.steps_per_round = max(1, round(settings.local_epochs / self.rate))
         self.sigma, self.allowed = calibrate(self.trainer.epsilon, settings.delta, self.rate,
                                              self.steps_per_round * settings.rounds)
+        self.plan = DPSGDPlan(self.trainer.epsilon, settings.delta, n, self.rate, self.steps_per_round * settings.rounds,
+                              self.sigma, self.allowed)
         self.net = _VAE(self.rows.shape[1], tuple(settings.hidden), settings.latent_dim)
         self.net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in initial.items()})
         self.module = GradSampleModule(self.net)
@@ -135,9 +138,7 @@ class DPSGDParty:
             if self.steps >= self.allowed:           # the accountant's last step within the budget
                 break
             batch = self.rows[torch.from_numpy(self.rng.random(n) < self.rate)]
-            if len(batch):
-                self.trainer._step(self.module, self.net, optimizer, self.spans, batch, self.sigma, self.generator,
-                                   expected=self.rate * n)
+            self.trainer._step(self.net, optimizer, self.spans, batch, self.plan, self.generator)   # empty: noise alone
             self.steps += 1
         return {k: v.detach().numpy().copy() for k, v in self.net.state_dict().items()}
 
