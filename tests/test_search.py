@@ -300,13 +300,14 @@ def test_a_time_limited_neural_fit_is_the_fit_with_that_many_epochs():
 def test_a_neural_default_trains_within_its_trial_share_and_is_saved_as_trained(tmp_path):
     import synthloop as sl
 
-    real = sl.datasets.load("adult").sample(4000, random_state=0).reset_index(drop=True)
-    # tvae's 300 default epochs take minutes on 3,200 rows; the trial has 20 s, its fit 60% of them
-    result = search(real, tmp_path / "s", budget=120, target="income", models=["tvae"], trial_timeout=20,
+    real = sl.datasets.load("adult").sample(20000, random_state=0).reset_index(drop=True)
+    # tvae's 300 default epochs take minutes on 16,000 rows (and ~9 s on 3,200, too few to test the clock on
+    # an idle machine); the trial has 30 s, its fit 60% of them
+    result = search(real, tmp_path / "s", budget=120, target="income", models=["tvae"], trial_timeout=30,
                     repeats=1, max_trials=1, seed=0)
     trial = result.trials[0]
     assert trial["state"] == "COMPLETE" and trial["defaults"], trial
-    assert 1 <= trial["params"]["epochs"] < 300 and trial["seconds"] < 20
+    assert 1 <= trial["params"].get("epochs", 0) < 300 and trial["seconds"] < 30, trial
     assert Synthesizer.load(result.model_dir).epochs == trial["params"]["epochs"]
 
 

@@ -83,7 +83,11 @@ class PublicTokens:
             parts.extend([cells // k, cells % k] if k else [cells])
         return np.column_stack(parts).astype(np.int64)
 
-    def decode(self, tokens: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+    def decode(self, tokens: np.ndarray, rng: np.random.Generator,
+               within: dict[str, tuple[float, float]] | None = None) -> pd.DataFrame:
+        """Rows of values; ranges are not met here (``DPARGN.native_predicates`` is off: the filter step meets them)."""
+        if within:
+            raise NotImplementedError("dp_argn meets ranges through the sampling pipeline, not while decoding")
         out, start = {}, 0
         for domain, k in zip(self.columns, self.splits, strict=True):
             cells = tokens[:, start] * k + tokens[:, start + 1] if k else tokens[:, start]
@@ -119,6 +123,7 @@ class DPARGN(PrivateFit, TabularARGN):
 
     name = "dp_argn"
     meta_schema = DPArgnMeta
+    native_predicates: ClassVar[bool] = False      # public tokens have no per-bin range masks: the filter step meets ranges
     dropout: ClassVar[float] = 0.0                  # argn's _build reads it: no dropout under DP-SGD
     param_constraints: ClassVar = {"epsilon": POSITIVE, "delta": Interval(0, 1, closed="neither"),
                                    "max_grad_norm": POSITIVE, "hidden": WIDTH, "embedding": WIDTH,
