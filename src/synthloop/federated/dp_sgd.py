@@ -44,7 +44,7 @@ require("opacus", "dp", "Federated DP-SGD")
 
 import torch  # noqa: E402 - after the friendly check above
 
-from synthloop.nn.dp import DPSGDPlan, calibrate, rdp_epsilon  # noqa: E402
+from synthloop.nn.dp import DPSGDPlan, calibrate  # noqa: E402
 from synthloop.synthesizers.dp_vae import _VAE, DPVAE, _spans, encode  # noqa: E402
 
 
@@ -114,10 +114,9 @@ class DPSGDParty:
         self.rows = torch.from_numpy(encode(self.spans, self.schema.to_model_frame(self.data)))
         self.rate = min(settings.batch_size / n, 1.0)
         self.steps_per_round = max(1, round(settings.local_epochs / self.rate))
-        self.sigma, self.allowed = calibrate(self.trainer.epsilon, settings.delta, self.rate,
-                                             self.steps_per_round * settings.rounds)
-        self.plan = DPSGDPlan(self.trainer.epsilon, settings.delta, n, self.rate, self.steps_per_round * settings.rounds,
-                              self.sigma, self.allowed)
+        planned = self.steps_per_round * settings.rounds
+        self.plan = DPSGDPlan(self.trainer.epsilon, settings.delta, n, self.rate, planned,
+                              *calibrate(self.trainer.epsilon, settings.delta, self.rate, planned))
         self.net = _VAE(self.rows.shape[1], tuple(settings.hidden), settings.latent_dim)
         self.net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in initial.items()})
         self.module = GradSampleModule(self.net)
@@ -135,7 +134,7 @@ class DPSGDParty:
         optimizer = torch.optim.Adam(self.net.parameters(), lr=self.settings.lr)
         n = len(self.rows)
         for _ in range(self.steps_per_round):
-            if self.steps >= self.allowed:           # the accountant's last step within the budget
+            if self.steps >= self.plan.allowed:           # the accountant's last step within the budget
                 break
             batch = self.rows[torch.from_numpy(self.rng.random(n) < self.rate)]
             self.trainer._step(self.net, optimizer, self.spans, batch, self.plan, self.generator)   # empty: noise alone
@@ -144,11 +143,9 @@ class DPSGDParty:
 
     def close(self) -> Ledger:
         """Charge what was spent (the whole budget is one DP-SGD entry, as in ``dp_vae``) and return the ledger."""
-        spent = rdp_epsilon(self.sigma, self.rate, self.steps, self.settings.delta)
         self.ledger.charge(f"DP-SGD: {self.steps} steps over {self.settings.rounds} rounds",
-                           "dp-sgd (opacus RDP accountant)", self.ledger.rho, epsilon=spent,
-                           noise_multiplier=self.sigma, max_grad_norm=self.settings.max_grad_norm,
-                           sample_rate=self.rate, steps=self.steps)
+                           "dp-sgd (opacus RDP accountant)", self.ledger.rho,
+                           **self.plan.detail(self.steps, self.settings.max_grad_norm))
         self.module.remove_hooks()
         return self.ledger
 
