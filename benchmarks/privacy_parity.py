@@ -113,17 +113,17 @@ class Row:
 
 # ---------------------------------------------------------------------- systems
 def run_synthloop(table: str, train: pd.DataFrame, schema: sl.Schema, settings: list[str],
-                  model_name: str = "cart") -> list[Run]:
+                  model_name: str = "cart", seed: int = SEED) -> list[Run]:
     """One fit of a synthloop model with its defaults (by default ``cart``, the library's default), then a sample
-    per privacy setting (the first is the default)."""
+    per privacy setting (the first is the default); ``seed`` seeds the fit and the samples."""
     options = {"progress": False} if model_name != "cart" else {}
     start = time.perf_counter()
-    model = sl.synthesizers.get(model_name, seed=SEED, **options).fit(train, schema)
+    model = sl.synthesizers.get(model_name, seed=seed, **options).fit(train, schema)
     fit_s = time.perf_counter() - start
     runs = []
     for label in settings:
         start = time.perf_counter()
-        synthetic = model.sample(len(train), seed=SEED, **SETTINGS[label])
+        synthetic = model.sample(len(train), seed=seed, **SETTINGS[label])
         runs.append(Run(table, f"synthloop {model_name} {label}", fit_s, time.perf_counter() - start, synthetic,
                         model.last_sample_info_.n_replaced))
     return runs
@@ -243,6 +243,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mostlyai-tables", default="", help="tables on which to run mostlyai-engine, slow on 2 "
                         "cores (default: all)")
     parser.add_argument("--peer-timeout", type=float, default=3600.0, help="seconds before a peer run is given up")
+    parser.add_argument("--seed", type=int, default=SEED, help="seed of synthloop's fit and samples (the split, "
+                        "the peers and the metrics keep seed 0)")
     parser.add_argument("--json", type=Path, help="write the rows as JSON here (rewritten after every row)")
     args = parser.parse_args(argv)
     names = [n for n in args.tables.split(",") if n]
@@ -257,7 +259,7 @@ def main(argv: list[str] | None = None) -> None:
             train, holdout = tables.split(table)
             schema = tables.schema_of(table, train)
             try:
-                runs = (run_synthloop(table, train, schema, settings, args.model) if kind == "synthloop"
+                runs = (run_synthloop(table, train, schema, settings, args.model, args.seed) if kind == "synthloop"
                         else [run_peer(kind, table, train, schema, Path(tmp), args.peer_timeout)])
             except (RuntimeError, subprocess.TimeoutExpired) as exc:
                 print(f"{table} {kind}: {exc}", file=sys.stderr, flush=True)

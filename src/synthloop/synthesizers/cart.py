@@ -99,6 +99,25 @@ A leaf of 40 and zero copies were right for Adult and wrong elsewhere, in two op
   (occupation/education/country) detection was 0.63-0.67 either way (key first 0.004-0.03 worse);
   those keys are mostly unseen in held-out rows. Tables without such a column are unchanged.
 
+- **Where a numeric column follows earlier ones inside a leaf** (abalone's eight sizes and weights of
+  one animal), a leaf's donors come from rows whose earlier values differ, so a drawn value ignores
+  where the row sits inside its leaf, and leaves large enough for parity flatten the relation. With
+  ``trend=True`` (the default) each numeric column's tree fits one pooled within-leaf regression on
+  the earlier numeric columns (:func:`synthloop.synthesizers._trees.leaf_trend`) and keeps it only
+  where it lowers the cross-fitted error of the leaf mean by at least 2% (5 folds of the training
+  rows). A drawn donor then moves along it to the row (``donor + slope · (row − donor)``) and is
+  snapped to the nearest observed value of the column, so it keeps the column's range and resolution
+  (and copy avoidance sees the copies that rounding would make). Point masses and missing values are
+  never moved. Measured on abalone (fit seeds 0-7, default privacy step): detection 0.552 → 0.539 and
+  TSTR R² 0.507 → 0.534 (TRTR 0.547), every issue-13 target met at 7 of 8 seeds instead of none;
+  without the snapping 0.549 / 0.537 (5 of 8 missed). The gate keeps ISLP Wage, NYSE and penguins
+  as they were (no trend predicts there, or their values are point masses). The leaf probe measures
+  plain donors: with the trend inside it the probe chose leaves of 40 instead of 20 on abalone and
+  detection rose to 0.577 (seeds 0-3); the shared privacy step still holds the sample at parity
+  (abalone DCR share 0.471, ratio 1.04). A condition on a numeric column with a trend reweights the
+  earlier columns only for the column's point masses (the moved donors no longer hold exact values;
+  other values are set as given).
+
 Nothing is tuned on a holdout: all three measurements use the training rows only. Measured effect (seed
 0, privacy step off, judged against each table's own held-out 20%; the first and third rows are
 the tests in ``tests/test_cart_calibration.py``; breast_cancer: the mean over fit seeds 0-7 of
@@ -160,6 +179,8 @@ _SHARE_SLACK = 0.01        # probe accepts a DCR share up to 0.5 + this ...
 _RATIO_FLOOR = 1.0         # ... and a median DCR ratio of at least this (where held-out median > 0)
 _JITTER_STEPS = (2.0, 8.0, 32.0, 128.0)   # fresh-value spreads a probe tries, in local spacings of the column
 _SPACING_RANKS = 5         # local spacing: mean gap between observed values within this many ranks
+_TREND_FOLDS = 5           # folds of the cross-fitted gate of a leaf trend (``_trees.leaf_trend``) ...
+_TREND_GAIN = 0.02         # ... kept where it lowers the held-out error of the leaf mean by this share
 
 
 class SequentialCART(Synthesizer):
@@ -191,6 +212,9 @@ class SequentialCART(Synthesizer):
     calibrate
         Fit the copy allowance and the leaf size to this table by cross-fitting on the training rows
         (``min_leaf`` is then the smallest leaf tried); see the module docstring.
+    trend
+        Give each numeric column's tree a within-leaf linear trend on the earlier numeric columns where
+        cross-fitting shows it predicts, and move drawn donors along it to the row (module docstring).
     seed
         Seed for fitting and sampling.
     """
@@ -205,7 +229,7 @@ class SequentialCART(Synthesizer):
 
     def __init__(self, *, min_leaf: int | None = None, max_depth: int | None = None, order: str | Sequence[str] = "auto",
                  smoothing: float = 0.0, atom_share: float = 0.01, avoid_copies: bool = True,
-                 calibrate: bool = True, seed: int | None = None):
+                 calibrate: bool = True, trend: bool = True, seed: int | None = None):
         self.min_leaf = min_leaf
         self.max_depth = max_depth
         self.order = order
@@ -213,6 +237,7 @@ class SequentialCART(Synthesizer):
         self.atom_share = atom_share
         self.avoid_copies = avoid_copies
         self.calibrate = calibrate
+        self.trend = trend
         self.seed = seed
 
     @classmethod
@@ -283,11 +308,15 @@ class SequentialCART(Synthesizer):
         trees = []
         with threadpool_limits(1):
             for position, name in enumerate(self.order_):
+                seed = int(rng.integers(2**31))
                 tree = _trees.fit_tree(matrix[:, :position], matrix[:, position], categorical=kinds[name] == "categorical",
-                                       min_leaf=min_leaf, max_depth=self.max_depth, seed=int(rng.integers(2**31)),
-                                       levels=levels[:position])
+                                       min_leaf=min_leaf, max_depth=self.max_depth, seed=seed, levels=levels[:position])
                 if kinds[name] == "numeric":
                     tree.update(_trees.support_arrays(tree, self.atom_share))
+                    if self.trend:
+                        tree.update(_trees.leaf_trend(tree, matrix[:, :position], matrix[:, position],
+                                                      numeric=[n == 0 for n in levels[:position]], seed=seed,
+                                                      folds=_TREND_FOLDS, min_gain=_TREND_GAIN))
                 trees.append(tree)
         return trees
 
@@ -318,7 +347,7 @@ class SequentialCART(Synthesizer):
         encoding = MixedEncoding.fit(data.iloc[reference], self.schema_.model_kinds())
         reference_points = encoding.dense(data.iloc[reference])
         held_dcr = nearest(encoding.dense(data.iloc[held]), reference_points)[0][:, 0]
-        probe = self.clone().set_params(calibrate=False)
+        probe = self.clone().set_params(calibrate=False, trend=False)
         probe.schema_, probe.order_, probe.copy_allowance_ = self.schema_, self.order_, self.copy_allowance_
         probe.fresh_share_, probe.jitter_ = self.fresh_share_, 0.0
         probe._training_rows, probe._privacy_reference = data.iloc[reference], None
@@ -448,12 +477,15 @@ class SequentialCART(Synthesizer):
                 wanted = {k: v[keep] for k, v in wanted.items()}
                 matrix[:, position] = wanted[position]
                 continue
-            matrix[:, position] = self._draw_values(position, leaves[:, position], rng)
+            matrix[:, position] = self._draw_values(position, leaves[:, position], matrix[:, :position], rng)
         return matrix[:n_rows], leaves[:n_rows]
 
-    def _draw_values(self, position: int, leaves: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def _draw_values(self, position: int, leaves: np.ndarray, features: np.ndarray,
+                     rng: np.random.Generator) -> np.ndarray:
+        """Donors from each row's leaf, moved along the leaf trend to the row (where the tree has one),
+        then jittered or given fresh values as the fit chose; ``features``: the rows' earlier columns."""
         tree = self.trees_[position]
-        values = _trees.draw_donors(tree, leaves, rng)
+        values = _trees.follow_trend(tree, _trees.draw_donors(tree, leaves, rng), leaves, features)
         if self.smoothing > 0 and "support" in tree:
             values = _trees.jitter_on_support(tree, values, leaves, self.smoothing, rng)
         fresh = float(self.fresh_share_[position]) if len(self.fresh_share_) else 0.0
@@ -488,7 +520,7 @@ class SequentialCART(Synthesizer):
                 break
             if round_ < _LAST_COLUMN_ROUNDS:
                 last = free[-1]
-                matrix[copies, last] = self._draw_values(last, leaves[copies, last], rng)
+                matrix[copies, last] = self._draw_values(last, leaves[copies, last], matrix[copies, :last], rng)
             else:
                 subset = {k: v[copies] if len(v) == len(matrix) else v for k, v in fixed.items()}
                 matrix[copies], leaves[copies] = self._draw_rows(len(copies), subset, rng)
@@ -521,6 +553,9 @@ class SequentialCART(Synthesizer):
                 support = check.take(f"tree/{position}/support", "f", (None,))
                 check.take(f"tree/{position}/atom", "ub", (None if support is None else len(support),))
                 check.take(f"tree/{position}/leaf_rank_spread", "f", (n_nodes,))
+            if f"tree/{position}/trend_slope" in check.arrays:        # numeric columns: the leaf trend
+                check.take(f"tree/{position}/trend_slope", "f", (position,))
+                check.take(f"tree/{position}/trend_center", "f", (n_nodes, position))
 
     def from_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self.order_ = [str(name) for name in meta["order"]]
