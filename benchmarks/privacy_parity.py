@@ -6,6 +6,8 @@ synthpop-py's CART and mostlyai-engine's default model, on the ten real tables o
     PYTHONPATH=src python benchmarks/privacy_parity.py --peers "" --json out.json     # synthloop only
     PYTHONPATH=src python benchmarks/privacy_parity.py --tables charity,islp_default --settings default,off
     PYTHONPATH=src python benchmarks/privacy_parity.py --model argn --peers "" --json argn.json   # another model
+    PYTHONPATH=src python benchmarks/privacy_parity.py --peers "" --seed 1 --json s1.json         # another fit seed
+    PYTHONPATH=src python benchmarks/privacy_parity.py --seed-summary s0.json s1.json s2.json s3.json
 
 Peers run in their own venvs (``/work/benchenv/synthpop``: synthpop-py; ``/work/benchenv/mostlyai``:
 mostlyai-engine) through ``privacy_parity_peers.py`` in a subprocess, so none of them is a synthloop
@@ -234,6 +236,25 @@ def summary(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def seed_summary(runs: list[list[dict]]) -> str:
+    """Per system and table over several runs (``--json`` files, one per ``--seed``): on how many runs every target
+    was met, with the mean detection AUC and TSTR; then the tables met per run."""
+    by_key: dict[tuple[str, str], list[dict]] = {}
+    for rows in runs:
+        for row in rows:
+            by_key.setdefault((row["system"], row["table"]), []).append(row)
+    lines = ["| system | table | runs with every target met | mean detection AUC (held-out) | mean TSTR (TRTR) | "
+             "missed |", "|---|---|---|---|---|---|"]
+    for (system, table), rows in by_key.items():
+        missed = sorted({name for row in rows for name in row["missed"]})
+        lines.append(f"| {system} | {table} | {sum(not row['missed'] for row in rows)} of {len(rows)} | "
+                     f"{np.mean([row['detection_auc'] for row in rows]):.3f} ({rows[0]['holdout_detection_auc']:.3f}) | "
+                     f"{np.mean([row['tstr'] for row in rows]):.3f} ({rows[0]['trtr']:.3f}) | {', '.join(missed)} |")
+    met = [sum(not row["missed"] for row in rows) for rows in runs]
+    lines += ["", "tables with every target met, per run: " + ", ".join(str(m) for m in met)]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tables", default=",".join(tables.TABLES))
@@ -246,7 +267,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=SEED, help="seed of synthloop's fit and samples (the split, "
                         "the peers and the metrics keep seed 0)")
     parser.add_argument("--json", type=Path, help="write the rows as JSON here (rewritten after every row)")
+    parser.add_argument("--seed-summary", type=Path, nargs="+", help="only summarise these --json files (one per "
+                        "--seed) and exit")
     args = parser.parse_args(argv)
+    if args.seed_summary:
+        print(seed_summary([json.loads(path.read_text()) for path in args.seed_summary]))
+        return
     names = [n for n in args.tables.split(",") if n]
     peers = [p for p in args.peers.split(",") if p]
     mostlyai_tables = [n for n in args.mostlyai_tables.split(",") if n] or names
