@@ -53,6 +53,16 @@ _VALIDATION_ORDERS = 4
 # Most rounds of drawing and thinning one batch of rows inside ranges and sets (``_sample_within``).
 _MAX_ROUNDS = 20
 
+# The size rule (``size_rule``): the settings a parameter left at None takes from the number of training rows.
+_SIZED = ("bins", "fine_bins", "max_exact", "spike_share", "batch_size", "dropout")
+_MOST_BINS, _MOST_FINE, _MOST_EXACT, _MOST_BATCH = 64, 16, 100, 512    # Adult's settings (39k rows) and above
+_BIN_SCALE, _BIN_POWER = 2.0, 1 / 3   # coarse bins: Rice's rule 2 n^⅓
+_ROWS_PER_CELL = 36          # training rows per fine cell (coarse × fine) a continuous column aims at
+_ROWS_PER_EXACT = 20         # rows per exact value a few-valued numeric column needs to keep one token each
+_SPIKE_ROWS = 10             # a point mass needs this many rows (and 1% of them) for a token of its own
+_STEPS_PER_EPOCH = 32        # batches of at least 32 rows, about this many steps an epoch
+_SMALL_ROWS, _SMALL_DROPOUT, _DROPOUT = 10_000, 0.5, 0.25
+
 
 class _ARGN(nn.Module):
     """Embeddings, masked regressors and predictors of every sub-column.
@@ -160,10 +170,10 @@ class TabularARGN(TorchSynthesizer):
                                    "validation_share": Interval(0, 0.5, closed="left")}
     test_params: ClassVar = {"epochs": 2, "batch_size": 100, "hidden": 8, "progress": False}
 
-    def __init__(self, *, hidden: int = 32, embedding: int = 10, dropout: float = 0.25, bins: int = 64,
-                 fine_bins: int = 16, max_exact: int = 100, spike_share: float = 0.01,
+    def __init__(self, *, hidden: int = 32, embedding: int = 10, dropout: float | None = None, bins: int | None = None,
+                 fine_bins: int | None = None, max_exact: int | None = None, spike_share: float | None = None,
                  table_order_share: float = 0.0, validation_share: float = 0.1, epochs: int = 200,
-                 batch_size: int = 512, lr: float = 2e-3,
+                 batch_size: int | None = None, lr: float = 2e-3,
                  patience: int | None = 10, device: str = "auto", seed: int | None = None,
                  checkpoint_dir: str | None = None, checkpoint_every: int = 10, progress: bool = True,
                  threads: int | None = None):
@@ -200,8 +210,7 @@ class TabularARGN(TorchSynthesizer):
         self.fit_threads_ = run_threads(self.threads, seeded=self.seeded_)
         kinds = self.schema_.model_kinds()
         self.tokens_ = TableTokens.fit(data, kinds, {name: self.schema_[name].categories for name in kinds},
-                                       max_exact=self.max_exact, spike_share=self.spike_share,
-                                       bins=self.bins, fine_bins=self.fine_bins)
+                                       **{name: self._setting(name) for name in _SIZED[:4]})
         tokens = self.tokens_.encode(data)
         self._prepare()
         n_valid = round(self.validation_share * len(tokens)) if len(tokens) >= 50 else 0
@@ -212,7 +221,7 @@ class TabularARGN(TorchSynthesizer):
             self.validation_ = torch.as_tensor(tokens[shuffled[:n_valid]], device=self.device_)
             self.validation_orders_ = [torch.as_tensor(rng.permutation(len(kinds)), device=self.device_)
                                        for _ in range(_VALIDATION_ORDERS)]
-            trainer = Trainer(epochs=self.epochs, batch_size=self.batch_size, checkpoint_dir=self.checkpoint_dir,
+            trainer = Trainer(epochs=self.epochs, batch_size=self._setting("batch_size"), checkpoint_dir=self.checkpoint_dir,
                               checkpoint_every=self.checkpoint_every, patience=self.patience,
                               callbacks=callbacks, restore_best=n_valid > 0)
             rows = torch.as_tensor(tokens[shuffled[n_valid:]], device=self.device_)
@@ -227,7 +236,17 @@ class TabularARGN(TorchSynthesizer):
         cards = self.tokens_.cardinalities
         embedding_dims = [min(c, max(self.embedding, math.ceil(3 * c ** 0.25))) for c in cards]
         hidden_dims = [self.hidden * max(1, round(math.log(max(c, 2)))) for c in cards]
-        return _ARGN(cards, self.tokens_.column_of, embedding_dims, hidden_dims, self.dropout)
+        return _ARGN(cards, self.tokens_.column_of, embedding_dims, hidden_dims, self._setting("dropout"))
+
+    def _setting(self, name: str) -> Any:
+        """A parameter's value, or when left at None the size rule's for the training rows (``size_rule``)."""
+        value = getattr(self, name)
+        return size_rule(self.n_training_rows_)[name] if value is None else value
+
+    @property
+    def settings_(self) -> dict[str, Any]:
+        """The sized parameters as this fit used them (explicit values win over the size rule)."""
+        return {name: self._setting(name) for name in _SIZED}
 
     def _build(self) -> None:
         self.net_ = self._network().to(self.device_)
@@ -406,6 +425,7 @@ class TabularARGN(TorchSynthesizer):
 
     def _check_state(self, check: ArrayCheck, meta: dict[str, Any]) -> None:
         columns = meta["tokens"]["columns"]
+        bins, fine_bins, max_exact, spike_share = (self._setting(name) for name in _SIZED[:4])
         kinds = self.schema_.model_kinds()
         check_names(check, [c["name"] for c in columns], kinds, "stored token columns")
         for i, column in enumerate(columns):
@@ -416,19 +436,19 @@ class TabularARGN(TorchSynthesizer):
                           f"{prefix}: labels belong to categorical columns only")
             edges = check.take(prefix + "edges", "f", (None,))
             n_bins = None if edges is None else max(len(edges) - 1, 0)
-            check.require(edges is None or (len(edges) != 1 and n_bins <= self.bins),
-                          f"{prefix}edges: {0 if edges is None else len(edges)} edges do not fit bins={self.bins}")
+            check.require(edges is None or (len(edges) != 1 and n_bins <= bins),
+                          f"{prefix}edges: {0 if edges is None else len(edges)} edges do not fit bins={bins}")
             fine = check.take(prefix + "fine", "f", (n_bins, None))
-            check.require(fine is None or not n_bins or 2 <= fine.shape[1] <= self.fine_bins + 1,
+            check.require(fine is None or not n_bins or 2 <= fine.shape[1] <= fine_bins + 1,
                           f"{prefix}fine: {None if fine is None else fine.shape[1]} edges per bin do not fit "
-                          f"fine_bins={self.fine_bins}")
+                          f"fine_bins={fine_bins}")
             if column["kind"] == "numeric":
                 values = check.take(prefix + "values", "f", (None,))
-                most = self.max_exact if not n_bins else (
-                    math.floor(1 / self.spike_share) if self.spike_share > 0 else self.n_training_rows_)
+                most = max_exact if not n_bins else (
+                    math.floor(1 / spike_share + 1e-9) if spike_share > 0 else self.n_training_rows_)
                 check.require(values is None or len(values) <= most,
                               f"{prefix}values: {0 if values is None else len(values)} exact values do not fit "
-                              f"max_exact={self.max_exact}, spike_share={self.spike_share}")
+                              f"max_exact={max_exact}, spike_share={spike_share}")
         check.take_prefix("net/", "f")               # names and shapes: torch's strict load_state_dict
 
     def from_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
@@ -440,6 +460,26 @@ class TabularARGN(TorchSynthesizer):
         self.history_ = meta.get("history", [])
         self.fit_threads_ = int(meta.get("fit_threads", 0) or 0) or None
         self.seeded_ = bool(meta.get("seeded", False))
+
+
+def size_rule(n_rows: int) -> dict[str, float | int]:
+    """The settings of the parameters left at None, from the number of training rows ``n``.
+
+    Coarse bins follow Rice's rule (2 n^⅓, 64 from 32,768 rows), fine bins keep about 36 rows in each
+    coarse × fine cell (16 on Adult: 39k / 1,024 cells), a numeric column is all exact tokens when it has
+    at most n / 20 distinct values (100 at most), a point mass needs 1% and 20 rows for a token of its own,
+    batches give about 64 steps an epoch (32 to 512 rows) and tables under 10,000 rows get dropout 0.5.
+    From 32,768 rows on this is exactly the settings tuned on Adult (64 × 16 bins, 100 exact values, batch
+    512, dropout 0.25). Measured effect: docs/benchmarks.md ("`argn` sized to its table").
+    """
+    n = max(int(n_rows), 1)
+    bins = int(np.clip(round(_BIN_SCALE * n ** _BIN_POWER), 4, _MOST_BINS))
+    return {"bins": bins,
+            "fine_bins": int(np.clip(n // (bins * _ROWS_PER_CELL), 2, _MOST_FINE)),
+            "max_exact": int(np.clip(n // _ROWS_PER_EXACT, 10, _MOST_EXACT)),
+            "spike_share": max(0.01, _SPIKE_ROWS / n),
+            "batch_size": int(np.clip(2 ** int(math.log2(max(n / _STEPS_PER_EPOCH, 1))), 32, _MOST_BATCH)),
+            "dropout": _SMALL_DROPOUT if n < _SMALL_ROWS else _DROPOUT}
 
 
 def _slices(widths: list[int]) -> list[slice]:
