@@ -176,7 +176,8 @@ def test_a_corrupt_token_state_is_an_artifact_error():
 
 
 # ---------------------------------------------------------------------- the size rule
-ADULT_SETTINGS = {"bins": 64, "fine_bins": 16, "max_exact": 100, "spike_share": 0.01, "batch_size": 512, "dropout": 0.25}
+ADULT_SETTINGS = {"bins": 64, "fine_bins": 16, "max_exact": 100, "spike_share": 0.01, "batch_size": 512, "dropout": 0.25,
+                  "hidden": 32, "table_order_share": 0.0}
 
 
 def test_the_size_rule_keeps_adults_settings_and_coarsens_small_tables():
@@ -185,11 +186,12 @@ def test_the_size_rule_keeps_adults_settings_and_coarsens_small_tables():
     assert size_rule(39_073) == ADULT_SETTINGS == size_rule(40_000) == size_rule(200_000)
     small = size_rule(300)
     assert small["bins"] <= 16 and small["fine_bins"] <= 4 and small["max_exact"] <= 20
-    assert small["batch_size"] <= 64 and small["dropout"] > 0.25
+    assert small["batch_size"] <= 64 and small["dropout"] > 0.25 and small["hidden"] < 32
+    assert small["table_order_share"] > 0
     assert small["spike_share"] * 300 >= 5                         # a "point mass" of 3 rows gets no token
     # resolution grows with the rows, never shrinks
     sizes = [size_rule(n) for n in (50, 300, 1_000, 3_000, 10_000, 30_000, 40_000)]
-    for key in ("bins", "fine_bins", "max_exact", "batch_size"):
+    for key in ("bins", "fine_bins", "max_exact", "batch_size", "hidden"):
         assert [s[key] for s in sizes] == sorted(s[key] for s in sizes), key
 
 
@@ -197,13 +199,13 @@ def test_a_small_table_gets_the_coarse_tokens_and_explicit_params_win(adult_smal
     from synthloop.synthesizers.argn import size_rule
 
     rows = adult_small.iloc[:300]
-    quick = {"epochs": 2, "hidden": 8, "seed": 0, "progress": False}
+    quick = {"epochs": 2, "seed": 0, "progress": False}
     sized = synthesizers.get("argn", **quick).fit(rows)
     assert sized.settings_ == size_rule(300)
     age = sized.tokens_.columns[sized.tokens_.names.index("age")]
     assert age.n_bins <= size_rule(300)["bins"] and age.fine.shape[1] - 1 <= size_rule(300)["fine_bins"]
     assert sized.net_.dropout.p == size_rule(300)["dropout"]
-    explicit = {"bins": 64, "fine_bins": 16, "max_exact": 100, "spike_share": 0.01, "batch_size": 512, "dropout": 0.1}
+    explicit = {**ADULT_SETTINGS, "dropout": 0.1, "hidden": 4}
     chosen = synthesizers.get("argn", **quick, **explicit).fit(rows)
     assert chosen.settings_ == explicit and chosen.get_params()["bins"] == 64
     assert sized.get_params()["bins"] is None                    # left to the rule, as the user left it

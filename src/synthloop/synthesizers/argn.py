@@ -54,14 +54,16 @@ _VALIDATION_ORDERS = 4
 _MAX_ROUNDS = 20
 
 # The size rule (``size_rule``): the settings a parameter left at None takes from the number of training rows.
-_SIZED = ("bins", "fine_bins", "max_exact", "spike_share", "batch_size", "dropout")
-_MOST_BINS, _MOST_FINE, _MOST_EXACT, _MOST_BATCH = 64, 16, 100, 512    # Adult's settings (39k rows) and above
+_SIZED = ("bins", "fine_bins", "max_exact", "spike_share", "batch_size", "dropout", "hidden", "table_order_share")
+_MOST_BINS, _MOST_FINE, _MOST_EXACT, _MOST_BATCH, _MOST_HIDDEN = 64, 16, 100, 512, 32   # Adult's (39k rows)
+_FULL_ROWS, _LEAST_HIDDEN = 32_768, 8   # hidden units grow as √n up to _FULL_ROWS
 _BIN_SCALE, _BIN_POWER = 2.0, 1 / 3   # coarse bins: Rice's rule 2 n^⅓
 _ROWS_PER_CELL = 36          # training rows per fine cell (coarse × fine) a continuous column aims at
 _ROWS_PER_EXACT = 20         # rows per exact value a few-valued numeric column needs to keep one token each
 _SPIKE_ROWS = 10             # a point mass needs this many rows (and 1% of them) for a token of its own
 _STEPS_PER_EPOCH = 32        # batches of at least 32 rows, about this many steps an epoch
-_SMALL_ROWS, _SMALL_DROPOUT, _DROPOUT = 10_000, 0.5, 0.25
+_SMALL_ROWS, _SMALL_DROPOUT, _DROPOUT = 10_000, 0.5, 0.25     # below _SMALL_ROWS: more dropout and
+_SMALL_TABLE_ORDER = 0.5     # half the batches in the table's own order (the one unconditional sampling follows)
 
 
 class _ARGN(nn.Module):
@@ -130,6 +132,12 @@ class _ARGN(nn.Module):
 class TabularARGN(TorchSynthesizer):
     """TabularARGN: any-order auto-regressive generation over tokenised columns (Tiwald et al., 2025).
 
+    The parameters marked *sized* default to None: the fit then takes them from the number of training
+    rows (:func:`size_rule`; ``settings_`` shows what a fit used). From 32,768 rows on they are the
+    settings tuned on Adult (39k rows); a table of a few hundred rows gets a dozen coarse bins, two fine
+    ones, small batches and more dropout, so each token still has rows behind it. A value given
+    explicitly always wins. Measured effect: docs/benchmarks.md ("`argn` sized to its table").
+
     Parameters
     ----------
     hidden
@@ -137,20 +145,24 @@ class TabularARGN(TorchSynthesizer):
     embedding
         Embedding width of a sub-column with c tokens: min(c, max(embedding, ⌈3 c^¼⌉)).
     dropout
-        Dropout on the regressors' input embeddings.
+        Dropout on the regressors' input embeddings (sized: 0.25, 0.5 below 10,000 rows).
     bins, fine_bins
-        Quantile bins of a continuous numeric column: coarse, then fine inside each coarse bin.
+        Quantile bins of a continuous numeric column: coarse, then fine inside each coarse bin (sized:
+        2 n^⅓ coarse bins, at most 64; fine bins for about 36 rows a cell, 2 to 16).
     max_exact
-        A numeric column with at most this many distinct values gets one token per value.
+        A numeric column with at most this many distinct values gets one token per value (sized: n / 20,
+        10 to 100).
     spike_share
-        A numeric value at least this frequent keeps a token of its own (point masses stay exact).
+        A numeric value at least this frequent keeps a token of its own (point masses stay exact; sized:
+        1%, and 10 rows at least).
     table_order_share
         Share of training batches in the table's column order (the rest: random orders). Unconditional
         samples follow the table's order; conditioned columns go first.
     validation_share
         Rows held out to watch for overfitting (none below 50 rows).
     epochs, batch_size, lr
-        Most epochs, rows per step, AdamW learning rate (weight decay 1e-4).
+        Most epochs, rows per step (sized: about 32 steps an epoch, 32 to 512 rows), AdamW learning rate
+        (weight decay 1e-4).
     patience
         Stop after this many epochs without a better validation loss; the best epoch's weights are kept.
     device, seed, checkpoint_dir, checkpoint_every, progress, threads
@@ -170,9 +182,9 @@ class TabularARGN(TorchSynthesizer):
                                    "validation_share": Interval(0, 0.5, closed="left")}
     test_params: ClassVar = {"epochs": 2, "batch_size": 100, "hidden": 8, "progress": False}
 
-    def __init__(self, *, hidden: int = 32, embedding: int = 10, dropout: float | None = None, bins: int | None = None,
+    def __init__(self, *, hidden: int | None = None, embedding: int = 10, dropout: float | None = None, bins: int | None = None,
                  fine_bins: int | None = None, max_exact: int | None = None, spike_share: float | None = None,
-                 table_order_share: float = 0.0, validation_share: float = 0.1, epochs: int = 200,
+                 table_order_share: float | None = None, validation_share: float = 0.1, epochs: int = 200,
                  batch_size: int | None = None, lr: float = 2e-3,
                  patience: int | None = 10, device: str = "auto", seed: int | None = None,
                  checkpoint_dir: str | None = None, checkpoint_every: int = 10, progress: bool = True,
@@ -235,7 +247,7 @@ class TabularARGN(TorchSynthesizer):
     def _network(self) -> _ARGN:
         cards = self.tokens_.cardinalities
         embedding_dims = [min(c, max(self.embedding, math.ceil(3 * c ** 0.25))) for c in cards]
-        hidden_dims = [self.hidden * max(1, round(math.log(max(c, 2)))) for c in cards]
+        hidden_dims = [self._setting("hidden") * max(1, round(math.log(max(c, 2)))) for c in cards]
         return _ARGN(cards, self.tokens_.column_of, embedding_dims, hidden_dims, self._setting("dropout"))
 
     def _setting(self, name: str) -> Any:
@@ -260,9 +272,10 @@ class TabularARGN(TorchSynthesizer):
         A share ``table_order_share`` of the batches uses the table's own order, the one unconditional
         sampling follows."""
         n_columns = len(self.tokens_.columns)
+        share = self._setting("table_order_share")
         for rows, _ in super().epoch_batches(n_rows, batch_size, rng):
             order = rng.permutation(n_columns)
-            table_order = rng.random() < self.table_order_share
+            table_order = rng.random() < share
             yield rows, np.arange(n_columns) if table_order else np.argsort(order)
 
     def train_step(self, batch: torch.Tensor, cond: torch.Tensor | None) -> dict[str, float]:
@@ -479,7 +492,9 @@ def size_rule(n_rows: int) -> dict[str, float | int]:
             "max_exact": int(np.clip(n // _ROWS_PER_EXACT, 10, _MOST_EXACT)),
             "spike_share": max(0.01, _SPIKE_ROWS / n),
             "batch_size": int(np.clip(2 ** int(math.log2(max(n / _STEPS_PER_EPOCH, 1))), 32, _MOST_BATCH)),
-            "dropout": _SMALL_DROPOUT if n < _SMALL_ROWS else _DROPOUT}
+            "dropout": _SMALL_DROPOUT if n < _SMALL_ROWS else _DROPOUT,
+            "hidden": int(np.clip(round(_MOST_HIDDEN * math.sqrt(n / _FULL_ROWS)), _LEAST_HIDDEN, _MOST_HIDDEN)),
+            "table_order_share": _SMALL_TABLE_ORDER if n < _SMALL_ROWS else 0.0}
 
 
 def _slices(widths: list[int]) -> list[slice]:
