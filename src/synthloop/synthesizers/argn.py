@@ -60,7 +60,7 @@ _FULL_ROWS, _LEAST_HIDDEN = 32_768, 8   # hidden units grow as √n up to _FULL_
 _BIN_SCALE, _BIN_POWER = 2.0, 1 / 3   # coarse bins: Rice's rule 2 n^⅓
 _ROWS_PER_CELL = 36          # training rows per fine cell (coarse × fine) a continuous column aims at
 _ROWS_PER_EXACT = 20         # rows per exact value a few-valued numeric column needs to keep one token each
-_SPIKE_ROWS = 10             # a point mass needs this many rows (and 1% of them) for a token of its own
+_SPIKE_ROWS = 10             # a point mass needs this many rows for a token of its own (1% of them from _FULL_ROWS)
 _STEPS_PER_EPOCH = 32        # batches of at least 32 rows, about this many steps an epoch
 _SMALL_ROWS, _SMALL_DROPOUT, _DROPOUT = 10_000, 0.5, 0.25     # below _SMALL_ROWS: more dropout and
 _SMALL_TABLE_ORDER = 0.5     # half the batches in the table's own order (the one unconditional sampling follows)
@@ -490,7 +490,7 @@ def size_rule(n_rows: int) -> dict[str, float | int]:
     return {"bins": bins,
             "fine_bins": int(np.clip(n // (bins * _ROWS_PER_CELL), 2, _MOST_FINE)),
             "max_exact": int(np.clip(n // _ROWS_PER_EXACT, 10, _MOST_EXACT)),
-            "spike_share": max(0.01, _SPIKE_ROWS / n),
+            "spike_share": max(_SPIKE_ROWS, 0.01 * n * min(1.0, n / _FULL_ROWS)) / n,
             "batch_size": int(np.clip(2 ** int(math.log2(max(n / _STEPS_PER_EPOCH, 1))), 32, _MOST_BATCH)),
             "dropout": _SMALL_DROPOUT if n < _SMALL_ROWS else _DROPOUT,
             "hidden": int(np.clip(round(_MOST_HIDDEN * math.sqrt(n / _FULL_ROWS)), _LEAST_HIDDEN, _MOST_HIDDEN)),
