@@ -507,7 +507,7 @@ def size_rule(n_rows: int) -> dict[str, float | int]:
     return {"bins": bins,
             "fine_bins": int(np.clip(n // (bins * _ROWS_PER_CELL), 2, _MOST_FINE)),
             "max_exact": int(np.clip(n // _ROWS_PER_EXACT, 10, _MOST_EXACT)),
-            "spike_share": max(_SPIKE_ROWS, 0.01 * n * min(1.0, n / _FULL_ROWS)) / n,
+            "spike_share": max(_SPIKE_ROWS / n, 0.01 * min(1.0, n / _FULL_ROWS)),
             "batch_size": int(np.clip(2 ** int(math.log2(max(n / _STEPS_PER_EPOCH, 1))), 32, _MOST_BATCH)),
             "dropout": _SMALL_DROPOUT if n < _SMALL_ROWS else _DROPOUT,
             "hidden": int(np.clip(round(_MOST_HIDDEN * math.sqrt(n / _FULL_ROWS)), _LEAST_HIDDEN, _MOST_HIDDEN)),
