@@ -217,3 +217,23 @@ def test_a_small_table_gets_the_coarse_tokens_and_explicit_params_win(adult_smal
         loaded = synthesizers.Synthesizer.load(tmp_path / name)
         assert loaded.settings_ == model.settings_
         pd.testing.assert_frame_equal(loaded.sample(100, seed=1), model.sample(100, seed=1))
+
+
+def test_dp_argn_never_reads_the_size_rule(monkeypatch, tmp_path):
+    """dp_argn reuses argn's network: its widths and dropout stay its own, never sized from the row count."""
+    pytest.importorskip("opacus")
+    import synthloop as sl
+    import synthloop.synthesizers.argn as argn_module
+    from synthloop.testing import default_data
+
+    def refuse(n_rows):
+        raise AssertionError("dp_argn read the size rule")
+
+    monkeypatch.setattr(argn_module, "size_rule", refuse)
+    data = default_data()
+    model = synthesizers.get("dp_argn", epsilon=1.0, seed=0, epochs=1, batch_size=100, hidden=4, embedding=4,
+                             fine_bins=32, progress=False).fit(data, sl.Schema.infer(data))
+    assert model.net_.dropout.p == 0.0
+    assert model.net_.first.shape[0] == sum(4 * max(1, round(np.log(max(c, 2)))) for c in model.tokens_.cardinalities)
+    model.save(tmp_path / "dp")
+    assert synthesizers.Synthesizer.load(tmp_path / "dp").net_.first.shape == model.net_.first.shape
