@@ -173,3 +173,67 @@ def test_a_corrupt_token_state_is_an_artifact_error():
         TableTokens.from_state({k: v for k, v in arrays.items() if k != "0/fine"}, meta)
     with pytest.raises(ArtifactError, match="token state is corrupt"):
         TableTokens.from_state(arrays, {})
+
+
+# ---------------------------------------------------------------------- the size rule
+ADULT_SETTINGS = {"bins": 64, "fine_bins": 16, "max_exact": 100, "spike_share": 0.01, "batch_size": 512, "dropout": 0.25,
+                  "hidden": 32, "table_order_share": 0.0}
+
+
+def test_the_size_rule_keeps_adults_settings_and_coarsens_small_tables():
+    from synthloop.synthesizers.argn import size_rule
+
+    assert size_rule(39_073) == ADULT_SETTINGS == size_rule(40_000) == size_rule(200_000)
+    small = size_rule(300)
+    assert small["bins"] <= 16 and small["fine_bins"] <= 4 and small["max_exact"] <= 20
+    assert small["batch_size"] <= 64 and small["dropout"] > 0.25 and small["hidden"] < 32
+    assert small["table_order_share"] > 0
+    assert small["spike_share"] * 300 >= 5                         # a "point mass" of 3 rows gets no token
+    # resolution grows with the rows, never shrinks
+    sizes = [size_rule(n) for n in (50, 300, 1_000, 3_000, 10_000, 30_000, 40_000)]
+    for key in ("bins", "fine_bins", "max_exact", "batch_size", "hidden"):
+        assert [s[key] for s in sizes] == sorted(s[key] for s in sizes), key
+
+
+def test_a_small_table_gets_the_coarse_tokens_and_explicit_params_win(adult_small, tmp_path):
+    from synthloop.synthesizers.argn import size_rule
+
+    rows = adult_small.iloc[:300]
+    quick = {"epochs": 2, "seed": 0, "progress": False}
+    sized = synthesizers.get("argn", **quick).fit(rows)
+    assert sized.settings_ == size_rule(300)
+    age = sized.tokens_.columns[sized.tokens_.names.index("age")]
+    assert age.n_bins <= size_rule(300)["bins"] and age.fine.shape[1] - 1 <= size_rule(300)["fine_bins"]
+    assert sized.net_.dropout.p == size_rule(300)["dropout"]
+    explicit = {**ADULT_SETTINGS, "dropout": 0.1, "hidden": 4}
+    chosen = synthesizers.get("argn", **quick, **explicit).fit(rows)
+    assert chosen.settings_ == explicit and chosen.get_params()["bins"] == 64
+    assert sized.get_params()["bins"] is None                    # left to the rule, as the user left it
+    fnlwgt = chosen.tokens_.columns[chosen.tokens_.names.index("fnlwgt")]
+    assert fnlwgt.n_bins > size_rule(300)["bins"]
+    # the model file keeps "left to the rule" and the row count, so a loaded model rebuilds the same network
+    for model, name in ((sized, "sized"), (chosen, "chosen")):
+        model.save(tmp_path / name, keep_privacy_reference=True)
+        loaded = synthesizers.Synthesizer.load(tmp_path / name)
+        assert loaded.settings_ == model.settings_
+        pd.testing.assert_frame_equal(loaded.sample(100, seed=1), model.sample(100, seed=1))
+
+
+def test_dp_argn_never_reads_the_size_rule(monkeypatch, tmp_path):
+    """dp_argn reuses argn's network: its widths and dropout stay its own, never sized from the row count."""
+    pytest.importorskip("opacus")
+    import synthloop as sl
+    import synthloop.synthesizers.argn as argn_module
+    from synthloop.testing import default_data
+
+    def refuse(n_rows):
+        raise AssertionError("dp_argn read the size rule")
+
+    monkeypatch.setattr(argn_module, "size_rule", refuse)
+    data = default_data()
+    model = synthesizers.get("dp_argn", epsilon=1.0, seed=0, epochs=1, batch_size=100, hidden=4, embedding=4,
+                             fine_bins=32, progress=False).fit(data, sl.Schema.infer(data))
+    assert model.net_.dropout.p == 0.0
+    assert model.net_.first.shape[0] == sum(4 * max(1, round(np.log(max(c, 2)))) for c in model.tokens_.cardinalities)
+    model.save(tmp_path / "dp")
+    assert synthesizers.Synthesizer.load(tmp_path / "dp").net_.first.shape == model.net_.first.shape

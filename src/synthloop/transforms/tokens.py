@@ -5,7 +5,8 @@ tokens of their own (``capital_gain == 0``, ``hours_per_week == 40``: point mass
 never smeared across a bin); when few distinct values remain (``max_exact``), each is a token. Otherwise
 the rest go to quantile bins in two levels, as in TabularARGN's binned numerics (Tiwald et al., 2025):
 a coarse bin, then a fine bin inside it, and decoding draws uniformly inside the fine bin. With the
-defaults (64 × 16) a continuous column is resolved to 1/1,024 of its mass. A missing value is one
+defaults (64 × 16, what ``argn`` uses from 32,768 training rows on; it sizes them to smaller tables,
+see ``argn.size_rule``) a continuous column is resolved to 1/1,024 of its mass. A missing value is one
 more token of the first level.
 
 Each column gives one or two *sub-columns* (the levels); a model predicts them in order. The whole
