@@ -13,7 +13,7 @@ from synthloop.testing import default_data
 pytest.importorskip("opacus")
 torch = pytest.importorskip("torch")
 
-FAST = {"epochs": 1, "batch_size": 100, "hidden": 4, "embedding": 4, "fine_bins": 32, "progress": False}
+FAST = {"epochs": 1, "batch_size": 100, "min_steps": 1, "hidden": 4, "embedding": 4, "fine_bins": 32, "progress": False}
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +86,30 @@ def test_dp_argn_stops_before_the_budget_when_the_plan_asks_for_more(adult):
     assert 0 < model.steps_ < round(20 / rate)
     assert detail["epsilon"] == rdp_epsilon(sigma, rate, model.steps_, 1e-5, prior) <= 0.02
     assert rdp_epsilon(sigma, rate, model.steps_ + 1, 1e-5, prior) > 0.02
+
+
+@pytest.mark.parametrize(("n_rows", "batch", "epochs"), [(39_073, 2000, 16.38), (8000, 500, 20), (455, 32, 22.5),
+                                                        (200_000, 2000, 5)])
+def test_the_plan_adapts_to_the_row_count(n_rows, batch, epochs):
+    """Small tables get smaller batches and more epochs, so every table gets at least min_steps steps."""
+    from synthloop.synthesizers.dp_argn import plan_shape
+
+    got_batch, got_epochs = plan_shape(n_rows, 2000, 5.0, 320)
+    assert got_batch == pytest.approx(batch) and got_epochs == pytest.approx(epochs, abs=0.01)
+    assert got_epochs * n_rows / got_batch >= 320 - 1e-9
+
+
+def test_dp_argn_fits_a_dp_row_count_into_its_plan(adult):
+    """The plan is made from the DP count (in the ledger), not the exact one: its sampling rate says so."""
+    from synthloop.synthesizers.dp_argn import plan_shape
+
+    data, schema = adult
+    model = synthesizers.get("dp_argn", epsilon=1.0, seed=0, **{**FAST, "min_steps": 50}).fit(data, schema)
+    count, sgd = [e for e in model.ledger_.entries if e.source == "budget"]
+    assert "row count" in count.what and count.detail["sigma"] > 0
+    batch, _ = plan_shape(model.n_training_rows_, 100, 1.0, 50)
+    assert sgd.detail["sample_rate"] == pytest.approx(batch / model.n_training_rows_, rel=0.01)
+    assert model.steps_ >= 50 and model.n_training_rows_ != len(data)
 
 
 def test_dp_argn_tokens_come_from_the_schema_not_the_rows(adult):
