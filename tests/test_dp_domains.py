@@ -154,6 +154,8 @@ def test_cli_refuses_without_a_share_exit_2_and_buys_with_one(adult, tmp_path):
     assert bought.exit_code == 0, bought.output
     assert "gaussian histogram (DP bounds)" in bought.output and "partition selection" in bought.output
     assert synthesizers.Synthesizer.load(tmp_path / "m").schema_["age"].low is not None
+    shown = runner.invoke(app, ["models", "show", str(tmp_path / "m")])
+    assert shown.exit_code == 0 and "delta=" in shown.output and "partition selection releases" in shown.output
 
 
 def test_threshold_is_what_a_label_of_one_row_must_beat():
