@@ -41,7 +41,8 @@ from synthloop.schema import Column, Schema
 
 #: Buckets per decade of magnitude in the public grid of :func:`dp_bounds` (neighbouring edges ×1.33).
 BUCKETS_PER_DECADE = 8
-#: The grid's magnitudes: 10**-3 (one bucket holds (-1e-3, 1e-3)) to 10**15 (values beyond share the last bucket).
+#: The grid's magnitudes: 10**-3 (two buckets, [-1e-3, 0) and [0, 1e-3), hold what is nearer 0) to 10**15 (values
+#: beyond fall outside the grid and are clipped to its ends).
 DECADES = (-3, 15)
 #: A bucket is kept when its noisy count is at least this many sigmas.
 BUCKET_THRESHOLD = 5.0
@@ -51,7 +52,7 @@ BOUNDS, SELECTION, ROW_COUNT = "gaussian histogram (DP bounds)", "gaussian parti
 
 @dataclass(frozen=True)
 class DomainPlan:
-    """Which columns of a schema lack a public domain, and what buying them costs."""
+    """Which learned columns of a schema lack a public domain: what a fit has to buy."""
 
     bounds: tuple[str, ...]           # numeric / datetime columns without low or high
     categories: tuple[str, ...]       # categorical / boolean columns without a category list
@@ -68,17 +69,19 @@ class DomainPlan:
 
     def refusal(self, model: str) -> PrivacyError:
         """The error a model without a budget share raises: what is missing and the two ways out."""
-        parts = ([f"column{'s' * (len(self.bounds) > 1)} {_names(self.bounds)} ha{'ve' if len(self.bounds) > 1 else 's'} "
-                  "no bounds in the schema"] if self.bounds else [])
-        parts += ([f"column{'s' * (len(self.categories) > 1)} {_names(self.categories)} "
-                   f"ha{'ve' if len(self.categories) > 1 else 's'} no category list in the schema"] if self.categories else [])
-        return PrivacyError(f"{' and '.join(parts).capitalize()}: {model} cannot read them from the data for free. "
-                            "Declare them in the schema (low/high, categories), or buy DP estimates with part of "
-                            "the budget: domain_share=0.1 (CLI: -p domain_share=0.1) spends 10% of it on them.")
+        parts = [_lacking(self.bounds, "bounds"), _lacking(self.categories, "category list")]
+        return PrivacyError(f"{' and '.join(p for p in parts if p).capitalize()}: {model} cannot read them from the "
+                            "data for free. Declare them in the schema (low/high, categories), or buy DP estimates "
+                            "with part of the budget: domain_share=0.1 (CLI: -p domain_share=0.1) spends 10% of it "
+                            "on them.")
 
 
-def _names(names: Sequence[str]) -> str:
-    return ", ".join(repr(n) for n in names)
+def _lacking(names: Sequence[str], what: str) -> str:
+    """"column 'a' has no bounds in the schema" / "columns 'a', 'b' have no ..." ("" for no names)."""
+    if not names:
+        return ""
+    many = len(names) > 1
+    return f"column{'s' * many} {', '.join(repr(n) for n in names)} {'have' if many else 'has'} no {what} in the schema"
 
 
 # ---------------------------------------------------------------------- the three releases
