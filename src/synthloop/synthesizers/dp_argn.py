@@ -19,8 +19,9 @@ met natively, imputation works) and changes only what it reads:
   sampling rate, the batch (``n / 16`` on small tables, at most ``batch_size``) and the epochs (raised
   until the plan has ``min_steps`` steps). With the first defaults (batches of 2,000 for 5 epochs)
   islp_default (8,000 rows) got 20 steps and learned nothing of its 3%-positive target even at
-  epsilon = 10 (TSTR 0.42); 320 steps with ``lr=3e-2`` gave 0.94 there on 3 seeds (either alone did
-  not: 0.58, 0.31), and Adult's ε = 1 seed 0 went from 0.872 (98 steps) to 0.879. The grid over three
+  epsilon = 10 (TSTR 0.42); 320 steps with ``lr=3e-2`` give 0.94 there over 5 seeds (either change
+  alone did not: 0.58, 0.31 on 3 seeds), 0.91 at ε = 3, and Adult at ε = 1 0.875 (was 0.871, detection
+  0.85 from 0.90). At ε = 1 islp_default stays unstable (0.15-0.91 over seeds). Grid over three
   tables: docs/benchmarks.md, "dp_argn over the full grid (issue 18, second pass)".
 - **Ledger**: the category sets and bounds are public entries (or bought, ``domain_share``), then the
   DP row count, then DP-SGD one entry that takes the rest (composed with the purchases in RDP).
