@@ -1,5 +1,6 @@
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -52,3 +53,21 @@ def lineage_location(request, tmp_path):
     finally:
         with psycopg.connect(dsn, autocommit=True) as db:
             db.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def _opacus_epsilon(detail, delta: float) -> float:
+    """Opacus' own RDP analysis (its default orders, fractional ones included) of a DP-SGD ledger entry, with
+    the zCDP bought before training added at every order (rho-zCDP is (alpha, rho·alpha)-RDP)."""
+    from opacus.accountants.analysis.rdp import compute_rdp, get_privacy_spent
+    from opacus.accountants.rdp import RDPAccountant
+
+    orders = np.asarray(RDPAccountant.DEFAULT_ALPHAS, dtype="float64")
+    rdp = np.asarray(compute_rdp(q=detail["sample_rate"], noise_multiplier=detail["noise_multiplier"],
+                                 steps=int(detail["steps"]), orders=list(orders))) + detail["prior_rho"] * orders
+    return float(get_privacy_spent(orders=list(orders), rdp=rdp, delta=delta)[0])
+
+
+@pytest.fixture(scope="session")
+def opacus_epsilon():
+    """Opacus' own epsilon of a DP-SGD ledger entry's detail (see ``_opacus_epsilon``)."""
+    return _opacus_epsilon

@@ -245,21 +245,21 @@ def test_dp_sgd_accountant_stops_before_the_budget_is_exceeded():
     assert rdp_epsilon(sigma * 0.99, 0.1, 200, 1e-5) > 2.0 * 0.99      # calibrated, not merely safe
 
 
-def test_dp_vae_spends_its_budget_in_one_entry_and_agrees_with_opacus(adult, tmp_path):
+def test_dp_vae_spends_its_budget_in_a_row_count_and_dp_sgd_and_agrees_with_opacus(adult, tmp_path, opacus_epsilon):
     pytest.importorskip("opacus")
-    from opacus.accountants import RDPAccountant
+    from synthloop.nn.dp import MECHANISM
 
     data, schema = adult
     model = synthesizers.get("dp_vae", epsilon=1.0, epochs=2, batch_size=64, hidden=(16,), latent_dim=4,
                              seed=0).fit(data, schema)
     ledger = model.ledger_
-    sgd = [e for e in ledger.entries if e.source == "budget"]
-    assert len(sgd) == 1 and sgd[0].rho == pytest.approx(ledger.rho) and sgd[0].detail["epsilon"] <= 1.0
+    count, sgd = [e for e in ledger.entries if e.source == "budget"]
+    assert count.mechanism == "gaussian row count" and sgd.mechanism == MECHANISM
+    assert ledger.spent == pytest.approx(ledger.rho) and sgd.detail["epsilon"] <= 1.0
+    assert sgd.detail["prior_rho"] == pytest.approx(count.rho)         # the count is composed into the accountant
     with pytest.raises(PrivacyError, match="budget exceeded"):
         ledger.charge("anything more", "gaussian", 1e-6)
-    opacus = RDPAccountant()                                            # Opacus' own, with its fractional orders
-    opacus.history = [(sgd[0].detail["noise_multiplier"], sgd[0].detail["sample_rate"], int(sgd[0].detail["steps"]))]
-    assert opacus.get_epsilon(1e-5) <= sgd[0].detail["epsilon"] + 1e-6
+    assert opacus_epsilon(sgd.detail, 1e-5) <= sgd.detail["epsilon"] + 1e-6 <= 1.0 + 1e-6
     rows = model.sample(200, seed=0)
     assert rows["age"].between(schema["age"].low, schema["age"].high).all()
     model.save(tmp_path / "m")

@@ -13,7 +13,7 @@ from synthloop.testing import default_data
 pytest.importorskip("opacus")
 torch = pytest.importorskip("torch")
 
-FAST = {"epochs": 1, "batch_size": 100, "hidden": 4, "embedding": 4, "fine_bins": 32, "progress": False}
+FAST = {"epochs": 1, "batch_size": 100, "min_steps": 1, "hidden": 4, "embedding": 4, "fine_bins": 32, "progress": False}
 
 
 @pytest.fixture(scope="module")
@@ -55,34 +55,61 @@ def test_ghost_clipping_equals_clipping_every_row_gradient(fitted):
     assert all(float(g.abs().sum()) == 0 for g in ghost_clipped_sum(net, tokens[:0], rank, 1.0))
 
 
-def test_dp_argn_spends_its_budget_in_one_entry_and_agrees_with_opacus(fitted, adult):
-    from opacus.accountants import RDPAccountant
+def test_dp_argn_spends_its_budget_in_a_row_count_and_dp_sgd_and_agrees_with_opacus(fitted, adult, opacus_epsilon):
+    from synthloop.nn.dp import MECHANISM
 
     _, schema = adult
     ledger = fitted.ledger_
-    sgd = [e for e in ledger.entries if e.source == "budget"]
-    assert len(sgd) == 1 and sgd[0].rho == pytest.approx(ledger.rho) and sgd[0].detail["epsilon"] <= 1.0
-    assert int(sgd[0].detail["steps"]) == fitted.steps_ > 0
+    count, sgd = [e for e in ledger.entries if e.source == "budget"]
+    assert count.mechanism == "gaussian row count" and sgd.mechanism == MECHANISM
+    assert ledger.spent == pytest.approx(ledger.rho) and sgd.detail["epsilon"] <= 1.0
+    assert int(sgd.detail["steps"]) == fitted.steps_ > 0 and sgd.detail["prior_rho"] == pytest.approx(count.rho)
     public = " ".join(e.what for e in ledger.entries if e.source == "public")
-    assert all(name in public for name in schema.model_kinds()) and "row count" in public and ledger.complete
+    assert all(name in public for name in schema.model_kinds()) and ledger.complete
     with pytest.raises(PrivacyError, match="budget exceeded"):
         ledger.charge("anything more", "gaussian", 1e-6)
-    opacus = RDPAccountant()                                   # Opacus' own, with its fractional orders
-    opacus.history = [(sgd[0].detail["noise_multiplier"], sgd[0].detail["sample_rate"], fitted.steps_)]
-    assert opacus.get_epsilon(1e-5) <= sgd[0].detail["epsilon"] + 1e-6
+    assert opacus_epsilon(sgd.detail, 1e-5) <= sgd.detail["epsilon"] + 1e-6
+    assert abs(fitted.n_training_rows_ - len(adult[0])) < 0.5 * len(adult[0])      # the DP count, not the exact one
 
 
 def test_dp_argn_stops_before_the_budget_when_the_plan_asks_for_more(adult):
     """At epsilon = 0.02 even the largest noise cannot pay for the planned steps: training stops early."""
-    from synthloop.nn.dp import DPSGDPlan
+    from synthloop.nn.dp import DPSGDPlan, rdp_epsilon
 
     data, schema = adult
     plan = DPSGDPlan.make(0.02, 1e-5, len(data), 100, 20)
     assert 0 < plan.allowed < plan.planned
     assert plan.spent(plan.allowed) <= 0.02 < plan.spent(plan.allowed + 1)
     model = synthesizers.get("dp_argn", epsilon=0.02, seed=0, **{**FAST, "epochs": 20}).fit(data, schema)
-    assert model.steps_ == plan.allowed
-    assert model.ledger_.entries[-1].detail["epsilon"] <= 0.02
+    detail = model.ledger_.entries[-1].detail
+    sigma, rate, prior = detail["noise_multiplier"], detail["sample_rate"], detail["prior_rho"]
+    assert 0 < model.steps_ < round(20 / rate)
+    assert detail["epsilon"] == rdp_epsilon(sigma, rate, model.steps_, 1e-5, prior) <= 0.02
+    assert rdp_epsilon(sigma, rate, model.steps_ + 1, 1e-5, prior) > 0.02
+
+
+@pytest.mark.parametrize(("n_rows", "batch", "epochs"), [(39_073, 2000, 16.38), (8000, 500, 20), (455, 32, 22.5),
+                                                        (200_000, 2000, 5)])
+def test_the_plan_adapts_to_the_row_count(n_rows, batch, epochs):
+    """Small tables get smaller batches and more epochs, so every table gets at least min_steps steps."""
+    from synthloop.synthesizers.dp_argn import plan_shape
+
+    got_batch, got_epochs = plan_shape(n_rows, 2000, 5.0, 320)
+    assert got_batch == pytest.approx(batch) and got_epochs == pytest.approx(epochs, abs=0.01)
+    assert got_epochs * n_rows / got_batch >= 320 - 1e-9
+
+
+def test_dp_argn_fits_a_dp_row_count_into_its_plan(adult):
+    """The plan is made from the DP count (in the ledger), not the exact one: its sampling rate says so."""
+    from synthloop.synthesizers.dp_argn import plan_shape
+
+    data, schema = adult
+    model = synthesizers.get("dp_argn", epsilon=1.0, seed=0, **{**FAST, "min_steps": 50}).fit(data, schema)
+    count, sgd = [e for e in model.ledger_.entries if e.source == "budget"]
+    assert "row count" in count.what and count.detail["sigma"] > 0
+    batch, _ = plan_shape(model.n_training_rows_, 100, 1.0, 50)
+    assert sgd.detail["sample_rate"] == pytest.approx(batch / model.n_training_rows_, rel=0.01)
+    assert model.steps_ >= 50 and model.n_training_rows_ != len(data)
 
 
 def test_dp_argn_tokens_come_from_the_schema_not_the_rows(adult):

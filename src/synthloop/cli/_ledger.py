@@ -21,7 +21,8 @@ def print_ledger(ledger: Ledger, title: str, *, short: bool = False) -> None:
         for header in ("what it bought", "mechanism", "source", "rho", "detail"):
             table.add_column(header, justify="right" if header == "rho" else "left", overflow="fold")
         for entry in ledger.entries:
-            detail = ", ".join(f"{key}={value:.4g}" for key, value in entry.detail.items())
+            detail = ", ".join(f"{key}={value:.4g}" for key, value in
+                               {**entry.detail, **({"delta": entry.delta} if entry.delta else {})}.items())
             table.add_row(escape(entry.what), entry.mechanism, entry.source, _rho(entry.source, entry.rho), detail)
     console.print(table)
     style = "green" if ledger.complete else "yellow"

@@ -12,6 +12,12 @@ a public schema the user supplies; the ledger lists them as ``public`` entries (
 this model read" has one answer. A schema inferred from the training data is recorded as
 ``outside the budget`` and the ledger says the guarantee does not cover it (:attr:`Ledger.complete`).
 
+**A share of delta for partition selection.** Releasing the labels of a categorical column that the
+schema does not list (:mod:`synthloop.privacy.domains`) cannot be pure zCDP: a label held by one row
+is released with a small probability. The ledger then keeps ``reserved_delta`` of delta for such
+releases (each charge says how much of it it uses) and converts only ``delta - reserved_delta`` to rho:
+approximate zCDP composes by adding both (Bun and Steinke 2016), so the total stays (epsilon, delta).
+
 This module is numpy/scipy-only: ``synthloop audit`` reads a ledger without JAX or torch.
 """
 
@@ -94,6 +100,7 @@ class Charge:
     rho: float                     # zCDP cost (0 for public values; inf would void the guarantee)
     source: Source = "budget"
     detail: Mapping[str, float] = field(default_factory=dict)   # sigma, sensitivity, epsilon of the mechanism
+    delta: float = 0.0             # the share of the reserved delta this release may fail with (partition selection)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -109,23 +116,31 @@ class Ledger:
     :attr:`complete` is False and every report says so).
     """
 
-    def __init__(self, epsilon: float, delta: float, *, n_rows: int | None = None):
+    def __init__(self, epsilon: float, delta: float, *, n_rows: int | None = None, reserved_delta: float = 0.0):
         check_budget(epsilon, delta, n_rows)
+        if not 0 <= reserved_delta < delta:
+            raise ConfigError(f"reserved_delta must be in [0, delta = {delta:g}), got {reserved_delta!r}")
         self.epsilon = float(epsilon)
         self.delta = float(delta)
-        self.rho = rho_for(epsilon, delta)
+        self.reserved_delta = float(reserved_delta)
+        self.rho = rho_for(epsilon, delta - reserved_delta)
         self.entries: list[Charge] = []
 
     # ------------------------------------------------------------------ recording
-    def charge(self, what: str, mechanism: str, rho: float, **detail: float) -> Charge:
-        """Spend ``rho`` on ``what``; PrivacyError (and nothing recorded) when the budget cannot cover it."""
+    def charge(self, what: str, mechanism: str, rho: float, *, delta: float = 0.0, **detail: float) -> Charge:
+        """Spend ``rho`` (and ``delta`` of the reserved delta) on ``what``; PrivacyError (and nothing recorded)
+        when the budget cannot cover it."""
         if not (math.isfinite(rho) and rho > 0):
             raise PrivacyError(f"A charge must cost a finite rho > 0, got {rho!r} for {what}.")
         if self.spent + rho > self.rho * (1 + _SLACK):
             raise PrivacyError(f"Privacy budget exceeded: {what} would cost rho = {rho:.4g}, but only "
                                f"{self.remaining:.4g} of rho = {self.rho:.4g} (epsilon = {self.epsilon:g}, "
                                f"delta = {self.delta:g}) is left. Nothing was released.")
-        entry = Charge(what, mechanism, float(rho), "budget", dict(detail))
+        if not 0 <= delta <= self.reserved_delta * (1 + _SLACK) - self.spent_delta:
+            raise PrivacyError(f"Privacy budget exceeded: {what} needs delta = {delta:.3g} of the "
+                               f"{self.reserved_delta:.3g} reserved, of which {self.spent_delta:.3g} is spent. "
+                               "Nothing was released.")
+        entry = Charge(what, mechanism, float(rho), "budget", dict(detail), float(delta))
         self.entries.append(entry)
         return entry
 
@@ -145,6 +160,11 @@ class Ledger:
         return math.fsum(e.rho for e in self.entries)
 
     @property
+    def spent_delta(self) -> float:
+        """The part of the reserved delta the releases so far may fail with."""
+        return math.fsum(e.delta for e in self.entries)
+
+    @property
     def remaining(self) -> float:
         return max(self.rho - self.spent, 0.0)
 
@@ -155,12 +175,15 @@ class Ledger:
 
     def spent_epsilon(self) -> float:
         """The (epsilon, delta) guarantee of what was actually spent, at the ledger's delta."""
-        return epsilon_for(self.spent, self.delta)
+        return epsilon_for(self.spent, self.delta - self.reserved_delta)
 
     def summary(self) -> str:
         words = (f"rho = {self.spent:.4g} of {self.rho:.4g} spent (epsilon = {self.spent_epsilon():.3g} of "
                  f"{self.epsilon:g} at delta = {self.delta:g}) over {sum(e.source == 'budget' for e in self.entries)} "
                  "measurements")
+        if self.spent_delta:
+            words += (f"; {self.spent_delta:.2g} of delta is the chance that partition selection releases a label "
+                      "held by one row")
         if not self.complete:
             outside = sum(e.source == "outside" for e in self.entries)
             words += (f"; NOT a complete guarantee: {outside} value(s) were read from the training data outside "
@@ -169,18 +192,21 @@ class Ledger:
 
     # ------------------------------------------------------------------ state
     def to_dict(self) -> dict[str, Any]:
-        return {"epsilon": self.epsilon, "delta": self.delta, "rho": self.rho,
+        return {"epsilon": self.epsilon, "delta": self.delta, "rho": self.rho, "reserved_delta": self.reserved_delta,
                 "entries": [e.to_dict() for e in self.entries]}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Ledger:
         """Rebuild a stored ledger; a stored total over its own budget is refused (a tampered file)."""
-        ledger = cls(data["epsilon"], data["delta"])
+        ledger = cls(data["epsilon"], data["delta"], reserved_delta=float(data.get("reserved_delta", 0.0)))
         if abs(ledger.rho - float(data["rho"])) > 1e-6 * max(ledger.rho, 1e-12):
             raise PrivacyError(f"The stored ledger's rho {data['rho']!r} does not match its epsilon and delta.")
         ledger.entries = [_entry(e) for e in data["entries"]]
         if ledger.spent > ledger.rho * (1 + _SLACK):
             raise PrivacyError(f"The stored ledger spends rho = {ledger.spent:.4g}, over its budget {ledger.rho:.4g}.")
+        if ledger.spent_delta > ledger.reserved_delta * (1 + _SLACK):
+            raise PrivacyError(f"The stored ledger spends delta = {ledger.spent_delta:.3g}, over its reserved "
+                               f"{ledger.reserved_delta:.3g}.")
         return ledger
 
     def rows(self) -> Sequence[tuple[str, str, str, float]]:
@@ -202,10 +228,11 @@ def _entry(data: Mapping[str, Any]) -> Charge:
     if source not in ("budget", "public", "outside"):
         raise PrivacyError(f"Unknown ledger entry source {source!r}.")
     rho = float(data["rho"])
-    if not math.isfinite(rho) or rho < 0 or (source != "budget" and rho != 0):
-        raise PrivacyError(f"Invalid ledger entry cost {rho!r} for {data['what']!r}.")
+    delta = float(data.get("delta", 0.0))
+    if not math.isfinite(rho) or rho < 0 or (source != "budget" and rho != 0) or not 0 <= delta < 1:
+        raise PrivacyError(f"Invalid ledger entry cost {rho!r} (delta {delta!r}) for {data['what']!r}.")
     return Charge(str(data["what"]), str(data["mechanism"]), rho, source,
-                  {str(k): float(v) for k, v in dict(data.get("detail", {})).items()})
+                  {str(k): float(v) for k, v in dict(data.get("detail", {})).items()}, delta)
 
 
 def refuse_private_reads(model: str, schema: Any, trust_inferred_schema: bool) -> None:

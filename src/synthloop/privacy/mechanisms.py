@@ -25,10 +25,11 @@ def gaussian_sigma(rho: float, sensitivity: float = 1.0) -> float:
 
 
 def gaussian(values: np.ndarray, *, sigma: float, ledger: Ledger, what: str, rng: np.random.Generator,
-             sensitivity: float = 1.0) -> np.ndarray:
-    """``values`` + N(0, sigma²) per cell, charged to ``ledger`` as (sensitivity² / 2 sigma²)-zCDP first."""
+             sensitivity: float = 1.0, delta: float = 0.0, mechanism: str = "gaussian") -> np.ndarray:
+    """``values`` + N(0, sigma²) per cell, charged to ``ledger`` as (sensitivity² / 2 sigma²)-zCDP first
+    (``delta``: the reserved delta a thresholded release may fail with, see :mod:`synthloop.privacy.domains`)."""
     rho = sensitivity**2 / (2 * sigma**2)
-    ledger.charge(what, "gaussian", rho, sigma=sigma, sensitivity=sensitivity)
+    ledger.charge(what, mechanism, rho, delta=delta, sigma=sigma, sensitivity=sensitivity)
     values = np.asarray(values, dtype="float64")
     return values + rng.normal(0.0, sigma, size=values.shape)
 

@@ -15,8 +15,16 @@ met natively, imputation works) and changes only what it reads:
   pass, then the clipped sum from a second; see :func:`ghost_clipped_sum`), Gaussian noise calibrated with Opacus' RDP accountant;
   the number of steps is fixed before training at the last one within (epsilon, delta). No
   validation split, no early stopping, no dropout: every step is accounted, the last weights are kept.
-- **Ledger**: the category sets and bounds are public entries, the row count (which sets the
-  sampling rate) a public entry by DP-SGD convention, and DP-SGD one entry that takes the whole budget.
+- **A plan sized to the table** (:func:`plan_shape`): a DP row count (1% of the budget) sets the
+  sampling rate, the batch (``n / 16`` on small tables, at most ``batch_size``) and the epochs (raised
+  until the plan has ``min_steps`` steps). With the first defaults (batches of 2,000 for 5 epochs)
+  islp_default (8,000 rows) got 20 steps and learned nothing of its 3%-positive target even at
+  epsilon = 10 (TSTR 0.42); 320 steps with ``lr=3e-2`` give 0.94 there over 5 seeds (either change
+  alone did not: 0.58, 0.31 on 3 seeds), 0.91 at ε = 3, and Adult at ε = 1 0.875 (was 0.871, detection
+  0.85 from 0.90). At ε = 1 islp_default stays unstable (0.15-0.91 over seeds). Grid over three
+  tables: docs/benchmarks.md, "dp_argn over the full grid (issue 18, second pass)".
+- **Ledger**: the category sets and bounds are public entries (or bought, ``domain_share``), then the
+  DP row count, then DP-SGD one entry that takes the rest (composed with the purchases in RDP).
 
 Each step draws a fresh random column order (data-independent), as ``argn`` does. Measured on Adult:
 docs/benchmarks.md ("DP models on Adult (issue 18)").
@@ -43,8 +51,11 @@ from synthloop.synthesizers.argn import _ARGN, TabularARGN
 from synthloop.synthesizers.marginals import FineDomain, fine_domain, record_domains
 from synthloop.synthesizers.neural import load_weights
 from synthloop.synthesizers.params import POSITIVE, POSITIVE_INT, SEED, WIDTH, Device, Interval
-from synthloop.synthesizers.private import LedgerMeta, PrivateFit, check_ledger
+from synthloop.synthesizers.private import DOMAIN_SHARE, ROW_COUNT_SHARE, LedgerMeta, PrivateFit, check_ledger
 from synthloop.synthesizers.seeds import SeedTree
+
+#: The smallest expected batch :func:`plan_shape` shrinks to, and the fewest steps it plans per pass.
+MIN_BATCH, STEPS_PER_EPOCH = 32, 16
 
 
 class DPArgnMeta(BaseModel):
@@ -113,8 +124,15 @@ class DPARGN(PrivateFit, TabularARGN):
     split_above
         A column with more cells gets two tokens (coarse, fine) instead of one.
     epochs, batch_size, lr
-        Planned passes over the data, expected rows per Poisson-sampled step, AdamW's learning rate.
-        DP-SGD prefers large batches and few steps: the noise per step is fixed, the signal grows with the batch.
+        Planned passes over the data, the largest expected rows per Poisson-sampled step, AdamW's learning
+        rate. DP-SGD prefers large batches: the noise per step is fixed, the signal grows with the batch.
+    min_steps
+        The plan adapts to the table: the batch shrinks below ``batch_size`` to ``n / 16`` on small
+        tables, and the epochs grow until the plan has at least this many steps, ``n`` being a DP row
+        count bought with 1% of the budget (:func:`plan_shape`).
+    domain_share
+        Share of the budget spent on DP bounds and category sets for the columns the schema gives none
+        (:mod:`synthloop.privacy.domains`); 0 refuses such a schema.
     trust_inferred_schema
         Accept a fit without a schema (categories and bounds then read outside the budget; the ledger says so).
     device, seed, progress, threads
@@ -129,13 +147,15 @@ class DPARGN(PrivateFit, TabularARGN):
                                    "max_grad_norm": POSITIVE, "hidden": WIDTH, "embedding": WIDTH,
                                    "fine_bins": Interval(2, 4096), "split_above": Interval(2, None),
                                    "epochs": POSITIVE, "batch_size": POSITIVE_INT, "lr": POSITIVE,
+                                   "min_steps": POSITIVE_INT, "domain_share": DOMAIN_SHARE,
                                    "device": Device(), "seed": SEED, "threads": Interval(1, 1024)}
-    test_params: ClassVar = {"epochs": 1, "batch_size": 100, "hidden": 4, "embedding": 4, "fine_bins": 32,
+    test_params: ClassVar = {"epochs": 1, "batch_size": 100, "min_steps": 1, "hidden": 4, "embedding": 4, "fine_bins": 32,
                              "progress": False, "trust_inferred_schema": True}
 
     def __init__(self, *, epsilon: float = 1.0, delta: float = 1e-5, max_grad_norm: float = 1.0, hidden: int = 16,
                  embedding: int = 8, fine_bins: int = 256, split_above: int = 64, epochs: float = 5.0,
-                 batch_size: int = 2000, lr: float = 1e-2, trust_inferred_schema: bool = False,
+                 batch_size: int = 2000, lr: float = 3e-2, min_steps: int = 320, domain_share: float = 0.0,
+                 trust_inferred_schema: bool = False,
                  device: str = "auto", seed: int | None = None, progress: bool = True, threads: int | None = None):
         self.epsilon = epsilon
         self.delta = delta
@@ -147,6 +167,8 @@ class DPARGN(PrivateFit, TabularARGN):
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
+        self.min_steps = min_steps
+        self.domain_share = domain_share
         self.trust_inferred_schema = trust_inferred_schema
         self.device = device
         self.seed = seed
@@ -166,12 +188,15 @@ class DPARGN(PrivateFit, TabularARGN):
 
     def _fit(self, data: pd.DataFrame, seeds: SeedTree) -> None:
         require("opacus", "dp", "DP-SGD")
-        n = len(data)
-        ledger = Ledger(self.epsilon, self.delta, n_rows=n)
+        data, ledger = self.open_ledger(data, seeds)
+        n_rows = self.buy_row_count(len(data), ROW_COUNT_SHARE, ledger, seeds,
+                                    why="sets the sampling rate and the batch size")
         self.tokens_ = self._public_tokens()
-        record_domains(self.schema_record(ledger), {d.name: d for d in self.tokens_.columns}, self.schema_)
-        ledger.public(f"row count ({n:,}), which sets the sampling rate", "public by DP-SGD convention")
-        plan = DPSGDPlan.make(self.epsilon, self.delta, n, self.batch_size, self.epochs)
+        record_domains(self.schema_record(ledger), {d.name: d for d in self.tokens_.columns}, self.schema_,
+                       self.bought_columns)
+        batch, epochs = plan_shape(n_rows, self.batch_size, self.epochs, self.min_steps)
+        plan = DPSGDPlan.make(self.epsilon, ledger.delta - ledger.reserved_delta, n_rows, batch, epochs,
+                              prior_rho=ledger.spent)
         self.seeded_ = seeds.seeded
         self.fit_threads_ = run_threads(self.threads, seeded=self.seeded_)
         self._prepare()
@@ -182,7 +207,8 @@ class DPARGN(PrivateFit, TabularARGN):
             noise = torch_generator(int(rng.integers(2**62)), self.device_)
             steps = self._train(tokens, plan, rng, noise)
             self.net_.eval()
-        ledger.charge(f"DP-SGD: {steps} steps of the auto-regressive network", MECHANISM, ledger.rho,
+        # Accounted in RDP together with what was bought before (plan.prior_rho): the rest of the budget.
+        ledger.charge(f"DP-SGD: {steps} steps of the auto-regressive network", MECHANISM, ledger.remaining,
                       **plan.detail(steps, self.max_grad_norm))
         self.ledger_ = ledger
         self.steps_ = steps
@@ -197,7 +223,7 @@ class DPARGN(PrivateFit, TabularARGN):
         steps = 0
         bar_context = progress_bar(f"{self.name} DP-SGD", plan.allowed, unit="steps") if self.progress else None
         with bar_context or nullcontext((None, None)) as bar:
-            for rows in plan.batches(rng):
+            for rows in plan.batches(rng, len(tokens)):
                 rank = torch.as_tensor(np.argsort(rng.permutation(n_columns)), device=self.device_)
                 optimizer.zero_grad(set_to_none=True)
                 summed = ghost_clipped_sum(net, tokens[torch.as_tensor(rows, device=self.device_)], rank,
@@ -232,6 +258,19 @@ class DPARGN(PrivateFit, TabularARGN):
         self.steps_ = int(meta["steps"])
         self.fit_threads_ = int(meta.get("fit_threads", 0) or 0) or None
         self.seeded_ = bool(meta.get("seeded", False))
+
+
+def plan_shape(n_rows: float, batch_size: int, epochs: float, min_steps: int) -> tuple[float, float]:
+    """(expected batch, epochs) of the DP-SGD plan for a table of about ``n_rows`` rows (a DP count).
+
+    The batch is ``batch_size``, or ``n_rows / 16`` when that is smaller (at least 16 steps a pass, never
+    below :data:`MIN_BATCH` rows); the epochs are raised until the plan has ``min_steps`` steps. Adult
+    (39k rows) keeps batches of 2,000, for 16.4 epochs; islp_default (8,000 rows) gets 500 for 20
+    epochs; breast_cancer (455 rows) 32 for 22.5. Measured effect: docs/benchmarks.md, "dp_argn over the
+    full grid (issue 18, second pass)".
+    """
+    batch = min(float(batch_size), max(float(min(MIN_BATCH, batch_size)), n_rows / STEPS_PER_EPOCH))
+    return batch, max(float(epochs), min_steps * batch / n_rows)
 
 
 def ghost_clipped_sum(net: _ARGN, tokens: torch.Tensor, rank: torch.Tensor, max_grad_norm: float) -> list[torch.Tensor]:

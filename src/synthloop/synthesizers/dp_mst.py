@@ -15,7 +15,9 @@ the budget rho split in three equal parts (as in the paper):
 Every release is charged to a :class:`~synthloop.privacy.accounting.Ledger` first, so the total can
 never exceed ``(epsilon, delta)``; the ledger is saved in ``config.json`` and printed by
 ``synthloop audit``. Category sets and numeric bounds come from the schema, which the guarantee
-treats as public: pass one (``synthloop schema infer``, reviewed). The model keeps no training row,
+treats as public: pass one (``synthloop schema infer``, reviewed), or buy the ones it lacks with
+``domain_share`` of the budget (DP bounds and partition selection, :mod:`synthloop.privacy.domains`;
+the measurements then split what is left). The model keeps no training row,
 so the parity / no-copies step does not apply (samples are post-processing of a DP release).
 """
 
@@ -50,7 +52,7 @@ from synthloop.synthesizers.marginals import (
     within_probs,
 )
 from synthloop.synthesizers.params import NON_NEGATIVE, POSITIVE, SEED, Interval
-from synthloop.synthesizers.private import LedgerMeta, PrivateFit, check_ledger
+from synthloop.synthesizers.private import DOMAIN_SHARE, LedgerMeta, PrivateFit, check_ledger
 from synthloop.synthesizers.seeds import SeedTree
 
 
@@ -74,6 +76,9 @@ class DPMST(PrivateFit, Synthesizer):
     fine_bins
         Public cells per numeric column before coarsening (from the schema's bounds only); values are
         drawn uniformly inside a fine cell.
+    domain_share
+        Share of the budget spent on DP bounds and category sets for the columns the schema gives none
+        (:mod:`synthloop.privacy.domains`); 0 refuses such a schema. The rest goes to the measurements.
     iters
         Mirror-descent iterations of Private-PGM's estimate. 0 skips Private-PGM (and JAX): the noisy
         tables are clipped at 0 and normalised one by one, so neighbouring edges can disagree; for
@@ -90,29 +95,31 @@ class DPMST(PrivateFit, Synthesizer):
     meta_schema = MSTMeta
     param_constraints: ClassVar = {"epsilon": POSITIVE, "delta": Interval(0, 1, closed="neither"),
                                    "max_bins": Interval(2, 1024), "fine_bins": Interval(2, 4096),
-                                   "iters": NON_NEGATIVE, "seed": SEED}
+                                   "iters": NON_NEGATIVE, "domain_share": DOMAIN_SHARE, "seed": SEED}
     # No Private-PGM in the contract suite (its cost is JAX compilation); tests/test_dp.py runs it.
     test_params: ClassVar = {"iters": 0, "max_bins": 8, "fine_bins": 64, "trust_inferred_schema": True}
 
     def __init__(self, *, epsilon: float = 1.0, delta: float = 1e-5, max_bins: int = 32, fine_bins: int = 512,
-                 iters: int = 1000, trust_inferred_schema: bool = False, seed: int | None = None):
+                 iters: int = 1000, domain_share: float = 0.0, trust_inferred_schema: bool = False,
+                 seed: int | None = None):
         self.epsilon = epsilon
         self.delta = delta
         self.max_bins = max_bins
         self.fine_bins = fine_bins
         self.iters = iters
+        self.domain_share = domain_share
         self.trust_inferred_schema = trust_inferred_schema
         self.seed = seed
 
     # ------------------------------------------------------------------ fit
     def _fit(self, data: pd.DataFrame, seeds: SeedTree) -> None:
         rng = seeds.generator("model")
-        ledger = Ledger(self.epsilon, self.delta, n_rows=len(data))
+        data, ledger = self.open_ledger(data, seeds)
         names = list(self.schema_.model_kinds())
         fines = fine_domains(self.schema_, names, self.fine_bins)
-        record_domains(self.schema_record(ledger), fines, self.schema_)
+        record_domains(self.schema_record(ledger), fines, self.schema_, self.bought_columns)
         codes = {name: fine.encode(data[name]) for name, fine in fines.items()}
-        rho_one, rho_select, rho_two = split_budget(ledger.rho, len(names), select=True)
+        rho_one, rho_select, rho_two = split_budget(ledger.remaining, len(names), select=True)
 
         # 1. 1-way counts on the fine domains: each row adds 1 to one cell per column (L2 sensitivity 1 each).
         noisy_one, sigma_one = measure_one_way(codes, fines, rho_one, ledger, rng)

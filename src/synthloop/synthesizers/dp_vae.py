@@ -13,10 +13,10 @@ Every read of the data is inside the accounting:
   (:mod:`synthloop.nn.dp`). The noise multiplier is calibrated with Opacus' RDP accountant for
   ``epochs`` at the target ``(epsilon, delta)``, and the number of steps the accountant allows is fixed
   before training: it stops before the budget is exceeded, never after.
-- **Ledger**: the whole budget is one DP-SGD entry (its rho is the ledger's, so nothing else can be
-  charged) with the accountant's epsilon, the noise multiplier, the clip norm and the steps taken.
-  The row count fixes the sampling rate and is treated as public, as in every DP-SGD library; the
-  ledger lists it as public.
+- **Ledger**: a DP row count (1% of the budget; it fixes the sampling rate, where DP-SGD libraries
+  take it as public), DP bounds and category sets when the schema lacks them (``domain_share``), then
+  one DP-SGD entry that takes the rest, with the accountant's epsilon (of everything, composed in
+  RDP), the noise multiplier, the clip norm and the steps taken.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from synthloop.schema import Column, Schema
 from synthloop.synthesizers._stored import STRICT, ArrayCheck, check_names
 from synthloop.synthesizers.base import Synthesizer
 from synthloop.synthesizers.params import POSITIVE, POSITIVE_INT, SEED, WIDTH, Interval, Items
-from synthloop.synthesizers.private import LedgerMeta, PrivateFit, check_ledger
+from synthloop.synthesizers.private import DOMAIN_SHARE, ROW_COUNT_SHARE, LedgerMeta, PrivateFit, check_ledger
 from synthloop.synthesizers.seeds import SeedTree
 
 
@@ -121,6 +121,9 @@ class DPVAE(PrivateFit, Synthesizer):
         Latent size and hidden widths of the encoder (the decoder mirrors them).
     epochs, batch_size, lr
         Planned passes over the data, expected rows per Poisson-sampled step, Adam's learning rate.
+    domain_share
+        Share of the budget spent on DP bounds and category sets for the columns the schema gives none
+        (:mod:`synthloop.privacy.domains`); 0 refuses such a schema.
     trust_inferred_schema
         Accept a fit without a schema (categories and bounds then read outside the budget; the
         ledger says the guarantee excludes them).
@@ -132,13 +135,14 @@ class DPVAE(PrivateFit, Synthesizer):
     meta_schema = DPVAEMeta
     param_constraints: ClassVar = {"epsilon": POSITIVE, "delta": Interval(0, 1, closed="neither"),
                                    "max_grad_norm": POSITIVE, "latent_dim": WIDTH, "hidden": Items(WIDTH, min_len=1),
-                                   "epochs": POSITIVE_INT, "batch_size": POSITIVE_INT, "lr": POSITIVE, "seed": SEED}
+                                   "epochs": POSITIVE_INT, "batch_size": POSITIVE_INT, "lr": POSITIVE,
+                                   "domain_share": DOMAIN_SHARE, "seed": SEED}
     test_params: ClassVar = {"epochs": 2, "batch_size": 64, "hidden": (16,), "latent_dim": 4,
                              "trust_inferred_schema": True}
 
     def __init__(self, *, epsilon: float = 1.0, delta: float = 1e-5, max_grad_norm: float = 1.0,
                  latent_dim: int = 32, hidden: tuple[int, ...] = (128, 128), epochs: int = 30,
-                 batch_size: int = 500, lr: float = 2e-3, trust_inferred_schema: bool = False,
+                 batch_size: int = 500, lr: float = 2e-3, domain_share: float = 0.0, trust_inferred_schema: bool = False,
                  seed: int | None = None):
         self.epsilon = epsilon
         self.delta = delta
@@ -148,6 +152,7 @@ class DPVAE(PrivateFit, Synthesizer):
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
+        self.domain_share = domain_share
         self.trust_inferred_schema = trust_inferred_schema
         self.seed = seed
 
@@ -155,29 +160,31 @@ class DPVAE(PrivateFit, Synthesizer):
         require("opacus", "dp", "DP-SGD")
         from opacus import GradSampleModule
 
-        n = len(data)
-        ledger = Ledger(self.epsilon, self.delta, n_rows=n)
+        data, ledger = self.open_ledger(data, seeds)
+        n_rows = self.buy_row_count(len(data), ROW_COUNT_SHARE, ledger, seeds, why="sets the sampling rate")
         record = self.schema_record(ledger)
         spans = _spans(self.schema_)
         for span in spans:
-            record(f"{'bounds' if span.numeric else 'category set'} of {span.column.name}")
-        ledger.public(f"row count ({n:,}), which sets the sampling rate", "public by DP-SGD convention")
+            if span.column.name not in self.bought_columns:
+                record(f"{'bounds' if span.numeric else 'category set'} of {span.column.name}")
         x = torch.from_numpy(encode(spans, data))
         rng = seeds.generator("model")
         generator = torch.Generator().manual_seed(seeds.integer("torch"))
         with torch.random.fork_rng(devices=[]):         # seeded initialisation, the global stream left as it was
             torch.manual_seed(seeds.integer("torch"))
             net = _VAE(x.shape[1], tuple(self.hidden), self.latent_dim)
-        plan = DPSGDPlan.make(self.epsilon, self.delta, n, self.batch_size, self.epochs)
+        plan = DPSGDPlan.make(self.epsilon, ledger.delta - ledger.reserved_delta, n_rows, self.batch_size,
+                              self.epochs, prior_rho=ledger.spent)
         model = GradSampleModule(net)
         optimizer = torch.optim.Adam(net.parameters(), lr=self.lr)
         steps = 0
-        for rows in plan.batches(rng):                     # the accountant's last step within the budget
+        for rows in plan.batches(rng, len(x)):                     # the accountant's last step within the budget
             self._step(net, optimizer, spans, x[torch.from_numpy(rows)], plan, generator)
             steps += 1
         model.remove_hooks()
-        # DP-SGD is accounted in RDP, not zCDP: it takes the whole budget, so nothing else can be charged.
-        ledger.charge(f"DP-SGD: {steps} steps of the VAE", MECHANISM, ledger.rho, **plan.detail(steps, self.max_grad_norm))
+        # DP-SGD is accounted in RDP with what was bought before (plan.prior_rho): it takes the rest of the budget.
+        ledger.charge(f"DP-SGD: {steps} steps of the VAE", MECHANISM, ledger.remaining,
+                      **plan.detail(steps, self.max_grad_norm))
         self.net_ = net.eval()
         self.spans_ = spans
         self.ledger_ = ledger

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,9 +98,13 @@ def fine_domain(column: Column, *, fine_bins: int) -> FineDomain:
     return FineDomain(column.name, "numeric", len(edges) - 1 + nullable, nullable, edges=edges, integer=integer)
 
 
-def record_domains(record: Callable[[str], object], fines: Mapping[str, FineDomain], schema: Schema) -> None:
-    """List every fine domain's source in a ledger: ``record`` is ``ledger.public`` (or ``outside``)."""
+def record_domains(record: Callable[[str], object], fines: Mapping[str, FineDomain], schema: Schema,
+                   bought: Collection[str] = ()) -> None:
+    """List every fine domain's source in a ledger: ``record`` is ``ledger.public`` (or ``outside``); the
+    ``bought`` columns are already there, as the purchases of :mod:`synthloop.privacy.domains`."""
     for name, fine in fines.items():
+        if name in bought:
+            continue
         what = (f"category set of {name} ({len(fine.categories)} labels)" if fine.kind == "categorical" else
                 f"bounds of {name} [{schema[name].low}, {schema[name].high}]")
         record(what + (" and its missing cell" if fine.nullable else ""))

@@ -7,7 +7,9 @@ and nothing touches a global random state. Each part draws from its own child:
 - ``encoder``: the table encoder (the mode-specific normaliser's mixture fits);
 - ``calibration``: the privacy reference's cross-fitting, so that building it, or not, never shifts
   the model's own stream;
-- ``torch``: the explicit ``torch.Generator`` of the neural nets (noise, dropout masks, shuffles).
+- ``torch``: the explicit ``torch.Generator`` of the neural nets (noise, dropout masks, shuffles);
+- ``domains``, ``count``: the noise of a DP model's purchases before training (bounds and category
+  sets, the row count; :mod:`synthloop.privacy.domains`).
 
 Children are spawned by name, not by position of first use (``SeedSequence.spawn`` keyed by the
 name's index in :data:`CHILDREN`), so adding a consumer does not change what the others draw.
@@ -19,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 #: The named children of a fit's seed; new names go at the end so existing streams stay put.
-CHILDREN = ("model", "encoder", "calibration", "torch")
+CHILDREN = ("model", "encoder", "calibration", "torch", "domains", "count")
 
 
 class SeedTree:
