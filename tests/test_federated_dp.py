@@ -153,6 +153,9 @@ def test_federated_dp_sgd_spends_each_partys_budget_and_saves_a_dp_vae(tmp_path,
     # Each party stops within its own budget; the one that missed a round took fewer steps and spent less.
     assert spent["party_1"] <= 1.0 + 1e-6 and spent["party_3"] <= 2.0 + 1e-6 and spent["party_2"] < spent["party_3"]
     assert spent["party_3"] > 1.5                                     # the calibrated noise spends most of it
+    for ledger in provenance["ledgers"].values():                      # the row count is bought, not read for free
+        assert [e["mechanism"] for e in ledger["entries"] if e["source"] == "budget"] == [
+            "gaussian row count", "dp-sgd (opacus RDP accountant)"]
     model = Synthesizer.load(tmp_path / "model")
     assert model.name == "dp_vae" and model.epsilon == 2.0 and model.ledger_.complete
     assert set(model.sample(200, seed=0)["species"].dropna()) <= {"Adelie", "Chinstrap", "Gentoo"}

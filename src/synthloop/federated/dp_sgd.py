@@ -9,8 +9,10 @@ encoding from the public schema, the server sends seeded initial weights, and ea
 1. loads the global weights and takes its share of DP-SGD steps (Poisson-sampled rows at rate
    ``batch_size / n_k``, each row's gradient clipped to ``max_grad_norm``, Gaussian noise; the steps of
    :class:`~synthloop.synthesizers.dp_vae.DPVAE`, not a copy);
-2. sends its new weights; the server averages them weighted by the parties' row counts (public, as the
-   row count is in every DP-SGD analysis: it sets the sampling rate).
+2. sends its new weights; the server averages them weighted by the parties' row counts. Each party's
+   count is a DP estimate bought with 1% of its budget (Gaussian noise, as in ``dp_vae`` and
+   ``dp_argn``): it sets the sampling rate and the weight, and the DP-SGD noise is calibrated for the
+   rest of the budget (composed in RDP with the count's zCDP cost).
 
 Each party's noise multiplier is calibrated by the RDP accountant ``dp_vae`` uses for its own
 ``(epsilon_k, delta)`` over all its planned steps (``rounds × local_epochs / rate``); it stops stepping
@@ -37,6 +39,7 @@ from synthloop.federated.model import weighted_mean
 from synthloop.federated.rehearsal import PartyDropped, split
 from synthloop.lineage.fingerprint import fingerprint
 from synthloop.privacy.accounting import Ledger, refuse_private_reads
+from synthloop.privacy.domains import dp_row_count
 from synthloop.schema import Schema
 from synthloop.synthesizers.params import check_params
 
@@ -44,8 +47,9 @@ require("opacus", "dp", "Federated DP-SGD")
 
 import torch  # noqa: E402 - after the friendly check above
 
-from synthloop.nn.dp import DPSGDPlan, calibrate  # noqa: E402
+from synthloop.nn.dp import DPSGDPlan  # noqa: E402
 from synthloop.synthesizers.dp_vae import _VAE, DPVAE, _spans, encode  # noqa: E402
+from synthloop.synthesizers.private import ROW_COUNT_SHARE  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -98,7 +102,7 @@ class DPSGDParty:
 
     def start(self, initial: Mapping[str, np.ndarray]) -> dict[str, Any]:
         """Encode the rows by the public schema, calibrate the noise for all planned steps; returns what the
-        server learns: the row count (public in DP-SGD) and the table's fingerprint (lineage)."""
+        server learns: a DP estimate of the row count (bought with 1% of the budget) and the table's fingerprint."""
         from opacus import GradSampleModule
 
         settings = self.settings
@@ -109,22 +113,22 @@ class DPSGDParty:
         self.spans = _spans(self.schema)
         for span in self.spans:
             self.ledger.public(f"{'bounds' if span.numeric else 'category set'} of {span.column.name}")
-        self.ledger.public(f"row count ({n:,}), which sets the sampling rate and the FedAvg weight",
-                           "public by DP-SGD convention")
+        seeds = np.random.SeedSequence([settings.seed, 2, self.index]).spawn(3)
+        # The row count sets the sampling rate and the FedAvg weight: bought, as in dp_vae and dp_argn.
+        self.n_estimate = dp_row_count(n, ROW_COUNT_SHARE * self.ledger.rho, self.ledger, np.random.default_rng(seeds[2]),
+                                       why="sets the sampling rate and the FedAvg weight")
         self.rows = torch.from_numpy(encode(self.spans, self.schema.to_model_frame(self.data)))
-        self.rate = min(settings.batch_size / n, 1.0)
-        self.steps_per_round = max(1, round(settings.local_epochs / self.rate))
-        planned = self.steps_per_round * settings.rounds
-        self.plan = DPSGDPlan(self.trainer.epsilon, settings.delta, n, self.rate, planned,
-                              *calibrate(self.trainer.epsilon, settings.delta, self.rate, planned))
+        self.plan = DPSGDPlan.make(self.trainer.epsilon, settings.delta, self.n_estimate, settings.batch_size,
+                                   settings.local_epochs * settings.rounds, prior_rho=self.ledger.spent)
+        self.rate = self.plan.sample_rate
+        self.steps_per_round = -(-self.plan.planned // settings.rounds)
         self.net = _VAE(self.rows.shape[1], tuple(settings.hidden), settings.latent_dim)
         self.net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in initial.items()})
         self.module = GradSampleModule(self.net)
-        seeds = np.random.SeedSequence([settings.seed, 2, self.index]).spawn(2)
         self.rng = np.random.default_rng(seeds[0])
         self.generator = torch.Generator().manual_seed(int(seeds[1].generate_state(1)[0]))
         self.steps = 0
-        return {"n_rows": n, "fingerprint": fingerprint(self.data), "n_columns": int(self.data.shape[1])}
+        return {"n_rows": round(self.n_estimate), "fingerprint": fingerprint(self.data), "n_columns": int(self.data.shape[1])}
 
     def fit(self, weights: Mapping[str, np.ndarray], round_index: int) -> dict[str, np.ndarray]:
         """One round: the global weights in, this round's DP-SGD steps (within the budget), the new weights out."""
@@ -142,9 +146,9 @@ class DPSGDParty:
         return {k: v.detach().numpy().copy() for k, v in self.net.state_dict().items()}
 
     def close(self) -> Ledger:
-        """Charge what was spent (the whole budget is one DP-SGD entry, as in ``dp_vae``) and return the ledger."""
+        """Charge what was spent (the rest of the budget is one DP-SGD entry, as in ``dp_vae``) and return the ledger."""
         self.ledger.charge(f"DP-SGD: {self.steps} steps over {self.settings.rounds} rounds",
-                           "dp-sgd (opacus RDP accountant)", self.ledger.rho,
+                           "dp-sgd (opacus RDP accountant)", self.ledger.remaining,
                            **self.plan.detail(self.steps, self.settings.max_grad_norm))
         self.module.remove_hooks()
         return self.ledger
@@ -201,7 +205,7 @@ def run_dp_sgd(parties: Sequence[DPSGDParty], settings: DPSGDSettings, schema: S
                   "privacy": {"rows_shared": False, "differential_privacy": "DP-SGD per party (RDP accountant); the "
                               "model is (max epsilon, delta)-DP per row by parallel composition",
                               "shared_with_server": ["each party's weights after each round (DP-SGD iterates)",
-                                                     "row counts (public in DP-SGD) and fingerprints (lineage)"]}}
+                                                     "DP estimates of the row counts and fingerprints (lineage)"]}}
     publish(out, provenance, lineage)
     return out
 
