@@ -151,20 +151,21 @@ def judge(cell: dict, timeout: float | None) -> dict:
 
 
 def parse_params(items: list[str], models: list[str]) -> dict[str, dict]:
-    """``KEY=VALUE`` (every model) or ``MODEL:KEY=VALUE`` (that model only); values are JSON."""
+    """``KEY=VALUE`` (every model) or ``MODEL:KEY=VALUE`` (that model only, ignored when it is not run,
+    so one command line can serve several runs); values are JSON, or a bare word taken as a string."""
     params: dict[str, dict] = {m: {} for m in models}
     for item in items:
         scope, colon, assignment = item.partition(":") if ":" in item.partition("=")[0] else ("", "", item)
         key, equals, value = assignment.partition("=")
         if not equals or not key:
             raise SystemExit(f"--param {item!r}: expected KEY=VALUE or MODEL:KEY=VALUE")
-        if colon and scope not in params:
-            raise SystemExit(f"--param {item!r}: {scope!r} is not one of the models run ({', '.join(models)})")
+        if colon and scope not in MODELS:
+            raise SystemExit(f"--param {item!r}: {scope!r} is not a model ({', '.join(MODELS)})")
         try:
             parsed = json.loads(value)
         except json.JSONDecodeError:
             parsed = value          # a bare word (e.g. -p solver=auto) is a string
-        for model in [scope] if colon else models:
+        for model in ([scope] if scope in params else []) if colon else models:
             params[model][key] = parsed
     return params
 
