@@ -214,14 +214,20 @@ def _label(model: str, params: dict) -> str:
 
 
 def summary(rows: list[dict]) -> str:
-    """One markdown row per (table, model + parameters, ε): medians and ranges over the seeds."""
+    """One markdown row per (table, model + parameters, ε): medians and ranges over the seeds, maxima of
+    copies and peak memory; rows sorted by table, model and ε whatever order the cells ran in."""
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
         key = (row["table"], _label(row["model"], row.get("params", {})), float(row["epsilon"]))
         groups.setdefault(key, []).append(row)
     lines = ["| table | model | ε | seeds | TSTR median (range) | real | detection median | column shapes "
              "| copies (max) | fit (s) | peak memory (max) |", "|---" * 11 + "|"]
-    for (table, label, epsilon), some in groups.items():
+    def order(key: tuple) -> tuple:                 # tables as tables.py lists them, then models as MODELS
+        model = key[1].split("`")[1]
+        return (list(tables.TABLES).index(key[0]) if key[0] in tables.TABLES else len(tables.TABLES), key[0],
+                MODELS.index(model) if model in MODELS else len(MODELS), key[1], key[2])
+
+    for (table, label, epsilon), some in sorted(groups.items(), key=lambda item: order(item[0])):
         tstr = [r["tstr"] for r in some]
         spread = f" ({min(tstr):.3f}–{max(tstr):.3f})" if len(some) > 1 else ""
         lines.append(
