@@ -408,6 +408,31 @@ def test_bad_parameters_are_refused_before_a_job_starts(bench, as_user, pipeline
     assert len(app.state.workbench.state.jobs()) == before
 
 
+
+def test_the_fit_forms_seed_makes_the_split_and_the_model_repeat(bench, as_user, pipeline):
+    """Two fits from the form with the same seed sample the same rows; another seed does not; a fraction is refused."""
+    from synthloop.io import read_table
+
+    folder = bench[1]
+    qa = as_user("qa")
+
+    def fit_and_sample(seed):
+        fit = _wait(qa, _job(qa.post("/fit", data={"csrf": _token(qa), "data": "uploads/penguins.csv",
+                                                   "model": "cart", "seed": seed}, follow_redirects=False)))
+        assert fit["status"] == "done", fit
+        sample = _wait(qa, _job(qa.post("/sample", data={"csrf": _token(qa), "fit_job": fit["id"], "n_rows": "80"},
+                                        follow_redirects=False)))
+        assert sample["status"] == "done", sample
+        return (read_table(folder / fit["outputs"]["holdout"]),
+                read_table(folder / sample["outputs"]["table"]))
+
+    (holdout_a, rows_a), (holdout_b, rows_b), (holdout_c, rows_c) = (fit_and_sample(s) for s in ("5", "5", "6"))
+    assert holdout_a.equals(holdout_b) and rows_a.equals(rows_b)
+    assert not holdout_a.equals(holdout_c) and not rows_a.equals(rows_c)
+    response = qa.post("/fit", data={"csrf": _token(qa), "data": "uploads/penguins.csv", "model": "cart",
+                                     "seed": "1.5"})
+    assert response.status_code == 400 and "whole number" in response.text
+
 def test_the_schema_page_saves_kinds_and_constraints_and_shows_violations(bench, as_user, pipeline, penguins):
     folder = bench[1]
     expert = as_user("expert")

@@ -311,8 +311,12 @@ class Routes:
             params = _key_values(str(form.get("params", "")))
             check_params(get_class(model), params, text=True)        # refused now, not after the job starts
             holdout = _number(form.get("holdout", "0.2"), "holdout share", 0.0, 0.5)
-            job = worker.submit("fit", {"data": name, "model": model, "params": params, "holdout": holdout},
-                                user["name"])
+            seed = _number(form.get("seed", "0"), "seed", 0, 2**31 - 1)
+            if seed != int(seed):
+                raise ConfigError(f"The seed must be a whole number (got {seed:g}).")
+            params.setdefault("seed", str(int(seed)))             # a seed in the parameters box wins for the model
+            job = worker.submit("fit", {"data": name, "model": model, "params": params, "holdout": holdout,
+                                        "seed": int(seed)}, user["name"])
             return self.redirect(f"/jobs/{job}")
 
         @self.write("/sample", "sample")
