@@ -8,6 +8,31 @@ import synthloop as sl
 
 
 @pytest.fixture(scope="session")
+def script():
+    """Import a script of the repository by its path (``script("benchmarks/dp.py")``); see ``_load_script``."""
+    return _load_script
+
+
+def _load_script(relative: str):
+    """A script of the repository (``benchmarks/dp.py``, ``examples/x.py``) imported as a module.
+
+    A benchmark puts its own folder on ``sys.path`` to import its siblings; that entry is taken off
+    again so other tests do not import from it.
+    """
+    import importlib.util
+    import sys
+
+    path = Path(__file__).resolve().parent.parent / relative
+    spec = importlib.util.spec_from_file_location(f"script_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        if str(path.parent) in sys.path:
+            sys.path.remove(str(path.parent))
+    return module
+
+@pytest.fixture(scope="session")
 def adult_train() -> pd.DataFrame:
     return sl.datasets.load("adult", split="train")
 

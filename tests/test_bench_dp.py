@@ -6,26 +6,14 @@ records which cells it was asked for, so the bookkeeping around it is what is te
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
-
 
 @pytest.fixture(scope="module")
-def dp():
-    spec = importlib.util.spec_from_file_location("bench_dp", BENCHMARKS / "dp.py")
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        if str(BENCHMARKS) in sys.path:
-            sys.path.remove(str(BENCHMARKS))
-    return module
+def dp(script):
+    return script("benchmarks/dp.py")
 
 
 def _fake_judge(calls, fail=()):

@@ -7,26 +7,13 @@ keeps it only when the residuals stay local (the mechanism the benchmark's NYSE 
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
-
 
 @pytest.fixture(scope="module")
-def ceiling():
-    spec = importlib.util.spec_from_file_location("bench_tstr_ceiling", BENCHMARKS / "tstr_ceiling.py")
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        if str(BENCHMARKS) in sys.path:
-            sys.path.remove(str(BENCHMARKS))
-    return module
+def ceiling(script):
+    return script("benchmarks/tstr_ceiling.py")
 
 
 def test_windowed_draws_from_rows_at_most_k_away(ceiling):

@@ -96,14 +96,8 @@ def test_cli_refit_exit_codes(fitted, drifted, tmp_path):
 
 
 @pytest.mark.slow
-def test_the_closed_loop_example_alarms_refits_and_recovers(tmp_path, adult_train):
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "examples" / "closed_loop.py"
-    spec = importlib.util.spec_from_file_location("closed_loop", path)
-    example = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(example)
+def test_the_closed_loop_example_alarms_refits_and_recovers(tmp_path, adult_train, script):
+    example = script("examples/closed_loop.py")
     # seed 1: the fast setting's shift costs the stale model 0.03 AUC (on seed 0 the oracle itself scored below
     # the stale model, so there was nothing to recover); five full-size seeds are in docs/benchmarks.md
     result = example.run(tmp_path, fast=True, real=adult_train, seed=1)
