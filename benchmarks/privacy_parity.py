@@ -16,7 +16,12 @@ is judged against the 20% holdout it never saw, with the evaluation suite's metr
 (``synthloop.metrics``), each next to what the held-out rows themselves score:
 
 - detection AUC: gradient-boosted classifier telling holdout rows from synthetic rows (0.5 = cannot);
-  held-out value: the same classifier telling holdout rows from training rows;
+  held-out value: the same classifier telling holdout rows from training rows, averaged over
+  ``--detection-draws`` shuffles of the training rows (default 10; 1 is the single draw of earlier
+  runs). The metric compares equal numbers of rows per side, so on a small table it judges one system
+  on as few rows as the holdout has (penguins: 69 a side), and one draw of real rows can land far from
+  its mean. The table shows how many of those real-row draws meet the detection target themselves:
+  a system cannot be asked to be more real-like than real rows are;
 - TSTR vs TRTR: AUC (classification) or R² (regression) on the holdout, trained on synthetic vs real;
 - DCR ratio: median distance from synthetic rows to their closest training row over the same for
   holdout rows (1.0 = no closer than unseen real rows; undefined when the held-out median is 0);
@@ -90,6 +95,10 @@ class Baseline:
     copy_rate: float
     column_shapes: float
     classification: bool
+    detection_draws: list[float] = field(default_factory=list)
+
+    def detection_allowance(self) -> float:
+        return max(DETECTION_MAX, self.detection_auc + DETECTION_SLACK)
 
 
 @dataclass
@@ -111,6 +120,7 @@ class Row:
     holdout_column_shapes: float
     replaced: int | None
     missed: list[str] = field(default_factory=list)
+    holdout_detection_met: str = ""      # real-row draws meeting the detection target, "k/n"
 
 
 # ---------------------------------------------------------------------- systems
@@ -163,10 +173,13 @@ def column_shapes(real: pd.DataFrame, other: pd.DataFrame, schema: sl.Schema) ->
     return float(np.mean(np.concatenate(parts))) if parts else float("nan")
 
 
-def holdout_baseline(train: pd.DataFrame, holdout: pd.DataFrame, schema: sl.Schema) -> Baseline:
-    rng = np.random.default_rng(SEED)
-    return Baseline(n_train=len(train),
-                    detection_auc=detection_auc(holdout, train, schema, rng=rng).value,
+def holdout_baseline(train: pd.DataFrame, holdout: pd.DataFrame, schema: sl.Schema, detection_draws: int = 10) -> Baseline:
+    """The held-out split's own values; its detection AUC is the mean over ``detection_draws`` shuffles of the
+    training rows (the metric draws as many of them as the holdout has; one draw, unshuffled, with 1)."""
+    shuffles = [train] if detection_draws == 1 else \
+        [train.sample(frac=1, random_state=SEED + d).reset_index(drop=True) for d in range(detection_draws)]
+    draws = [detection_auc(holdout, rows, schema, rng=np.random.default_rng(SEED)).value for rows in shuffles]
+    return Baseline(n_train=len(train), detection_auc=float(np.mean(draws)), detection_draws=draws,
                     dcr_median=dcr_median(train, holdout, schema, rng=np.random.default_rng(SEED)).value,
                     copy_rate=exact_copy_rate(train, holdout, schema).value,
                     column_shapes=column_shapes(holdout, train, schema),
@@ -189,13 +202,15 @@ def measure(run: Run, train: pd.DataFrame, holdout: pd.DataFrame, schema: sl.Sch
                dcr_ratio=ratio, dcr_share=share, membership_auc=membership,
                copy_rate=exact_copy_rate(train, synthetic, schema).value, holdout_copy_rate=baseline.copy_rate,
                column_shapes=column_shapes(holdout, synthetic, schema), holdout_column_shapes=baseline.column_shapes,
-               replaced=run.replaced)
+               replaced=run.replaced,
+               holdout_detection_met=f"{sum(d <= baseline.detection_allowance() for d in baseline.detection_draws)}"
+                                     f"/{len(baseline.detection_draws)}")
 
 
 def check_targets(row: Row, baseline: Baseline) -> list[str]:
     """The issue's targets; the names of those missed."""
     missed = []
-    if row.detection_auc > max(DETECTION_MAX, row.holdout_detection_auc + DETECTION_SLACK):
+    if row.detection_auc > baseline.detection_allowance():
         missed.append("detection")
     if (row.tstr < row.trtr - AUC_SLACK) if baseline.classification else (row.tstr < R2_SHARE * row.trtr):
         missed.append("TSTR")
@@ -211,19 +226,24 @@ def check_targets(row: Row, baseline: Baseline) -> list[str]:
 
 
 def to_markdown(rows: list[Row]) -> str:
-    header = ("| table | system | fit s | sample s | detection AUC (held-out) | TSTR (TRTR) | DCR ratio | DCR share | "
-              "MIA AUC | copies % (held-out %) | column shapes (held-out) | replaced | targets |")
+    header = ("| table | system | fit s | sample s | detection AUC (held-out; real draws meeting it) | TSTR (TRTR) | "
+              "DCR ratio | DCR share | MIA AUC | copies % (held-out %) | column shapes (held-out) | replaced | targets |")
     lines = [header, "|" + "---|" * 13]
     for r in rows:
         ratio = "n/a (held-out 0)" if np.isnan(r.dcr_ratio) else f"{r.dcr_ratio:.2f}"
         lines.append(f"| {r.table} | {r.system} | {r.fit_s:.1f} | {r.sample_s:.1f} | "
-                     f"{r.detection_auc:.3f} ({r.holdout_detection_auc:.3f}) | {r.tstr:.3f} ({r.trtr:.3f}) | {ratio} | "
+                     f"{r.detection_auc:.3f} ({r.holdout_detection_auc:.3f}{_met(r.holdout_detection_met)}) | "
+                     f"{r.tstr:.3f} ({r.trtr:.3f}) | {ratio} | "
                      f"{r.dcr_share:.3f} | {r.membership_auc:.3f} | "
                      f"{100 * r.copy_rate:.2f} ({100 * r.holdout_copy_rate:.2f}) | "
                      f"{r.column_shapes:.3f} ({r.holdout_column_shapes:.3f}) | "
                      f"{'' if r.replaced is None else f'{r.replaced:,}'} | "
                      f"{'met' if not r.missed else 'missed: ' + ', '.join(r.missed)} |")
     return "\n".join(lines)
+
+
+def _met(share: str) -> str:
+    return f"; {share}" if share else ""
 
 
 def summary(rows: list[Row]) -> str:
@@ -266,10 +286,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--peer-timeout", type=float, default=3600.0, help="seconds before a peer run is given up")
     parser.add_argument("--seed", type=int, default=SEED, help="seed of synthloop's fit and samples (the split, "
                         "the peers and the metrics keep seed 0)")
+    parser.add_argument("--detection-draws", type=int, default=10, help="shuffles of the training rows the held-out "
+                        "detection AUC is averaged over (1: the single draw of runs before this option)")
     parser.add_argument("--json", type=Path, help="write the rows as JSON here (rewritten after every row)")
     parser.add_argument("--seed-summary", type=Path, nargs="+", help="only summarise these --json files (one per "
                         "--seed) and exit")
     args = parser.parse_args(argv)
+    if args.detection_draws < 1:
+        parser.error("--detection-draws must be at least 1")
     if args.seed_summary:
         print(seed_summary([json.loads(path.read_text()) for path in args.seed_summary]))
         return
@@ -290,7 +314,7 @@ def main(argv: list[str] | None = None) -> None:
             except (RuntimeError, subprocess.TimeoutExpired) as exc:
                 print(f"{table} {kind}: {exc}", file=sys.stderr, flush=True)
                 continue
-            baseline = holdout_baseline(train, holdout, schema)
+            baseline = holdout_baseline(train, holdout, schema, args.detection_draws)
             for run in runs:
                 row = measure(run, train, holdout, schema, baseline)
                 row.missed = check_targets(row, baseline)

@@ -25,6 +25,7 @@ def _load_script(relative: str):
     path = Path(__file__).resolve().parent.parent / relative
     spec = importlib.util.spec_from_file_location(f"script_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module                     # dataclasses look their module up while it runs
     try:
         spec.loader.exec_module(module)
     finally:
